@@ -1,0 +1,283 @@
+/* lifecycle.c — start, reload and stop.
+ *
+ * Start-up order mirrors Prometheus's so that orchestration sees the same
+ * thing: the config is loaded first (a bad one stops start-up with exit 1),
+ * then the HTTP server listens at once, answering /-/healthy while storage
+ * opens on a worker thread; /-/ready turns 200 only when storage is open.
+ *
+ * Reload (SIGHUP or POST /-/reload) parses the files anew and swaps the
+ * typed configs in one step on the loop thread; a file that fails to load
+ * leaves the running config untouched and says why.
+ *
+ * Stop (SIGTERM, SIGINT or POST /-/quit) stops accepting, lets in-flight
+ * requests finish, closes storage and leaves the loop; a watchdog makes sure
+ * the process is gone within 5 s even if a client stalls. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/server.h"
+#include "util/procstat.h"
+
+#define SHUTDOWN_DRAIN_MS 4000
+#define SHUTDOWN_HARD_MS 5000
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Loads both configs into *pc / *ac.  Returns 0, or -1 with msg. */
+static int server_load_configs(struct vigil_server *s, struct prom_config **pc,
+                               struct am_config **ac, char *msg, size_t msglen)
+{
+    struct conf_error err = {{0}};
+    *pc = NULL;
+    *ac = NULL;
+    if (prom_config_load_file(s->flags.config_file, pc, &err) < 0) {
+        snprintf(msg, msglen, "%s", err.msg);
+        return -1;
+    }
+    if (s->flags.am_config_file[0] && am_config_load_file(s->flags.am_config_file, ac, &err) < 0) {
+        prom_config_free(*pc);
+        *pc = NULL;
+        snprintf(msg, msglen, "%s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+int server_reload(struct vigil_server *s, char *msg, size_t msglen)
+{
+    struct prom_config *pc;
+    struct am_config *ac;
+    metric_inc(s->reloads_total);
+    if (server_load_configs(s, &pc, &ac, msg, msglen) < 0) {
+        metric_set(s->reload_success, 0);
+        metric_inc(s->reload_failures_total);
+        log_error(s->log, "config", "Error reloading config", "err", msg);
+        return -1;
+    }
+    prom_config_free(s->config);
+    am_config_free(s->am_config);
+    s->config = pc;
+    s->am_config = ac;
+    metric_set(s->reload_success, 1);
+    metric_set(s->reload_success_ts, now_seconds());
+    log_info(s->log, "config", "Completed loading of configuration file", "filename",
+             s->flags.config_file);
+    return 0;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct vigil_server *s = h->data;
+    if (signum == SIGHUP) {
+        char msg[1024];
+        log_info(s->log, "main", "Reloading configuration (SIGHUP)");
+        server_reload(s, msg, sizeof msg);
+        return;
+    }
+    log_warn(s->log, "main", "Received termination signal, exiting gracefully...", "signal",
+             signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    server_shutdown(s, 0);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, on_handle_closed);
+}
+
+/* Last step of a stop: storage is flushed and every handle closed, which
+ * lets uv_run return. */
+static void server_finish(struct vigil_server *s)
+{
+    tsdb_close(s->tsdb);
+    s->tsdb = NULL;
+    uv_walk(s->loop, close_walk, NULL);
+}
+
+static void on_http_drained(void *arg)
+{
+    struct vigil_server *s = arg;
+    log_info(s->log, "web", "HTTP server drained");
+    server_finish(s);
+}
+
+static void on_shutdown_watchdog(uv_timer_t *t)
+{
+    struct vigil_server *s = t->data;
+    log_warn(s->log, "main", "Shutdown took too long, forcing exit");
+    server_finish(s);
+    uv_stop(s->loop);
+}
+
+void server_shutdown(struct vigil_server *s, int exit_code)
+{
+    if (s->stopping)
+        return;
+    s->stopping = true;
+    s->exit_code = exit_code;
+    s->ready = false;
+    metric_set(s->ready_gauge, 0);
+    uv_timer_init(s->loop, &s->shutdown_timer);
+    s->shutdown_timer.data = s;
+    uv_timer_start(&s->shutdown_timer, on_shutdown_watchdog, SHUTDOWN_HARD_MS, 0);
+    uv_unref((uv_handle_t *)&s->shutdown_timer);
+    http_server_shutdown(s->http, SHUTDOWN_DRAIN_MS, on_http_drained, s);
+}
+
+static void tsdb_open_work(uv_work_t *w)
+{
+    struct vigil_server *s = w->data;
+    struct tsdb_options opts = {
+        .retention_ms = s->flags.retention_ms,
+        .retention_bytes = s->flags.retention_bytes,
+    };
+    s->tsdb_open_err[0] = '\0';
+    if (tsdb_open(s->flags.tsdb_path, &opts, &s->tsdb, s->tsdb_open_err,
+                  sizeof s->tsdb_open_err) < 0)
+        s->tsdb = NULL;
+}
+
+static void tsdb_open_done(uv_work_t *w, int status)
+{
+    struct vigil_server *s = w->data;
+    (void)status;
+    if (!s->tsdb) {
+        log_error(s->log, "tsdb", "Opening storage failed", "err", s->tsdb_open_err);
+        server_shutdown(s, 1);
+        return;
+    }
+    if (s->stopping) {
+        server_finish(s);
+        return;
+    }
+    s->ready = true;
+    metric_set(s->ready_gauge, 1);
+    log_info(s->log, "main", "Server is ready to receive web requests.");
+}
+
+static void signals_start(struct vigil_server *s)
+{
+    uv_signal_t *hs[] = {&s->sig_hup, &s->sig_term, &s->sig_int};
+    int nums[] = {SIGHUP, SIGTERM, SIGINT};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(s->loop, hs[i]);
+        hs[i]->data = s;
+        uv_signal_start(hs[i], on_signal, nums[i]);
+    }
+}
+
+/* --web.route-prefix, else the path of --web.external-url, else "/". */
+static char *route_prefix_derive(const struct vigil_flags *f)
+{
+    const char *p = f->route_prefix;
+    if (!p[0] && f->external_url[0]) {
+        const char *scheme = strstr(f->external_url, "://");
+        const char *host = scheme ? scheme + 3 : f->external_url;
+        p = strchr(host, '/');
+        if (!p)
+            p = "/";
+    }
+    if (!p[0])
+        p = "/";
+    struct sbuf b = SBUF_INIT;
+    if (p[0] != '/')
+        sbuf_putc(&b, '/');
+    sbuf_puts(&b, p);
+    while (b.len > 1 && b.data[b.len - 1] == '/')
+        b.data[--b.len] = '\0';
+    return sbuf_detach(&b);
+}
+
+static int server_start_http(struct vigil_server *s)
+{
+    /* --web.read-timeout bounds both reading a request and idling between
+     * requests, as Go's ReadTimeout/IdleTimeout do for Prometheus; headers
+     * must also arrive within 10 s so a slowloris client is dropped early. */
+    uint64_t read_ms = (uint64_t)s->flags.read_timeout_ms;
+    struct http_server_options o = {
+        .header_timeout_ms = read_ms < 10000 ? read_ms : 10000,
+        .idle_timeout_ms = read_ms,
+        .max_connections = (size_t)s->flags.max_connections,
+        .route_prefix = s->route_prefix,
+        .cors_origin = s->flags.cors_origin,
+    };
+    s->http = http_server_new(s->loop, &o);
+    http_server_set_observer(s->http, server_http_observe, s);
+    server_routes_register(s);
+    char err[256];
+    if (http_server_listen(s->http, s->flags.listen_address, err, sizeof err) < 0) {
+        log_error(s->log, "web", "Unable to start web listener", "address",
+                  s->flags.listen_address, "err", err);
+        return -1;
+    }
+    log_info(s->log, "web", "Start listening for connections", "address",
+             s->flags.listen_address);
+    return 0;
+}
+
+static void server_cleanup(struct vigil_server *s)
+{
+    if (s->http)
+        http_server_free(s->http);
+    tsdb_close(s->tsdb);
+    prom_config_free(s->config);
+    am_config_free(s->am_config);
+    procstat_free(s->procstat);
+    metrics_registry_free(s->metrics);
+    free(s->route_prefix);
+    if (s->loop) {
+        uv_loop_close(s->loop);
+        free(s->loop);
+    }
+}
+
+int server_run(struct vigil_server *s)
+{
+    log_info(s->log, "main", "Starting Vigil", "version", VIGIL_VERSION);
+    s->metrics = metrics_registry_new();
+    s->procstat = procstat_register(s->metrics);
+    server_metrics_init(s);
+    s->route_prefix = route_prefix_derive(&s->flags);
+
+    char msg[1024];
+    if (server_load_configs(s, &s->config, &s->am_config, msg, sizeof msg) < 0) {
+        log_error(s->log, "config", "Error loading config", "err", msg);
+        server_cleanup(s);
+        return 1;
+    }
+    metric_set(s->reload_success, 1);
+    metric_set(s->reload_success_ts, now_seconds());
+
+    s->loop = xmalloc(sizeof *s->loop);
+    uv_loop_init(s->loop);
+    if (server_start_http(s) < 0) {
+        uv_walk(s->loop, close_walk, NULL);
+        uv_run(s->loop, UV_RUN_DEFAULT);
+        server_cleanup(s);
+        return 1;
+    }
+    signals_start(s);
+    s->tsdb_open_work.data = s;
+    uv_queue_work(s->loop, &s->tsdb_open_work, tsdb_open_work, tsdb_open_done);
+
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    /* A forced stop may leave handles closing: let their callbacks run. */
+    uv_walk(s->loop, close_walk, NULL);
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    log_info(s->log, "main", "See you next time!");
+    int code = s->exit_code;
+    server_cleanup(s);
+    return code;
+}

@@ -1,0 +1,66 @@
+/* server.h — server-internal: the one server struct and how its parts
+ * reach each other.
+ *
+ * Everything that lives as long as the process hangs off struct
+ * vigil_server; there is no other global mutable state.  The libuv loop
+ * thread owns it: handlers, signals and timers run there.  Work that may
+ * block (loading storage, later queries and rule evaluation) runs on libuv's
+ * worker pool and hands results back through its after-callbacks. */
+#ifndef VIGIL_SERVER_SERVER_H
+#define VIGIL_SERVER_SERVER_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "conf/conf.h"
+#include "server/flags.h"
+#include "server/http/http.h"
+#include "storage/tsdb.h"
+#include "util/log.h"
+#include "util/metrics.h"
+
+struct vigil_server {
+    uv_loop_t *loop;
+    struct vigil_flags flags;
+    struct logger *log;
+    struct metrics_registry *metrics;
+    struct procstat *procstat;
+    struct http_server *http;
+    struct tsdb *tsdb;
+    struct prom_config *config;
+    struct am_config *am_config; /* NULL unless --alertmanager.config.file */
+    char *route_prefix;          /* derived from the flags; "/" when none */
+    bool ready;                  /* storage open and config loaded */
+    bool stopping;
+    int exit_code;
+
+    uv_signal_t sig_hup, sig_term, sig_int;
+    uv_timer_t shutdown_timer;
+    uv_work_t tsdb_open_work;
+    char tsdb_open_err[512];
+
+    /* Self-monitoring (owned by metrics). */
+    struct metric_family *http_requests, *http_duration;
+    struct metric *reload_success, *reload_success_ts, *reloads_total, *reload_failures_total;
+    struct metric *ready_gauge, *start_time;
+};
+
+/* lifecycle.c */
+int server_run(struct vigil_server *s);
+/* Loads both config files anew and swaps them in; on failure the running
+ * config stays and msg says why.  Returns 0 or -1. */
+int server_reload(struct vigil_server *s, char *msg, size_t msglen);
+void server_shutdown(struct vigil_server *s, int exit_code);
+
+/* selfmetrics.c */
+void server_metrics_init(struct vigil_server *s);
+void server_http_observe(void *ctx, const char *handler, const char *method, int status,
+                         double seconds);
+
+/* routes.c */
+void server_routes_register(struct vigil_server *s);
+
+/* cmd_check.c */
+int cmd_check(int argc, char **argv);
+
+#endif

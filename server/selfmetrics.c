@@ -34,10 +34,11 @@ static void build_info_init(struct vigil_server *s, const char *name, const char
 
 void server_metrics_init(struct vigil_server *s)
 {
-    static const char *const handler_code[] = {"handler", "code", NULL};
+    /* Label names in sorted order, as client_golang writes them. */
+    static const char *const code_handler[] = {"code", "handler", NULL};
     static const char *const handler[] = {"handler", NULL};
     s->http_requests = metrics_counter_new(s->metrics, "prometheus_http_requests_total",
-                                           "Counter of HTTP requests.", handler_code);
+                                           "Counter of HTTP requests.", code_handler);
     s->http_duration = metrics_histogram_new(
         s->metrics, "prometheus_http_request_duration_seconds",
         "Histogram of latencies for HTTP requests.", handler, http_duration_buckets,
@@ -71,8 +72,8 @@ void server_http_observe(void *ctx, const char *handler, const char *method, int
     /* Unmatched paths are folded into one label value so a scanner cannot
      * blow up the series count. */
     const char *h = handler && handler[0] ? handler : "other";
-    const char *const hc[] = {h, code};
+    const char *const ch[] = {code, h};
     const char *const hv[] = {h};
-    metric_inc(metric_family_with(s->http_requests, hc));
+    metric_inc(metric_family_with(s->http_requests, ch));
     metric_observe(metric_family_with(s->http_duration, hv), seconds);
 }

@@ -46,7 +46,7 @@ class ServingTest(unittest.TestCase):
                      "prometheus_config_last_reload_success_timestamp_seconds",
                      "prometheus_http_requests_total", "prometheus_http_request_duration_seconds_bucket"):
             self.assertIn("\n" + name, "\n" + text, name)
-        self.assertIn('prometheus_http_requests_total{handler="/-/healthy",code="200"}', text)
+        self.assertIn('prometheus_http_requests_total{code="200",handler="/-/healthy"}', text)
         self.assertEqual(self.v.metric("prometheus_config_last_reload_successful"), 1)
         self.assertGreater(self.v.metric("process_resident_memory_bytes"), 1e5)
 
@@ -62,7 +62,7 @@ class ServingTest(unittest.TestCase):
         def count():
             _, _, body = self.v.get("/metrics")
             for line in body.decode().splitlines():
-                if line.startswith('prometheus_http_requests_total{handler="/-/ready",code="200"}'):
+                if line.startswith('prometheus_http_requests_total{code="200",handler="/-/ready"}'):
                     return float(line.split()[1])
             return 0.0
         before = count()

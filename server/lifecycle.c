@@ -113,11 +113,14 @@ static void on_http_drained(void *arg)
     server_finish(s);
 }
 
+/* The HTTP drain force-closes stragglers after SHUTDOWN_DRAIN_MS; this
+ * watchdog is for anything else that hangs: it leaves the loop with handles
+ * still open, and server_run then skips freeing what may still be in use. */
 static void on_shutdown_watchdog(uv_timer_t *t)
 {
     struct vigil_server *s = t->data;
     log_warn(s->log, "main", "Shutdown took too long, forcing exit");
-    server_finish(s);
+    s->forced_stop = true;
     uv_stop(s->loop);
 }
 
@@ -214,6 +217,10 @@ static int server_start_http(struct vigil_server *s)
         .cors_origin = s->flags.cors_origin,
     };
     s->http = http_server_new(s->loop, &o);
+    if (!s->http) {
+        log_error(s->log, "web", "Invalid --web.cors.origin regex", "regex", s->flags.cors_origin);
+        return -1;
+    }
     http_server_set_observer(s->http, server_http_observe, s);
     server_routes_register(s);
     char err[256];
@@ -229,7 +236,7 @@ static int server_start_http(struct vigil_server *s)
 
 static void server_cleanup(struct vigil_server *s)
 {
-    if (s->http)
+    if (s->http && !s->forced_stop)
         http_server_free(s->http);
     tsdb_close(s->tsdb);
     prom_config_free(s->config);
@@ -263,7 +270,8 @@ int server_run(struct vigil_server *s)
     s->loop = xmalloc(sizeof *s->loop);
     uv_loop_init(s->loop);
     if (server_start_http(s) < 0) {
-        uv_walk(s->loop, close_walk, NULL);
+        if (s->http)
+            server_shutdown(s, 1);
         uv_run(s->loop, UV_RUN_DEFAULT);
         server_cleanup(s);
         return 1;
@@ -273,11 +281,14 @@ int server_run(struct vigil_server *s)
     uv_queue_work(s->loop, &s->tsdb_open_work, tsdb_open_work, tsdb_open_done);
 
     uv_run(s->loop, UV_RUN_DEFAULT);
-    /* A forced stop may leave handles closing: let their callbacks run. */
-    uv_walk(s->loop, close_walk, NULL);
-    uv_run(s->loop, UV_RUN_DEFAULT);
-    log_info(s->log, "main", "See you next time!");
     int code = s->exit_code;
+    if (s->forced_stop) {
+        /* Handles may still be open: flush storage and leave the rest to
+         * process exit rather than free what libuv still points at. */
+        tsdb_close(s->tsdb);
+        return code;
+    }
+    log_info(s->log, "main", "See you next time!");
     server_cleanup(s);
     return code;
 }

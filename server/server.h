@@ -32,6 +32,7 @@ struct vigil_server {
     char *route_prefix;          /* derived from the flags; "/" when none */
     bool ready;                  /* storage open and config loaded */
     bool stopping;
+    bool forced_stop; /* the shutdown watchdog fired: handles may be open */
     int exit_code;
 
     uv_signal_t sig_hup, sig_term, sig_int;

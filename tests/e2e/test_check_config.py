@@ -29,7 +29,7 @@ BROKEN = {
     "broken_yaml": ("global:\n  scrape_interval: [15s\n",
                     r'broken_yaml\.yml:\d+:\d+: yaml: '),
     "missing_rule_file": ("rule_files:\n  - does-not-exist.yml\n",
-                          r'does-not-exist\.yml'),
+                          r'missing_rule_file\.yml:2:5: rule_files\[0\]: missing rule file: .*does-not-exist\.yml'),
 }
 
 

@@ -1,0 +1,185 @@
+/* chunk.h — the sample encodings of storage/ (storage-internal: other modules
+ * include storage/tsdb.h, never this).
+ *
+ * Two encodings, both pure functions of their inputs (no I/O, no globals):
+ *
+ *   head chunk  the open in-memory chunk of one series: appended one sample at
+ *               a time on the ingest path, readable while it grows.  A
+ *               Gorilla-style bitstream (delta-of-delta timestamps, XOR
+ *               values); layout and measurements in storage/chunk.c.
+ *   block       the closed, immutable encoding of one series over one time
+ *               window, stored as an LMDB value.  Per block the smallest of
+ *               several value codecs (constant, decimal delta / delta2 /
+ *               frame-of-reference, XOR, raw-bit delta, raw), then zstd if it
+ *               helps; layout in storage/chunk_block.c.
+ *
+ * Threads.  A struct head_chunk has one writer.  Readers on other threads
+ * must share a lock with the writer (the caller's, e.g. the series lock):
+ * under it they copy head_chunk_len(c) bytes of c->buf and c->count, then
+ * drop the lock and iterate the copy.  The writer only ever appends bits, so
+ * such a copy stays a valid encoding of the first `count` samples forever;
+ * what the lock protects is the buffer pointer, which append may realloc.
+ * Iterating c->buf in place is equally fine while the lock is held.
+ * A struct block_codec (zstd contexts and scratch) belongs to one thread at a
+ * time: keep one per worker thread and pass it explicitly. */
+#ifndef VIGIL_STORAGE_CHUNK_H
+#define VIGIL_STORAGE_CHUNK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sbuf;
+
+/* ---- Head chunk ------------------------------------------------------- */
+
+#define HEAD_CHUNK_FULL 1 /* head_chunk_append: max_count reached; cut a new chunk */
+
+/* 48 bytes on LP64.  The sample bytes live in buf, which starts at 24 bytes
+ * on the first append and grows by 1.25x, never past what the remaining
+ * max_count samples could need. */
+struct head_chunk {
+    uint8_t *buf;       /* owned; NULL until the first append; bits past nbits are 0 */
+    int64_t tlast;      /* timestamp of the last sample */
+    uint64_t dlast;     /* last timestamp delta (mod 2^64) */
+    uint64_t vlast;     /* IEEE-754 bits of the last value */
+    uint32_t nbits;     /* bits written to buf */
+    uint32_t cap;       /* bytes allocated at buf */
+    uint16_t count;     /* samples appended */
+    uint16_t max_count; /* the chunk refuses samples past this many */
+    uint8_t lead;       /* XOR window of the last value: leading zero bits, */
+    uint8_t trail;      /* trailing zero bits; lead == 0xff: no window yet */
+    uint8_t k;          /* decimal exponent of the value codes (chunk.c) */
+    uint8_t backoff;    /* samples to go before searching a new exponent again */
+};
+
+/* max_count >= 1 (e.g. 120 or 240).  Allocates nothing. */
+void head_chunk_init(struct head_chunk *c, uint16_t max_count);
+/* Appends one sample.  Returns 0; HEAD_CHUNK_FULL (sample not taken) when
+ * count == max_count; -1 (sample not taken) if t <= the last timestamp —
+ * the caller orders samples, this is only a guard.  Never fails otherwise
+ * (allocation failure aborts, as everywhere in Vigil). */
+int head_chunk_append(struct head_chunk *c, int64_t t, double v);
+/* Frees buf; c may be re-initialised afterwards. */
+void head_chunk_free(struct head_chunk *c);
+/* Bytes of buf that hold the c->count samples: what a reader copies. */
+size_t head_chunk_len(const struct head_chunk *c);
+/* Timestamp of the first sample (count must be >= 1). */
+int64_t head_chunk_first_t(const struct head_chunk *c);
+
+struct chunk_bitr {
+    const uint8_t *p, *end; /* next byte to load, end of the input */
+    uint64_t acc;           /* unread bits, most significant first */
+    uint32_t avail;         /* valid bits in acc */
+    uint32_t pad;           /* zero bytes fed in past end (overrun if ever consumed) */
+};
+
+struct head_chunk_iter {
+    struct chunk_bitr r;
+    int64_t t;
+    uint64_t delta, v;
+    int64_t m; /* decimal mantissa of v, if dec */
+    uint32_t left, done;
+    uint8_t lead, trail, k;
+    bool dec; /* v was decimal-coded at exponent k */
+    bool failed;
+};
+
+/* Iterates the first `count` samples encoded in buf[0..len).  buf is
+ * borrowed for the life of the iterator.  The bytes may come from anywhere:
+ * reads are bounds-checked. */
+void head_chunk_iter_init(struct head_chunk_iter *it, const uint8_t *buf, size_t len,
+                          uint16_t count);
+/* Yields the next sample; false at the end or on corrupt bytes. */
+bool head_chunk_iter_next(struct head_chunk_iter *it, int64_t *t, double *v);
+/* True if iteration stopped early because the bytes were corrupt/short. */
+bool head_chunk_iter_failed(const struct head_chunk_iter *it);
+
+/* ---- Block codec ------------------------------------------------------ */
+
+#define BLOCK_MAX_COUNT    (1u << 24) /* samples per block; keeps counts in an int */
+#define BLOCK_ZSTD_OFF     0          /* zstd_level: store the raw body */
+#define BLOCK_ZSTD_DEFAULT 3
+
+/* How block_encode picks the value codec of a block. */
+enum block_pick {
+    BLOCK_PICK_RAW,  /* the smallest raw (pre-zstd) candidate */
+    BLOCK_PICK_TOP2, /* the two smallest raw candidates through zstd: the default */
+    BLOCK_PICK_ZSTD, /* every candidate through zstd (slowest, smallest) */
+};
+
+/* Value codecs (bits 0-3 of a block's header byte). */
+enum block_vmode {
+    BLOCK_V_CONST_RAW,  /* one value, 8 raw bytes */
+    BLOCK_V_CONST_DEC,  /* one value as a decimal */
+    BLOCK_V_DEC_DELTA,  /* decimals: first, then deltas */
+    BLOCK_V_DEC_DELTA2, /* decimals: first, first delta, then deltas of deltas */
+    BLOCK_V_DEC_FOR,    /* decimals: minimum, then offsets from it */
+    BLOCK_V_XOR,        /* Gorilla XOR bitstream of the IEEE bits */
+    BLOCK_V_RAW_DELTA,  /* deltas of the IEEE bits as integers */
+    BLOCK_V_RAW,        /* 8 raw bytes per value */
+    BLOCK_V_COUNT
+};
+
+/* Timestamp layouts (bits 4-5 of the header byte). */
+enum block_tmode {
+    BLOCK_T_ONE,   /* a single sample: nothing stored */
+    BLOCK_T_CONST, /* constant interval */
+    BLOCK_T_DOD,   /* first delta, then zigzag deltas of deltas */
+    BLOCK_T_GRID,  /* mean interval, then each sample's offset from that grid */
+};
+
+struct block_codec;
+
+struct block_codec *block_codec_new(void);
+void block_codec_free(struct block_codec *bc);
+void block_codec_set_pick(struct block_codec *bc, enum block_pick pick);
+
+/* Encodes n >= 1 samples (ts strictly increasing) and appends the block to
+ * out.  ts[0] is not stored: the caller keeps it (in the LMDB key) and hands
+ * it back to block_decode.  zstd_level: BLOCK_ZSTD_OFF, or a zstd level
+ * (1..19 sensible; BLOCK_ZSTD_DEFAULT = 3).  Lossless to the bit for every
+ * double, NaN payloads included.  Returns 0, or -1 (nothing appended) if n is
+ * 0 or above BLOCK_MAX_COUNT, or ts is not strictly increasing. */
+int block_encode(struct block_codec *bc, const int64_t *ts, const double *vs, size_t n,
+                 int zstd_level, struct sbuf *out);
+/* Decodes the block p[0..len) whose first timestamp is t0 into ts[] and vs[]
+ * (room for cap samples).  Returns the sample count, or -1 if the bytes are
+ * corrupt or hold more than cap samples.  Safe on any input: every read is
+ * bounds-checked, and a block that decodes has strictly increasing ts. */
+int block_decode(struct block_codec *bc, const uint8_t *p, size_t len, int64_t t0, int64_t *ts,
+                 double *vs, size_t cap);
+/* The sample count from the block's header without decoding it; 0 if the
+ * header is corrupt (the body is not checked). */
+size_t block_count(const uint8_t *p, size_t len);
+
+/* What a block's header says (for tests, benchmarks and debugging). */
+struct block_info {
+    size_t count;
+    enum block_tmode tmode;
+    enum block_vmode vmode;
+    bool zstd;
+};
+int block_inspect(const uint8_t *p, size_t len, struct block_info *info);
+const char *block_vmode_name(enum block_vmode m);
+
+/* ---- Shared by storage/chunk*.c only ---------------------------------- */
+
+#define CHUNK_DEC_MAX_K 22 /* 10^22 is the largest power of ten a double holds exactly */
+extern const double chunk_pow10[CHUNK_DEC_MAX_K + 1];
+enum { CHUNK_DEC_EXACT, CHUNK_DEC_INEXACT, CHUNK_DEC_OVERFLOW };
+/* Is v == m / 10^k exactly (bit for bit), for an integer |m| < 2^53?
+ * CHUNK_DEC_EXACT fills *m; CHUNK_DEC_OVERFLOW means no such m exists at k
+ * or any larger k (also for NaN and ±Inf); CHUNK_DEC_INEXACT: try k + 1. */
+int chunk_dec_try(double v, unsigned k, int64_t *m);
+
+/* Gorilla XOR coding of n >= 1 values as a standalone bitstream (the block
+ * codec's BLOCK_V_XOR).  encode writes at most chunk_xor_bound(n) bytes to
+ * out, which must be zeroed, and returns the bytes used.  decode requires
+ * the stream to fill p[0..len) exactly and returns false otherwise. */
+size_t chunk_xor_bound(size_t n);
+size_t chunk_xor_size(const double *vs, size_t n);
+size_t chunk_xor_encode(const double *vs, size_t n, uint8_t *out);
+bool chunk_xor_decode(const uint8_t *p, size_t len, size_t n, double *vs);
+
+#endif

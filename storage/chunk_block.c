@@ -1,0 +1,760 @@
+/* chunk_block.c — the block codec: one series over one closed window.
+ *
+ * A block is the LMDB value for (series, window start); the start time t0
+ * lives in the key, so the block stores timestamps relative to it.  Layout:
+ *
+ *   u8       header: bits 0-3 value codec (enum block_vmode),
+ *                    bits 4-5 timestamp layout (enum block_tmode),
+ *                    bit 6 body is a zstd frame, bit 7 reserved (0)
+ *   uvarint  sample count n >= 1
+ *   uvarint  interval, only for BLOCK_T_CONST
+ *   body     [timestamp section][value section], raw or as one zstd frame
+ *            (magicless, no checksum, content size or dictionary id)
+ *
+ * Timestamps.  A scrape grid gives equal deltas, stored as the one interval
+ * in the header: a regular 480-sample block spends 5 bytes on time.
+ * Otherwise the smaller of two sections: BLOCK_T_DOD is the first
+ * delta (uvarint) then zigzag-varint deltas of deltas; BLOCK_T_GRID is the
+ * mean interval then each sample's zigzag offset from t0 + i*interval, which
+ * halves the spread of pure jitter (dod mixes three samples' jitter) but
+ * loses to DOD after a gap.  All arithmetic is mod 2^64.
+ *
+ * Values.  Following storage-compression.md, each block takes the smallest
+ * of these codecs; varints are LEB128, zigzag for signed:
+ *   CONST_RAW   8 raw bytes          CONST_DEC   K, zz(m)  (value m/10^K)
+ *   DEC_DELTA   K, zz(M0), zz(M_i - M_i-1)
+ *   DEC_DELTA2  K, zz(M0), zz(M1 - M0), zz of deltas of deltas
+ *   DEC_FOR     K, zz(min M), uvarint(M_i - min)        (noisy gauges)
+ *   XOR         the Gorilla bitstream of chunk.c        (17-digit floats)
+ *   RAW_DELTA   8 raw bytes, zz(bits_i - bits_i-1)      (same-exponent floats)
+ *   RAW         8 raw bytes per value                   (the upper bound)
+ * The decimal codecs need every value to be v == M_i / 10^K exactly, with
+ * |M_i| <= 2^53 and K <= 22: then M_i and 10^K are exact doubles, IEEE
+ * division is correctly rounded, and decoding is one division (Clinger's
+ * fast path).  The encoder searches the smallest K per value and checks
+ * each candidate bit for bit (so -0.0, NaN payloads such as the staleness
+ * marker, ±Inf, denormals and 17-digit floats never pass); a value found
+ * exact at k < K is rescaled by the integer 10^(K-k), which denotes the same
+ * rational and so divides back to the same double.  Any value that fails
+ * sends the whole block to XOR / RAW_DELTA / RAW: a decimal round trip
+ * never touches a value that is not exactly one.
+ *
+ * Choosing.  Raw sizes of all candidates are computed without writing
+ * them; then (BLOCK_PICK_TOP2, the default) the two smallest are written
+ * and compressed, and the smallest result wins.  zstd is kept only if it
+ * shrinks the body.  Measured by bench/chunk_bench.c: see the numbers and
+ * the reasoning for TOP2 in the comment above block_pick_order.
+ *
+ * Decoding checks every read against the end of its input, every count
+ * against the caller's capacity and every timestamp against its
+ * predecessor; corrupt or hostile bytes give -1, never a crash. */
+#include "storage/chunk.h"
+
+#include <endian.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_c_format / ZSTD_d_format */
+#include <zstd.h>
+
+#include "util/sbuf.h"
+
+#define HDR_VMODE_MASK  0x0f
+#define HDR_TMODE_SHIFT 4
+#define HDR_ZSTD        0x40
+#define HDR_RESERVED    0x80
+#define DEC_MAX_M       (INT64_C(1) << 53)
+#define ZSTD_MIN_BODY   16 /* below this a zstd frame cannot be smaller */
+
+struct block_codec {
+    ZSTD_CCtx *cctx;
+    ZSTD_DCtx *dctx;
+    int level; /* compression level currently set on cctx; 0 = none yet */
+    enum block_pick pick;
+    uint8_t *body; /* raw body being built */
+    size_t body_cap;
+    uint8_t *zbuf; /* a compressed candidate, or a decompressed body */
+    size_t zbuf_cap;
+    int64_t *m; /* decimal mantissas of the values being encoded */
+    uint8_t *k; /* and the exponent each was found exact at */
+    size_t dec_cap;
+};
+
+/* ---- Small helpers ---- */
+
+static inline uint64_t dbl_bits(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
+static inline double bits_dbl(uint64_t u)
+{
+    double v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+static inline int64_t u64_to_i64(uint64_t u)
+{
+    int64_t i;
+    memcpy(&i, &u, sizeof i);
+    return i;
+}
+
+static inline uint64_t zz_enc(uint64_t x) /* x: an int64 as bits */
+{
+    return (x << 1) ^ (0 - (x >> 63));
+}
+
+static inline uint64_t zz_dec(uint64_t u)
+{
+    return (u >> 1) ^ (0 - (u & 1));
+}
+
+static inline size_t uv_len(uint64_t v)
+{
+    return 1 + (size_t)(63 - __builtin_clzll(v | 1)) / 7;
+}
+
+static inline uint8_t *uv_put(uint8_t *q, uint64_t v)
+{
+    while (v >= 0x80) {
+        *q++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *q++ = (uint8_t)v;
+    return q;
+}
+
+/* Reads a uvarint; NULL if it runs past end or is longer than 64 bits. */
+static inline const uint8_t *uv_get(const uint8_t *q, const uint8_t *end, uint64_t *out)
+{
+    if (q < end && *q < 0x80) {
+        *out = *q;
+        return q + 1;
+    }
+    uint64_t v = 0;
+    for (unsigned shift = 0; q < end && shift < 64; shift += 7) {
+        uint8_t b = *q++;
+        if (shift == 63 && b > 1)
+            return NULL;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (b < 0x80) {
+            *out = v;
+            return q;
+        }
+    }
+    return NULL;
+}
+
+static inline uint8_t *le64_put(uint8_t *q, uint64_t v)
+{
+    v = htole64(v);
+    memcpy(q, &v, sizeof v);
+    return q + 8;
+}
+
+static inline uint64_t le64_get(const uint8_t *q)
+{
+    uint64_t v;
+    memcpy(&v, q, sizeof v);
+    return le64toh(v);
+}
+
+static void grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return;
+    size_t n = *cap ? *cap : 256;
+    while (n < need)
+        n *= 2;
+    *p = xrealloc(*p, n * elem);
+    *cap = n;
+}
+
+/* ---- Codec state ---- */
+
+struct block_codec *block_codec_new(void)
+{
+    struct block_codec *bc = xcalloc(1, sizeof *bc);
+    bc->cctx = ZSTD_createCCtx();
+    bc->dctx = ZSTD_createDCtx();
+    if (!bc->cctx || !bc->dctx)
+        abort();
+    ZSTD_CCtx_setParameter(bc->cctx, ZSTD_c_format, ZSTD_f_zstd1_magicless);
+    ZSTD_CCtx_setParameter(bc->cctx, ZSTD_c_checksumFlag, 0);
+    ZSTD_CCtx_setParameter(bc->cctx, ZSTD_c_contentSizeFlag, 0);
+    ZSTD_CCtx_setParameter(bc->cctx, ZSTD_c_dictIDFlag, 0);
+    ZSTD_DCtx_setParameter(bc->dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless);
+    bc->pick = BLOCK_PICK_TOP2;
+    return bc;
+}
+
+void block_codec_free(struct block_codec *bc)
+{
+    if (!bc)
+        return;
+    ZSTD_freeCCtx(bc->cctx);
+    ZSTD_freeDCtx(bc->dctx);
+    free(bc->body);
+    free(bc->zbuf);
+    free(bc->m);
+    free(bc->k);
+    free(bc);
+}
+
+void block_codec_set_pick(struct block_codec *bc, enum block_pick pick)
+{
+    bc->pick = pick;
+}
+
+/* Upper bound of a raw body of n samples: timestamps <= 10 bytes a sample
+ * (+10), values <= 10 bytes a sample (+16: exponent byte, XOR tail). */
+static size_t body_bound(size_t n)
+{
+    return 20 * n + 64;
+}
+
+/* ---- Header ---- */
+
+struct block_hdr {
+    size_t count;
+    enum block_tmode tmode;
+    enum block_vmode vmode;
+    bool zstd;
+    uint64_t interval;   /* BLOCK_T_CONST */
+    const uint8_t *body; /* start of the body within the block */
+};
+
+static bool hdr_parse(const uint8_t *p, size_t len, struct block_hdr *h)
+{
+    const uint8_t *end = p + len;
+    if (len < 2 || (p[0] & HDR_RESERVED))
+        return false;
+    h->vmode = (enum block_vmode)(p[0] & HDR_VMODE_MASK);
+    h->tmode = (enum block_tmode)(p[0] >> HDR_TMODE_SHIFT & 3);
+    h->zstd = p[0] & HDR_ZSTD;
+    uint64_t count;
+    const uint8_t *q = uv_get(p + 1, end, &count);
+    if (!q || count == 0 || count > BLOCK_MAX_COUNT || h->vmode >= BLOCK_V_COUNT)
+        return false;
+    if ((h->tmode == BLOCK_T_ONE) != (count == 1))
+        return false;
+    h->interval = 0;
+    if (h->tmode == BLOCK_T_CONST && !(q = uv_get(q, end, &h->interval)))
+        return false;
+    h->count = (size_t)count;
+    h->body = q;
+    return true;
+}
+
+size_t block_count(const uint8_t *p, size_t len)
+{
+    struct block_hdr h;
+    return hdr_parse(p, len, &h) ? h.count : 0;
+}
+
+int block_inspect(const uint8_t *p, size_t len, struct block_info *info)
+{
+    struct block_hdr h;
+    if (!hdr_parse(p, len, &h))
+        return -1;
+    info->count = h.count;
+    info->tmode = h.tmode;
+    info->vmode = h.vmode;
+    info->zstd = h.zstd;
+    return 0;
+}
+
+const char *block_vmode_name(enum block_vmode m)
+{
+    static const char *const names[BLOCK_V_COUNT] = {
+        "const_raw", "const_dec", "dec_delta", "dec_delta2", "dec_for", "xor", "raw_delta", "raw",
+    };
+    return (unsigned)m < BLOCK_V_COUNT ? names[m] : "?";
+}
+
+/* ---- Timestamps ---- */
+
+struct ts_plan {
+    enum block_tmode mode;
+    uint64_t interval; /* BLOCK_T_CONST, BLOCK_T_GRID */
+};
+
+static inline unsigned bit_len(uint64_t v)
+{
+    return 64 - (unsigned)__builtin_clzll(v | 1);
+}
+
+/* Payload bits of the GRID section (see ts_plan_make). */
+static size_t ts_grid_bits(const int64_t *ts, size_t n, uint64_t interval)
+{
+    size_t bits = 0;
+    uint64_t t0 = (uint64_t)ts[0];
+    for (size_t i = 1; i < n; i++)
+        bits += bit_len(zz_enc((uint64_t)ts[i] - t0 - i * interval));
+    return bits;
+}
+
+/* Picks the timestamp layout; -1 if ts is not strictly increasing.  DOD and
+ * GRID are compared by the significant bits of their varints, not by bytes:
+ * with a few ms of jitter both are one byte a sample, but the grid offsets
+ * have half the spread and compress to about 1 bit a sample less. */
+static int ts_plan_make(const int64_t *ts, size_t n, struct ts_plan *tp)
+{
+    tp->mode = BLOCK_T_ONE;
+    tp->interval = 0;
+    if (n == 1)
+        return 0;
+    uint64_t d1 = (uint64_t)ts[1] - (uint64_t)ts[0], prev = d1;
+    size_t dod_bits = 0;
+    bool regular = true;
+    for (size_t i = 1; i < n; i++) {
+        if (ts[i] <= ts[i - 1])
+            return -1;
+        uint64_t d = (uint64_t)ts[i] - (uint64_t)ts[i - 1];
+        dod_bits += i >= 2 ? bit_len(zz_enc(d - prev)) : 0;
+        regular &= d == d1;
+        prev = d;
+    }
+    if (regular) {
+        tp->mode = BLOCK_T_CONST;
+        tp->interval = d1;
+        return 0;
+    }
+    /* the mean interval, rounded: flooring would make pure jitter drift */
+    uint64_t span = (uint64_t)ts[n - 1] - (uint64_t)ts[0], rem = span % (n - 1);
+    uint64_t interval = span / (n - 1) + (rem >= (n - 1) - rem);
+    bool grid = ts_grid_bits(ts, n, interval) <= dod_bits + bit_len(d1);
+    tp->mode = grid ? BLOCK_T_GRID : BLOCK_T_DOD;
+    tp->interval = grid ? interval : 0;
+    return 0;
+}
+
+static uint8_t *ts_write(const int64_t *ts, size_t n, const struct ts_plan *tp, uint8_t *q)
+{
+    uint64_t t0 = (uint64_t)ts[0];
+    if (tp->mode == BLOCK_T_GRID) {
+        q = uv_put(q, tp->interval);
+        for (size_t i = 1; i < n; i++)
+            q = uv_put(q, zz_enc((uint64_t)ts[i] - t0 - i * tp->interval));
+    } else if (tp->mode == BLOCK_T_DOD) {
+        uint64_t prev = (uint64_t)ts[1] - t0;
+        q = uv_put(q, prev);
+        for (size_t i = 2; i < n; i++) {
+            uint64_t d = (uint64_t)ts[i] - (uint64_t)ts[i - 1];
+            q = uv_put(q, zz_enc(d - prev));
+            prev = d;
+        }
+    }
+    return q;
+}
+
+/* Fills ts[0..n) from the section at q; returns the end of the section, or
+ * NULL if it is corrupt or the timestamps are not strictly increasing. */
+static const uint8_t *ts_read(const struct block_hdr *h, const uint8_t *q, const uint8_t *end,
+                              int64_t t0, int64_t *ts)
+{
+    size_t n = h->count;
+    uint64_t x = 0, d = h->interval;
+    ts[0] = t0;
+    if (h->tmode == BLOCK_T_CONST) {
+        for (size_t i = 1; i < n; i++)
+            ts[i] = u64_to_i64((uint64_t)t0 + i * d);
+    } else if (h->tmode == BLOCK_T_DOD) {
+        if (n >= 2 && !(q = uv_get(q, end, &d)))
+            return NULL;
+        ts[1] = u64_to_i64((uint64_t)t0 + d);
+        for (size_t i = 2; i < n; i++) {
+            if (!(q = uv_get(q, end, &x)))
+                return NULL;
+            d += zz_dec(x);
+            ts[i] = u64_to_i64((uint64_t)ts[i - 1] + d);
+        }
+    } else if (h->tmode == BLOCK_T_GRID) {
+        if (!(q = uv_get(q, end, &d)))
+            return NULL;
+        for (size_t i = 1; i < n; i++) {
+            if (!(q = uv_get(q, end, &x)))
+                return NULL;
+            ts[i] = u64_to_i64((uint64_t)t0 + i * d + zz_dec(x));
+        }
+    }
+    bool ok = true;
+    for (size_t i = 1; i < n; i++)
+        ok &= ts[i] > ts[i - 1];
+    return ok ? q : NULL;
+}
+
+/* ---- Decimal conversion ---- */
+
+/* The smallest k at which v is an exact decimal m / 10^k, or -1. */
+static int dec_one(double v, int64_t *m)
+{
+    for (int k = 0; k <= CHUNK_DEC_MAX_K; k++) {
+        int r = chunk_dec_try(v, k, m);
+        if (r == CHUNK_DEC_EXACT)
+            return k;
+        if (r == CHUNK_DEC_OVERFLOW)
+            return -1;
+    }
+    return -1;
+}
+
+/* Converts every value to M_i / 10^K with one common K, into bc->m.
+ * Returns K, or -1 if some value is not such a decimal. */
+static int dec_block(struct block_codec *bc, const double *vs, size_t n)
+{
+    int64_t *m = bc->m;
+    uint8_t *k = bc->k;
+    int K = 0;
+    for (size_t i = 0; i < n; i++) {
+        int r;
+        while ((r = chunk_dec_try(vs[i], K, &m[i])) == CHUNK_DEC_INEXACT && K < CHUNK_DEC_MAX_K)
+            K++;
+        if (r != CHUNK_DEC_EXACT)
+            return -1;
+        k[i] = (uint8_t)K;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int up = K - k[i];
+        if (up == 0 || m[i] == 0)
+            continue;
+        if (up > 15) /* 10^16 > 2^53 */
+            return -1;
+        int64_t scale = (int64_t)chunk_pow10[up];
+        if (__builtin_mul_overflow(m[i], scale, &m[i]) || m[i] > DEC_MAX_M || m[i] < -DEC_MAX_M)
+            return -1;
+    }
+    return K;
+}
+
+/* ---- Value candidates ---- */
+
+struct val_plan {
+    size_t size[BLOCK_V_COUNT]; /* raw bytes of each candidate; 0: not applicable */
+    int K;                      /* decimal exponent; -1: no decimal candidates */
+    int64_t const_m;            /* CONST_DEC mantissa */
+};
+
+static bool vals_constant(const double *vs, size_t n)
+{
+    uint64_t b0 = dbl_bits(vs[0]);
+    for (size_t i = 1; i < n; i++)
+        if (dbl_bits(vs[i]) != b0)
+            return false;
+    return true;
+}
+
+static void val_plan_decimal(const int64_t *m, size_t n, struct val_plan *vp)
+{
+    size_t head = 1 + uv_len(zz_enc((uint64_t)m[0]));
+    size_t delta = head, delta2 = head;
+    int64_t min = m[0], dprev = 0;
+    for (size_t i = 1; i < n; i++) {
+        int64_t d = m[i] - m[i - 1];
+        delta += uv_len(zz_enc((uint64_t)d));
+        delta2 += uv_len(zz_enc(i == 1 ? (uint64_t)d : (uint64_t)(d - dprev)));
+        dprev = d;
+        min = m[i] < min ? m[i] : min;
+    }
+    size_t fr = 1 + uv_len(zz_enc((uint64_t)min));
+    for (size_t i = 0; i < n; i++)
+        fr += uv_len((uint64_t)(m[i] - min));
+    vp->size[BLOCK_V_DEC_DELTA] = delta;
+    vp->size[BLOCK_V_DEC_DELTA2] = delta2;
+    vp->size[BLOCK_V_DEC_FOR] = fr;
+}
+
+static size_t val_size_raw_delta(const double *vs, size_t n)
+{
+    size_t size = 8;
+    for (size_t i = 1; i < n; i++)
+        size += uv_len(zz_enc(dbl_bits(vs[i]) - dbl_bits(vs[i - 1])));
+    return size;
+}
+
+/* Raw sizes of every applicable value codec. */
+static void val_plan_make(struct block_codec *bc, const double *vs, size_t n, struct val_plan *vp)
+{
+    memset(vp, 0, sizeof *vp);
+    vp->K = -1;
+    if (vals_constant(vs, n)) {
+        vp->size[BLOCK_V_CONST_RAW] = 8;
+        vp->K = dec_one(vs[0], &vp->const_m);
+        if (vp->K >= 0)
+            vp->size[BLOCK_V_CONST_DEC] = 1 + uv_len(zz_enc((uint64_t)vp->const_m));
+        return;
+    }
+    vp->K = dec_block(bc, vs, n);
+    if (vp->K >= 0)
+        val_plan_decimal(bc->m, n, vp);
+    vp->size[BLOCK_V_XOR] = chunk_xor_size(vs, n);
+    vp->size[BLOCK_V_RAW_DELTA] = val_size_raw_delta(vs, n);
+    vp->size[BLOCK_V_RAW] = 8 * n;
+}
+
+static uint8_t *val_write_decimal(enum block_vmode mode, const int64_t *m, size_t n, int K,
+                                  uint8_t *q)
+{
+    *q++ = (uint8_t)K;
+    if (mode == BLOCK_V_DEC_FOR) {
+        int64_t min = m[0];
+        for (size_t i = 1; i < n; i++)
+            min = m[i] < min ? m[i] : min;
+        q = uv_put(q, zz_enc((uint64_t)min));
+        for (size_t i = 0; i < n; i++)
+            q = uv_put(q, (uint64_t)(m[i] - min));
+        return q;
+    }
+    q = uv_put(q, zz_enc((uint64_t)m[0]));
+    int64_t dprev = 0;
+    for (size_t i = 1; i < n; i++) {
+        int64_t d = m[i] - m[i - 1];
+        bool dd = mode == BLOCK_V_DEC_DELTA2 && i >= 2;
+        q = uv_put(q, zz_enc((uint64_t)(dd ? d - dprev : d)));
+        dprev = d;
+    }
+    return q;
+}
+
+/* Writes the value section in `mode` at q; returns its end. */
+static uint8_t *val_write(struct block_codec *bc, enum block_vmode mode, const struct val_plan *vp,
+                          const double *vs, size_t n, uint8_t *q)
+{
+    switch (mode) {
+    case BLOCK_V_CONST_RAW:
+        return le64_put(q, dbl_bits(vs[0]));
+    case BLOCK_V_CONST_DEC:
+        *q++ = (uint8_t)vp->K;
+        return uv_put(q, zz_enc((uint64_t)vp->const_m));
+    case BLOCK_V_DEC_DELTA:
+    case BLOCK_V_DEC_DELTA2:
+    case BLOCK_V_DEC_FOR:
+        return val_write_decimal(mode, bc->m, n, vp->K, q);
+    case BLOCK_V_XOR:
+        memset(q, 0, chunk_xor_bound(n));
+        return q + chunk_xor_encode(vs, n, q);
+    case BLOCK_V_RAW_DELTA:
+        q = le64_put(q, dbl_bits(vs[0]));
+        for (size_t i = 1; i < n; i++)
+            q = uv_put(q, zz_enc(dbl_bits(vs[i]) - dbl_bits(vs[i - 1])));
+        return q;
+    case BLOCK_V_RAW:
+    default:
+        for (size_t i = 0; i < n; i++)
+            q = le64_put(q, dbl_bits(vs[i]));
+        return q;
+    }
+}
+
+/* ---- Encoding ---- */
+
+/* The candidates to try, smallest raw size first; returns how many.
+ *
+ * Why BLOCK_PICK_TOP2 by default (bench/chunk_bench.c, synthetic
+ * node_exporter-like series and a real node_exporter, 480-sample blocks,
+ * zstd 3): the raw-size winner is within 1-2 % of the zstd winner in bytes
+ * and costs one compression per block; compressing the best two recovers
+ * most of that gap for twice the compression work; compressing all six
+ * candidates gains almost nothing more for ~3x the encode time.  Blocks
+ * are encoded once, at compaction, so the extra compression is cheap where
+ * it is spent. */
+static int block_pick_order(const struct val_plan *vp, enum block_pick pick, int zstd_level,
+                            enum block_vmode *order)
+{
+    int n = 0;
+    for (int m = 0; m < BLOCK_V_COUNT; m++) {
+        if (!vp->size[m])
+            continue;
+        int j = n++;
+        for (; j > 0 && vp->size[order[j - 1]] > vp->size[m]; j--)
+            order[j] = order[j - 1];
+        order[j] = (enum block_vmode)m;
+    }
+    int want = pick == BLOCK_PICK_ZSTD ? n : pick == BLOCK_PICK_TOP2 ? 2 : 1;
+    if (zstd_level == BLOCK_ZSTD_OFF)
+        want = 1;
+    return n < want ? n : want;
+}
+
+/* Compresses body[0..len) into bc->zbuf; returns the frame size, or 0 if
+ * zstd does not make it smaller. */
+static size_t block_zstd(struct block_codec *bc, size_t len, int level)
+{
+    if (level == BLOCK_ZSTD_OFF || len < ZSTD_MIN_BODY)
+        return 0;
+    if (bc->level != level) {
+        ZSTD_CCtx_setParameter(bc->cctx, ZSTD_c_compressionLevel, level);
+        bc->level = level;
+    }
+    size_t zsize = ZSTD_compress2(bc->cctx, bc->zbuf, bc->zbuf_cap, bc->body, len);
+    return !ZSTD_isError(zsize) && zsize < len ? zsize : 0;
+}
+
+static void block_put(struct sbuf *out, size_t base, uint8_t hdr, size_t n,
+                      const struct ts_plan *tp, const void *body, size_t len)
+{
+    uint8_t head[1 + 10 + 10], *q = head;
+    *q++ = hdr;
+    q = uv_put(q, n);
+    if (tp->mode == BLOCK_T_CONST)
+        q = uv_put(q, tp->interval);
+    out->len = base;
+    sbuf_append(out, head, (size_t)(q - head));
+    sbuf_append(out, body, len);
+}
+
+int block_encode(struct block_codec *bc, const int64_t *ts, const double *vs, size_t n,
+                 int zstd_level, struct sbuf *out)
+{
+    struct ts_plan tp;
+    if (n == 0 || n > BLOCK_MAX_COUNT || ts_plan_make(ts, n, &tp) < 0)
+        return -1;
+    grow((void **)&bc->body, &bc->body_cap, body_bound(n), 1);
+    grow((void **)&bc->zbuf, &bc->zbuf_cap, ZSTD_compressBound(bc->body_cap), 1);
+    size_t dec_cap = bc->dec_cap;
+    grow((void **)&bc->m, &bc->dec_cap, n, sizeof *bc->m);
+    if (bc->dec_cap != dec_cap)
+        bc->k = xrealloc(bc->k, bc->dec_cap);
+
+    struct val_plan vp;
+    val_plan_make(bc, vs, n, &vp);
+    enum block_vmode order[BLOCK_V_COUNT];
+    int ncand = block_pick_order(&vp, bc->pick, zstd_level, order);
+
+    uint8_t *vals = ts_write(ts, n, &tp, bc->body);
+    size_t base = out->len, best = SIZE_MAX;
+    for (int c = 0; c < ncand; c++) {
+        size_t len = (size_t)(val_write(bc, order[c], &vp, vs, n, vals) - bc->body);
+        size_t zlen = block_zstd(bc, len, zstd_level);
+        if ((zlen ? zlen : len) >= best)
+            continue;
+        best = zlen ? zlen : len;
+        uint8_t hdr = (uint8_t)(order[c] | tp.mode << HDR_TMODE_SHIFT | (zlen ? HDR_ZSTD : 0));
+        block_put(out, base, hdr, n, &tp, zlen ? bc->zbuf : bc->body, best);
+    }
+    return 0;
+}
+
+/* ---- Decoding ---- */
+
+static bool dec_scale(double *vs, size_t n, uint64_t K)
+{
+    if (K > CHUNK_DEC_MAX_K)
+        return false;
+    if (K == 0)
+        return true;
+    double p = chunk_pow10[K];
+    for (size_t i = 0; i < n; i++)
+        vs[i] /= p;
+    return true;
+}
+
+/* The decimal codecs: K, then varints.  Mantissas go through vs as doubles
+ * and are divided by 10^K in one pass at the end. */
+static const uint8_t *val_read_decimal(enum block_vmode mode, const uint8_t *q, const uint8_t *end,
+                                       double *vs, size_t n)
+{
+    uint64_t K, x, acc, d = 0;
+    if (q >= end)
+        return NULL;
+    K = *q++;
+    if (!(q = uv_get(q, end, &acc)))
+        return NULL;
+    acc = zz_dec(acc);
+    if (mode == BLOCK_V_DEC_FOR) {
+        for (size_t i = 0; i < n; i++) {
+            if (!(q = uv_get(q, end, &x)))
+                return NULL;
+            vs[i] = (double)u64_to_i64(acc + x);
+        }
+        return dec_scale(vs, n, K) ? q : NULL;
+    }
+    vs[0] = (double)u64_to_i64(acc);
+    for (size_t i = 1; i < n; i++) {
+        if (!(q = uv_get(q, end, &x)))
+            return NULL;
+        d = mode == BLOCK_V_DEC_DELTA2 && i >= 2 ? d + zz_dec(x) : zz_dec(x);
+        acc += d;
+        vs[i] = (double)u64_to_i64(acc);
+    }
+    return dec_scale(vs, n, K) ? q : NULL;
+}
+
+static const uint8_t *val_read(enum block_vmode mode, const uint8_t *q, const uint8_t *end,
+                               double *vs, size_t n)
+{
+    uint64_t x, bits;
+    switch (mode) {
+    case BLOCK_V_CONST_RAW:
+    case BLOCK_V_CONST_DEC:
+        if (mode == BLOCK_V_CONST_RAW) {
+            if (end - q < 8)
+                return NULL;
+            bits = le64_get(q);
+            q += 8;
+        } else {
+            if (q >= end || *q > CHUNK_DEC_MAX_K)
+                return NULL;
+            uint64_t K = *q++;
+            if (!(q = uv_get(q, end, &x)))
+                return NULL;
+            bits = dbl_bits((double)u64_to_i64(zz_dec(x)) / chunk_pow10[K]);
+        }
+        for (size_t i = 0; i < n; i++)
+            vs[i] = bits_dbl(bits);
+        return q;
+    case BLOCK_V_DEC_DELTA:
+    case BLOCK_V_DEC_DELTA2:
+    case BLOCK_V_DEC_FOR:
+        return val_read_decimal(mode, q, end, vs, n);
+    case BLOCK_V_XOR:
+        return chunk_xor_decode(q, (size_t)(end - q), n, vs) ? end : NULL;
+    case BLOCK_V_RAW_DELTA:
+        if (end - q < 8)
+            return NULL;
+        bits = le64_get(q);
+        q += 8;
+        vs[0] = bits_dbl(bits);
+        for (size_t i = 1; i < n; i++) {
+            if (!(q = uv_get(q, end, &x)))
+                return NULL;
+            bits += zz_dec(x);
+            vs[i] = bits_dbl(bits);
+        }
+        return q;
+    case BLOCK_V_RAW:
+    default:
+        if ((size_t)(end - q) / 8 < n)
+            return NULL;
+        for (size_t i = 0; i < n; i++, q += 8)
+            vs[i] = bits_dbl(le64_get(q));
+        return q;
+    }
+}
+
+int block_decode(struct block_codec *bc, const uint8_t *p, size_t len, int64_t t0, int64_t *ts,
+                 double *vs, size_t cap)
+{
+    struct block_hdr h;
+    if (!hdr_parse(p, len, &h) || h.count > cap)
+        return -1;
+    const uint8_t *q = h.body, *end = p + len;
+    if (h.zstd) {
+        grow((void **)&bc->zbuf, &bc->zbuf_cap, body_bound(h.count), 1);
+        size_t blen = ZSTD_decompressDCtx(bc->dctx, bc->zbuf, bc->zbuf_cap, q, (size_t)(end - q));
+        if (ZSTD_isError(blen))
+            return -1;
+        q = bc->zbuf;
+        end = q + blen;
+    }
+    if (!(q = ts_read(&h, q, end, t0, ts)))
+        return -1;
+    if (!(q = val_read(h.vmode, q, end, vs, h.count)) || q != end)
+        return -1;
+    return (int)h.count;
+}

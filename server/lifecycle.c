@@ -145,6 +145,8 @@ static void tsdb_open_work(uv_work_t *w)
     struct tsdb_options opts = {
         .retention_ms = s->flags.retention_ms,
         .retention_bytes = s->flags.retention_bytes,
+        .log = s->log,
+        .metrics = s->metrics,
     };
     s->tsdb_open_err[0] = '\0';
     if (tsdb_open(s->flags.tsdb_path, &opts, &s->tsdb, s->tsdb_open_err,

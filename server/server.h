@@ -61,7 +61,8 @@ void server_http_observe(void *ctx, const char *handler, const char *method, int
 /* routes.c */
 void server_routes_register(struct vigil_server *s);
 
-/* cmd_check.c */
+/* cmd_check.c, cmd_tsdb.c */
 int cmd_check(int argc, char **argv);
+int cmd_tsdb(int argc, char **argv);
 
 #endif

@@ -1,35 +1,148 @@
-/* tsdb.h — Vigil's time-series database (public interface of storage/).
+/* tsdb.h — Vigil's time-series database (the public interface of storage/).
  *
- * Today this is the part every other piece waits on: opening the data
- * directory.  tsdb_open creates the directory if needed, takes an exclusive
- * lock so two servers never share one data dir (Prometheus refuses the same
- * way), and opens the LMDB environment that will hold the index and chunks.
- * Appending, selecting and retention come with the storage issue and will
- * be added to this header.
+ * Data model: Prometheus's.  A series is a label set (storage/labels.h); a
+ * sample is an int64 millisecond timestamp and a float64 value, stored bit
+ * for bit (the staleness marker NaN 0x7ff0000000000002 stays distinct from
+ * other NaNs).
  *
- * Threads: a struct tsdb may be used from any thread once open; open and
- * close happen on the main thread. */
+ * Writing: an appender stages the samples of one batch (a scrape, a rule
+ * evaluation) and tsdb_appender_commit makes them visible all at once and
+ * hands them to the write-ahead log.  A batch acknowledged by commit is on
+ * disk (fdatasync) within the commit interval (1 s by default); after a
+ * crash, everything up to the last completed commit comes back.
+ *
+ * Reading: tsdb_select takes a consistent snapshot of the series matching a
+ * selector over [mint, maxt] — never part of a batch — and iterates their
+ * samples in time order, merged from LMDB blocks and the in-memory head.
+ * Any number of threads may select concurrently while appenders commit.
+ *
+ * Threads: tsdb_open/tsdb_close on one thread; everything else from any
+ * thread.  An appender and a series set each belong to one thread at a
+ * time. */
 #ifndef VIGIL_STORAGE_TSDB_H
 #define VIGIL_STORAGE_TSDB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "storage/labels.h"
+
 struct tsdb;
+struct logger;
+struct metrics_registry;
+
+/* The staleness marker Prometheus writes when a series disappears. */
+#define TSDB_STALE_NAN_BITS 0x7ff0000000000002ULL
 
 struct tsdb_options {
-    int64_t retention_ms;        /* 0 = keep forever */
-    int64_t retention_bytes;     /* 0 = no size bound */
-    uint64_t initial_map_bytes;  /* 0 = default (1 GiB); the map grows on demand */
+    int64_t retention_ms;          /* 0 = keep forever */
+    int64_t retention_bytes;       /* 0 = no size bound */
+    uint64_t initial_map_bytes;    /* 0 = default; LMDB's map is address space, not disk */
+    uint32_t commit_interval_ms;   /* 0 = 1000: how far durability may lag acknowledgement */
+    uint16_t chunk_samples;        /* 0 = 120: head chunks are cut at this many samples */
+    uint64_t wal_segment_bytes;    /* 0 = 128 MiB */
+    struct logger *log;            /* borrowed; may be NULL */
+    struct metrics_registry *metrics; /* borrowed; may be NULL */
 };
 
-/* Opens (creating if needed) the database in dir.  Returns 0 and *out, or
- * -1 with a message in err (e.g. "lock data/lock: held by another process"). */
+/* Opens (creating if needed) the database in dir and replays its WAL.
+ * Returns 0 and *out, or -1 with a message in err (e.g. "lock data/lock:
+ * held by another process"). */
 int tsdb_open(const char *dir, const struct tsdb_options *opts, struct tsdb **out, char *err,
               size_t errlen);
-/* Flushes and closes; db is freed. */
+/* Flushes (commits the WAL) and closes; db is freed. */
 void tsdb_close(struct tsdb *db);
 /* The directory it was opened on (borrowed). */
 const char *tsdb_dir(const struct tsdb *db);
+
+/* ---- Appending ---- */
+
+struct tsdb_appender;
+
+/* What one commit did, for the caller's own counters. */
+struct tsdb_commit_stats {
+    uint32_t appended;
+    uint32_t out_of_order;   /* older than the series' newest sample: dropped */
+    uint32_t duplicate;      /* same timestamp, different value: dropped */
+    uint32_t series_created;
+};
+
+struct tsdb_appender *tsdb_appender_new(struct tsdb *db);
+void tsdb_appender_free(struct tsdb_appender *a);
+
+/* Stages one sample.  ref caches the series between batches: pass a ref of
+ * 0 with the label set the first time; tsdb_append sets it (possibly only at
+ * commit, for a new series: *ref must stay valid until commit) and later
+ * calls may pass ls == NULL with the cached ref.  ls is borrowed for the call
+ * only; it must be sorted by name, with unique names and no empty values.
+ * Returns 0, or -1 with a message in the appender (tsdb_appender_error) for
+ * an invalid label set or an unknown ref. */
+int tsdb_append(struct tsdb_appender *a, uint64_t *ref, const struct labels *ls, int64_t t,
+                double v);
+/* Makes the staged batch visible atomically and logs it; out-of-order and
+ * duplicate samples are dropped and counted in st (may be NULL).  Returns 0,
+ * or -1 (nothing of the batch applied) with tsdb_appender_error set. */
+int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_commit_stats *st);
+void tsdb_appender_rollback(struct tsdb_appender *a);
+const char *tsdb_appender_error(const struct tsdb_appender *a);
+
+/* Forces the WAL to disk now (what the commit interval does on its own). */
+int tsdb_sync(struct tsdb *db);
+
+/* ---- Reading ---- */
+
+struct tsdb_series_set;
+
+/* Selects the series matching all matchers (PromQL semantics; at least one
+ * should select something) with samples in [mint, maxt].  Returns 0 and a
+ * set the caller frees, or -1 with a message (e.g. a bad regex). */
+int tsdb_select(struct tsdb *db, const struct label_matcher *ms, size_t n, int64_t mint,
+                int64_t maxt, struct tsdb_series_set **out, char *err, size_t errlen);
+/* Advances to the next series that has samples in range.  *ls, *ts and *vs
+ * are borrowed until the next call; timestamps ascend strictly.  Returns
+ * false at the end. */
+bool tsdb_series_set_next(struct tsdb_series_set *set, const struct labels **ls,
+                          const int64_t **ts, const double **vs, size_t *n);
+void tsdb_series_set_free(struct tsdb_series_set *set);
+
+/* ---- Introspection ---- */
+
+struct tsdb_head_stats {
+    uint64_t series;       /* series with samples in the head */
+    uint64_t chunks_closed; /* awaiting flush */
+    uint64_t index_series; /* all series in the index */
+};
+void tsdb_head_stats_get(struct tsdb *db, struct tsdb_head_stats *st);
+
+/* Cardinality statistics, as /api/v1/status/tsdb and `vigil tsdb stats`
+ * report them. */
+struct tsdb_stat {
+    char *name; /* owned; label pairs as "name=value" */
+    uint64_t count;
+};
+struct tsdb_stat_list {
+    struct tsdb_stat *v; /* highest count first */
+    size_t n;
+};
+struct tsdb_stats {
+    uint64_t num_series;       /* in the index */
+    uint64_t num_label_pairs;
+    uint64_t head_series;      /* with samples in the head */
+    uint64_t head_chunks;      /* open and closed */
+    int64_t head_min_time;     /* ms; INT64_MAX / INT64_MIN when the head is empty */
+    int64_t head_max_time;
+    uint64_t blocks;           /* blocks in LMDB */
+    uint64_t disk_bytes;       /* LMDB file bytes in use plus WAL */
+    struct tsdb_stat_list series_by_metric; /* seriesCountByMetricName */
+    struct tsdb_stat_list values_by_name;   /* labelValueCountByLabelName */
+    struct tsdb_stat_list bytes_by_name;    /* memoryInBytesByLabelName */
+    struct tsdb_stat_list series_by_pair;   /* seriesCountByLabelValuePair */
+};
+/* Fills st with the top `limit` entries of each list.  Returns 0 or -1 with
+ * a message.  Free with tsdb_stats_free. */
+int tsdb_stats_get(struct tsdb *db, size_t limit, struct tsdb_stats *st, char *err,
+                   size_t errlen);
+void tsdb_stats_free(struct tsdb_stats *st);
 
 #endif

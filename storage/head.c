@@ -1,0 +1,224 @@
+/* head.c — the in-memory head: open chunks, closed chunks awaiting flush.
+ *
+ * Memory per active series is the design target.  A series costs its
+ * struct head_series (about 100 bytes), one pointer in the id-indexed array
+ * and its open chunk's bytes (a Gorilla bitstream, ~1–2 bytes per sample at
+ * regular intervals).  Label sets are not kept here at all: they live in
+ * the LMDB index, and ingest paths cache series ids, so the head never
+ * needs them.
+ *
+ * A chunk is cut when it holds chunk_samples samples or when a sample falls
+ * into a later time window (windows are chunk_window_ms wide and aligned to
+ * the epoch), so every chunk, and every block made from it, lies inside one
+ * window: that keeps later compaction into window-sized blocks simple.
+ *
+ * Ordering rules are Prometheus's: a sample older than the series' newest is
+ * out of order; one at the same timestamp is a no-op when the value is the
+ * same bit pattern and a duplicate (rejected) otherwise. */
+#include "storage/head.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void head_init(struct head *h, uint16_t chunk_samples, int64_t chunk_window_ms)
+{
+    memset(h, 0, sizeof *h);
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    /* Commits must not starve behind a stream of query snapshots. */
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&h->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    h->chunk_samples = chunk_samples;
+    h->chunk_window_ms = chunk_window_ms;
+}
+
+static void head_series_free(struct head_series *s)
+{
+    head_chunk_free(&s->open);
+    for (struct head_closed *c = s->closed, *next; c; c = next) {
+        next = c->next;
+        free(c->buf);
+        free(c);
+    }
+    free(s);
+}
+
+void head_destroy(struct head *h)
+{
+    for (uint32_t i = 0; i < h->cap; i++)
+        if (h->series[i])
+            head_series_free(h->series[i]);
+    free(h->series);
+    free(h->dirty);
+    pthread_rwlock_destroy(&h->lock);
+}
+
+struct head_series *head_series_get(struct head *h, uint32_t id, bool create)
+{
+    if (id < h->cap && h->series[id])
+        return h->series[id];
+    if (!create)
+        return NULL;
+    if (id >= h->cap) {
+        uint32_t cap = h->cap ? h->cap : 1024;
+        while (cap <= id)
+            cap *= 2;
+        h->series = xrealloc(h->series, (size_t)cap * sizeof *h->series);
+        memset(h->series + h->cap, 0, (size_t)(cap - h->cap) * sizeof *h->series);
+        h->cap = cap;
+    }
+    struct head_series *s = xcalloc(1, sizeof *s);
+    head_chunk_init(&s->open, h->chunk_samples);
+    s->persisted_maxt = INT64_MIN;
+    h->series[id] = s;
+    h->nseries++;
+    return s;
+}
+
+static int64_t window_of(const struct head *h, int64_t t)
+{
+    int64_t w = t / h->chunk_window_ms;
+    return (t % h->chunk_window_ms < 0) ? w - 1 : w;
+}
+
+void head_series_cut(struct head *h, uint32_t id, struct head_series *s)
+{
+    if (s->open.count == 0)
+        return;
+    struct head_closed *c = xmalloc(sizeof *c);
+    c->next = NULL;
+    c->len = (uint32_t)head_chunk_len(&s->open);
+    c->buf = s->open.buf; /* the closed chunk takes the buffer over */
+    c->count = s->open.count;
+    c->wal_segment = s->open_segment;
+    c->mint = head_chunk_first_t(&s->open);
+    c->maxt = s->open.tlast;
+    s->closed_vlast = s->open.vlast;
+    if (s->closed_tail)
+        s->closed_tail->next = c;
+    else
+        s->closed = c;
+    s->closed_tail = c;
+    h->nclosed++;
+    head_chunk_init(&s->open, h->chunk_samples);
+    head_series_mark_dirty(h, id, s);
+}
+
+void head_series_mark_dirty(struct head *h, uint32_t id, struct head_series *s)
+{
+    if (s->dirty)
+        return;
+    if (h->ndirty == h->capdirty) {
+        h->capdirty = h->capdirty ? h->capdirty * 2 : 256;
+        h->dirty = xrealloc(h->dirty, h->capdirty * sizeof *h->dirty);
+    }
+    h->dirty[h->ndirty++] = id;
+    s->dirty = true;
+}
+
+/* Newest timestamp and value bits of the series, if it has any sample the
+ * head can compare against. */
+static bool series_last(const struct head_series *s, int64_t *t, uint64_t *vbits)
+{
+    if (s->open.count) {
+        *t = s->open.tlast;
+        *vbits = s->open.vlast;
+        return true;
+    }
+    if (s->closed_tail) {
+        *t = s->closed_tail->maxt;
+        *vbits = s->closed_vlast;
+        return true;
+    }
+    return false;
+}
+
+enum head_append_result head_append(struct head *h, uint32_t id, int64_t t, double v,
+                                    uint32_t wal_segment)
+{
+    struct head_series *s = head_series_get(h, id, true);
+    int64_t last_t;
+    uint64_t last_v, vbits;
+    memcpy(&vbits, &v, sizeof vbits);
+    if (series_last(s, &last_t, &last_v)) {
+        if (t < last_t)
+            return HEAD_OUT_OF_ORDER;
+        if (t == last_t)
+            return vbits == last_v ? HEAD_DUPLICATE_SAME : HEAD_DUPLICATE;
+    } else if (t <= s->persisted_maxt) {
+        /* Already written to LMDB before a restart: not comparable by value
+         * without reading the block, and Prometheus rejects it too. */
+        return t == s->persisted_maxt ? HEAD_DUPLICATE_SAME : HEAD_OUT_OF_ORDER;
+    }
+    if (s->open.count &&
+        window_of(h, t) != window_of(h, head_chunk_first_t(&s->open)))
+        head_series_cut(h, id, s);
+    int rc = head_chunk_append(&s->open, t, v);
+    if (rc == HEAD_CHUNK_FULL) {
+        head_series_cut(h, id, s);
+        rc = head_chunk_append(&s->open, t, v);
+    }
+    if (s->open.count == 1)
+        s->open_segment = wal_segment;
+    return rc == 0 ? HEAD_APPENDED : HEAD_OUT_OF_ORDER;
+}
+
+size_t head_close_idle(struct head *h, int64_t before_t)
+{
+    size_t n = 0;
+    for (uint32_t id = 0; id < h->cap; id++) {
+        struct head_series *s = h->series[id];
+        if (s && s->open.count && s->open.tlast < before_t) {
+            head_series_cut(h, id, s);
+            n++;
+        }
+    }
+    return n;
+}
+
+uint32_t head_min_wal_segment(const struct head *h)
+{
+    uint32_t min = UINT32_MAX;
+    for (uint32_t id = 0; id < h->cap; id++) {
+        const struct head_series *s = h->series[id];
+        if (!s)
+            continue;
+        if (s->closed && s->closed->wal_segment < min)
+            min = s->closed->wal_segment;
+        if (s->open.count && s->open_segment < min)
+            min = s->open_segment;
+    }
+    return min;
+}
+
+static void chunk_samples_append(const uint8_t *buf, size_t len, uint16_t count, int64_t mint,
+                                 int64_t maxt, struct sbuf *out)
+{
+    struct head_chunk_iter it;
+    head_chunk_iter_init(&it, buf, len, count);
+    int64_t t;
+    double v;
+    while (head_chunk_iter_next(&it, &t, &v)) {
+        if (t < mint)
+            continue;
+        if (t > maxt)
+            break;
+        sbuf_append(out, &t, sizeof t);
+        sbuf_append(out, &v, sizeof v);
+    }
+}
+
+void head_series_samples(const struct head *h, uint32_t id, int64_t mint, int64_t maxt,
+                         struct sbuf *out)
+{
+    const struct head_series *s = id < h->cap ? h->series[id] : NULL;
+    if (!s)
+        return;
+    for (const struct head_closed *c = s->closed; c; c = c->next)
+        if (c->maxt >= mint && c->mint <= maxt)
+            chunk_samples_append(c->buf, c->len, c->count, mint, maxt, out);
+    if (s->open.count && s->open.tlast >= mint && head_chunk_first_t(&s->open) <= maxt)
+        chunk_samples_append(s->open.buf, head_chunk_len(&s->open), s->open.count, mint, maxt,
+                             out);
+}

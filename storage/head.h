@@ -1,0 +1,95 @@
+/* head.h — storage-internal: the head, the in-memory part of the TSDB.
+ *
+ * Every series that received samples since its data was last written to
+ * LMDB has a struct head_series here, found by its index id in a dense
+ * array.  A series holds one open head chunk (appended to in place) and a
+ * list of closed chunks waiting for the flusher to encode them as blocks
+ * and write them to LMDB.
+ *
+ * Locking: one reader-writer lock for the whole head.  Writers (batch
+ * commits, the flusher unlinking flushed chunks, closing idle chunks) take
+ * it exclusively and hold it for microseconds; readers (query snapshots,
+ * the flusher collecting work) share it.  Because a batch is applied under
+ * one exclusive hold, a reader never sees part of a batch.  Closed chunks
+ * are immutable and only the flusher frees them, so the flusher may read
+ * their bytes without the lock once it has collected the pointers. */
+#ifndef VIGIL_STORAGE_HEAD_H
+#define VIGIL_STORAGE_HEAD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "storage/chunk.h"
+#include "util/sbuf.h"
+
+enum head_append_result {
+    HEAD_APPENDED,
+    HEAD_DUPLICATE_SAME, /* same timestamp and value: a no-op, not an error */
+    HEAD_DUPLICATE,      /* same timestamp, different value: rejected */
+    HEAD_OUT_OF_ORDER,   /* older than the series' newest sample: rejected */
+};
+
+struct head_closed {
+    struct head_closed *next;
+    uint8_t *buf; /* the head chunk's encoding, owned */
+    uint32_t len;
+    uint16_t count;
+    uint32_t wal_segment; /* WAL segment of its first sample */
+    int64_t mint, maxt;
+};
+
+struct head_series {
+    struct head_chunk open;
+    struct head_closed *closed; /* oldest first */
+    struct head_closed *closed_tail;
+    int64_t persisted_maxt;  /* newest timestamp known to be in LMDB; INT64_MIN if none */
+    uint64_t closed_vlast;   /* value bits of closed_tail's last sample */
+    uint32_t open_segment;   /* WAL segment of the open chunk's first sample */
+    bool dirty;              /* listed in head.dirty */
+};
+
+struct head {
+    pthread_rwlock_t lock;
+    struct head_series **series; /* by index id; NULL where none */
+    uint32_t cap;
+    uint64_t nseries;
+    uint64_t nclosed;
+    uint32_t *dirty; /* ids with closed chunks awaiting flush */
+    size_t ndirty, capdirty;
+    uint16_t chunk_samples;  /* a chunk is cut at this many samples ... */
+    int64_t chunk_window_ms; /* ... or when a sample crosses a window boundary */
+};
+
+void head_init(struct head *h, uint16_t chunk_samples, int64_t chunk_window_ms);
+void head_destroy(struct head *h);
+
+/* The series for id, created if absent.  Exclusive lock held. */
+struct head_series *head_series_get(struct head *h, uint32_t id, bool create);
+
+/* Appends one sample to series id (created if needed), applying
+ * Prometheus's ordering rules.  Exclusive lock held. */
+enum head_append_result head_append(struct head *h, uint32_t id, int64_t t, double v,
+                                    uint32_t wal_segment);
+
+/* Moves the open chunk of s to its closed list.  Exclusive lock held. */
+void head_series_cut(struct head *h, uint32_t id, struct head_series *s);
+
+/* Lists series id for the flusher (once).  Exclusive lock held. */
+void head_series_mark_dirty(struct head *h, uint32_t id, struct head_series *s);
+
+/* Closes open chunks whose newest sample is older than before_t, so that
+ * series that stopped receiving samples release their WAL segments.
+ * Exclusive lock held.  Returns the number closed. */
+size_t head_close_idle(struct head *h, int64_t before_t);
+
+/* Oldest WAL segment still holding samples that live only in the head, or
+ * UINT32_MAX if none.  Shared lock held. */
+uint32_t head_min_wal_segment(const struct head *h);
+
+/* Appends to out the samples of series id within [mint, maxt] that are in
+ * the head, as (int64 t, double v) pairs, oldest first.  Shared lock held. */
+void head_series_samples(const struct head *h, uint32_t id, int64_t mint, int64_t maxt,
+                         struct sbuf *out);
+
+#endif

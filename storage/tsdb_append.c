@@ -1,0 +1,307 @@
+/* tsdb_append.c — appenders: one batch of samples, made visible at once.
+ *
+ * An appender stages (series, t, v) triples.  Series are named by id once
+ * known (the caller caches ids in its ref), or by label set the first time;
+ * a label set the index does not know yet is copied into the appender and
+ * created at commit, all new series of a batch in one LMDB write
+ * transaction, synced before any WAL record refers to them.
+ *
+ * Commit then takes the head's exclusive lock once, applies every sample
+ * (Prometheus's ordering rules decide which are dropped), writes the
+ * accepted ones to the WAL as one record with one write(2), and releases
+ * the lock.  Holding the lock across the WAL append keeps the log in the
+ * same order as the head for concurrent committers (scrapes on the event
+ * loop, rules on workers), so replay rebuilds exactly what readers saw. */
+#include "storage/tsdb_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+struct staged {
+    uint32_t id;     /* 0 while the series is new: then newidx says which */
+    uint32_t newidx;
+    int64_t t;
+    double v;
+};
+
+struct new_series {
+    uint64_t *ref;     /* the caller's, set at commit */
+    uint64_t hash;     /* of the canonical bytes, to find repeats in a batch */
+    size_t off, len;   /* canonical bytes in strings */
+    uint32_t id;
+};
+
+struct tsdb_appender {
+    struct tsdb *db;
+    struct staged *v;
+    size_t n, cap;
+    struct new_series *ns;
+    size_t nns, capns;
+    struct sbuf strings;
+    struct sbuf walbuf;
+    MDB_txn *rtxn; /* read txn for lookups, reset between batches */
+    char err[256];
+};
+
+struct tsdb_appender *tsdb_appender_new(struct tsdb *db)
+{
+    struct tsdb_appender *a = xcalloc(1, sizeof *a);
+    a->db = db;
+    return a;
+}
+
+static void appender_reset(struct tsdb_appender *a)
+{
+    a->n = 0;
+    a->nns = 0;
+    sbuf_reset(&a->strings);
+    if (a->rtxn)
+        mdb_txn_reset(a->rtxn);
+}
+
+void tsdb_appender_free(struct tsdb_appender *a)
+{
+    if (!a)
+        return;
+    if (a->rtxn)
+        mdb_txn_abort(a->rtxn);
+    free(a->v);
+    free(a->ns);
+    sbuf_free(&a->strings);
+    sbuf_free(&a->walbuf);
+    free(a);
+}
+
+const char *tsdb_appender_error(const struct tsdb_appender *a)
+{
+    return a->err;
+}
+
+void tsdb_appender_rollback(struct tsdb_appender *a)
+{
+    appender_reset(a);
+}
+
+static int appender_fail(struct tsdb_appender *a, const char *fmt, const char *arg)
+{
+    snprintf(a->err, sizeof a->err, fmt, arg);
+    return -1;
+}
+
+/* A label set must be sorted by name with unique, non-empty names and
+ * non-empty values (an empty value is the same as no label). */
+static int labels_check(struct tsdb_appender *a, const struct labels *ls)
+{
+    if (!ls || ls->n == 0)
+        return appender_fail(a, "%s", "empty label set");
+    for (size_t i = 0; i < ls->n; i++) {
+        const struct label *l = &ls->v[i];
+        if (!l->name[0])
+            return appender_fail(a, "%s", "empty label name");
+        if (!l->value[0])
+            return appender_fail(a, "label %s has an empty value", l->name);
+        if (i && strcmp(ls->v[i - 1].name, l->name) >= 0)
+            return appender_fail(a, "labels not sorted or duplicated at %s", l->name);
+    }
+    return 0;
+}
+
+static void stage(struct tsdb_appender *a, uint32_t id, uint32_t newidx, int64_t t, double v)
+{
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 1024;
+        a->v = xrealloc(a->v, a->cap * sizeof *a->v);
+    }
+    a->v[a->n++] = (struct staged){id, newidx, t, v};
+}
+
+/* Index of the new series with these canonical bytes, staging it if it is
+ * not in this batch yet. */
+static uint32_t new_series_find_or_add(struct tsdb_appender *a, uint64_t *ref, size_t off,
+                                       size_t len)
+{
+    uint64_t h = XXH3_64bits(a->strings.data + off, len);
+    for (size_t i = 0; i < a->nns; i++) {
+        struct new_series *s = &a->ns[i];
+        if (s->hash == h && s->len == len &&
+            memcmp(a->strings.data + s->off, a->strings.data + off, len) == 0) {
+            a->strings.len = off; /* drop the copy just made */
+            return (uint32_t)i;
+        }
+    }
+    if (a->nns == a->capns) {
+        a->capns = a->capns ? a->capns * 2 : 64;
+        a->ns = xrealloc(a->ns, a->capns * sizeof *a->ns);
+    }
+    a->ns[a->nns] = (struct new_series){ref, h, off, len, 0};
+    return (uint32_t)a->nns++;
+}
+
+int tsdb_append(struct tsdb_appender *a, uint64_t *ref, const struct labels *ls, int64_t t,
+                double v)
+{
+    if (*ref) {
+        stage(a, (uint32_t)*ref, 0, t, v);
+        return 0;
+    }
+    if (labels_check(a, ls) < 0)
+        return -1;
+    int rc = a->rtxn ? mdb_txn_renew(a->rtxn)
+                     : mdb_txn_begin(a->db->env, NULL, MDB_RDONLY, &a->rtxn);
+    uint32_t id = 0;
+    if (rc == 0)
+        rc = index_series_lookup(a->db->index, a->rtxn, ls, &id);
+    mdb_txn_reset(a->rtxn);
+    if (rc != 0)
+        return appender_fail(a, "index lookup: %s", mdb_strerror(rc));
+    if (id) {
+        *ref = id;
+        stage(a, id, 0, t, v);
+        return 0;
+    }
+    size_t off = a->strings.len;
+    for (size_t i = 0; i < ls->n; i++) {
+        sbuf_puts(&a->strings, ls->v[i].name);
+        sbuf_putc(&a->strings, '\xff');
+        sbuf_puts(&a->strings, ls->v[i].value);
+        sbuf_putc(&a->strings, '\xff');
+    }
+    uint32_t idx = new_series_find_or_add(a, ref, off, a->strings.len - off);
+    stage(a, 0, idx, t, v);
+    return 0;
+}
+
+/* Splits canonical bytes back into a label view (names and values are
+ * NUL-terminated in place by replacing the 0xFF separators). */
+static size_t canonical_view(char *p, size_t len, struct label *out, size_t max)
+{
+    size_t n = 0;
+    char *end = p + len;
+    while (p < end && n < max) {
+        char *sep = memchr(p, '\xff', (size_t)(end - p));
+        char *sep2 = sep ? memchr(sep + 1, '\xff', (size_t)(end - sep - 1)) : NULL;
+        if (!sep2)
+            break;
+        *sep = *sep2 = '\0';
+        out[n++] = (struct label){p, sep + 1};
+        p = sep2 + 1;
+    }
+    return n;
+}
+
+/* Creates this batch's new series in one synced LMDB transaction. */
+static int appender_create_series(struct tsdb_appender *a, uint32_t *created)
+{
+    struct tsdb *db = a->db;
+    pthread_mutex_lock(&db->create_mu);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(db->env, NULL, 0, &txn);
+    struct label lv[256];
+    for (size_t i = 0; rc == 0 && i < a->nns; i++) {
+        struct new_series *s = &a->ns[i];
+        size_t nl = canonical_view(a->strings.data + s->off, s->len, lv, 256);
+        struct labels ls = {lv, nl};
+        bool was_created = false;
+        rc = index_series_add(db->index, txn, &ls, &s->id, &was_created);
+        *created += was_created;
+    }
+    if (rc == 0)
+        rc = index_flush(db->index, txn);
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+    }
+    if (rc != 0 && txn) {
+        mdb_txn_abort(txn);
+        index_discard(db->index);
+    }
+    if (rc == 0)
+        rc = mdb_env_sync(db->env, 1);
+    pthread_mutex_unlock(&db->create_mu);
+    if (rc != 0)
+        return appender_fail(a, "creating series: %s", mdb_strerror(rc));
+    for (size_t i = 0; i < a->nns; i++)
+        *a->ns[i].ref = a->ns[i].id;
+    return 0;
+}
+
+enum head_append_result tsdb_head_apply(struct tsdb *db, uint32_t id, int64_t t, double v,
+                                        uint32_t segment)
+{
+    return head_append(&db->head, id, t, v, segment);
+}
+
+static void wal_put_sample(struct sbuf *b, uint32_t id, int64_t *prev_t, int64_t t, double v)
+{
+    uint8_t tmp[32];
+    size_t k = tsdb_uvarint_put(tmp, id);
+    int64_t d = t - *prev_t;
+    k += tsdb_uvarint_put(tmp + k, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
+    memcpy(tmp + k, &v, 8);
+    sbuf_append(b, tmp, k + 8);
+    *prev_t = t;
+}
+
+/* Applies the staged samples and logs the accepted ones; exclusive lock. */
+static int appender_apply(struct tsdb_appender *a, struct tsdb_commit_stats *st)
+{
+    struct tsdb *db = a->db;
+    uint32_t seg = wal_segment_current(db->wal);
+    int64_t prev_t = 0, max_t = INT64_MIN;
+    sbuf_reset(&a->walbuf);
+    for (size_t i = 0; i < a->n; i++) {
+        struct staged *s = &a->v[i];
+        uint32_t id = s->id ? s->id : a->ns[s->newidx].id;
+        switch (tsdb_head_apply(db, id, s->t, s->v, seg)) {
+        case HEAD_APPENDED:
+            st->appended++;
+            wal_put_sample(&a->walbuf, id, &prev_t, s->t, s->v);
+            if (s->t > max_t)
+                max_t = s->t;
+            break;
+        case HEAD_DUPLICATE_SAME: break;
+        case HEAD_DUPLICATE: st->duplicate++; break;
+        case HEAD_OUT_OF_ORDER: st->out_of_order++; break;
+        }
+    }
+    int64_t cur = atomic_load(&db->max_t);
+    while (max_t > cur && !atomic_compare_exchange_weak(&db->max_t, &cur, max_t))
+        ;
+    if (!st->appended)
+        return 0;
+    uint8_t hdr[10];
+    struct iovec iov[2] = {{hdr, tsdb_uvarint_put(hdr, st->appended)},
+                           {a->walbuf.data, a->walbuf.len}};
+    if (wal_appendv(db->wal, WAL_REC_SAMPLES, iov, 2, NULL) < 0) {
+        char msg[200];
+        wal_last_error(db->wal, msg, sizeof msg);
+        return appender_fail(a, "write-ahead log: %s", msg);
+    }
+    return 0;
+}
+
+int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_commit_stats *out)
+{
+    struct tsdb_commit_stats st = {0};
+    a->err[0] = '\0';
+    if (a->nns && appender_create_series(a, &st.series_created) < 0) {
+        appender_reset(a);
+        return -1;
+    }
+    pthread_rwlock_wrlock(&a->db->head.lock);
+    int rc = appender_apply(a, &st);
+    pthread_rwlock_unlock(&a->db->head.lock);
+    struct tsdb *db = a->db;
+    if (db->m_appended) {
+        metric_add(db->m_appended, st.appended);
+        metric_add(db->m_out_of_order, st.out_of_order);
+        metric_add(db->m_duplicate, st.duplicate);
+        metric_add(db->m_series_created, st.series_created);
+    }
+    if (out)
+        *out = st;
+    appender_reset(a);
+    return rc;
+}

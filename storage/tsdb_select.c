@@ -1,0 +1,195 @@
+/* tsdb_select.c — consistent snapshots for readers.
+ *
+ * tsdb_select resolves the selector in the index, and copies the matching
+ * series' head samples in [mint, maxt], all while holding the head's
+ * shared lock and inside an LMDB read transaction begun under that lock.
+ * Batches are applied under the exclusive lock and the flusher commits a
+ * block to LMDB before it drops the chunk from the head, so the snapshot
+ * holds every sample of every batch committed before it and none of the
+ * later ones; a chunk caught both in LMDB and in the head is merged once.
+ *
+ * Iteration then decodes each series' blocks from LMDB (one cursor seek,
+ * then a short scan over that series' adjacent keys) and appends the head
+ * samples that are newer, into arrays reused from series to series. */
+#include "storage/tsdb_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct tsdb_series_set {
+    struct tsdb *db;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    uint32_t *ids;
+    size_t nids, pos;
+    size_t *head_off; /* per id: byte offset and count of its head samples */
+    size_t *head_n;
+    struct sbuf head; /* (int64 t, double v) pairs */
+    int64_t mint, maxt;
+    struct index_labels labels;
+    int64_t *ts;
+    double *vs;
+    size_t cap;
+    struct block_codec *codec;
+};
+
+int tsdb_select(struct tsdb *db, const struct label_matcher *ms, size_t n, int64_t mint,
+                int64_t maxt, struct tsdb_series_set **out, char *err, size_t errlen)
+{
+    struct tsdb_series_set *set = xcalloc(1, sizeof *set);
+    struct index_labels init = INDEX_LABELS_INIT;
+    set->labels = init;
+    set->db = db;
+    set->mint = mint;
+    set->maxt = maxt;
+    pthread_rwlock_rdlock(&db->head.lock);
+    int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &set->txn);
+    if (rc != 0) {
+        pthread_rwlock_unlock(&db->head.lock);
+        snprintf(err, errlen, "storage: %s", mdb_strerror(rc));
+        free(set);
+        return -1;
+    }
+    roaring_bitmap_t *bm = NULL;
+    if (index_select(db->index, set->txn, ms, n, &bm, err, errlen) < 0) {
+        pthread_rwlock_unlock(&db->head.lock);
+        tsdb_series_set_free(set);
+        return -1;
+    }
+    set->nids = roaring_bitmap_get_cardinality(bm);
+    set->ids = xmalloc((set->nids ? set->nids : 1) * sizeof *set->ids);
+    roaring_bitmap_to_uint32_array(bm, set->ids);
+    roaring_bitmap_free(bm);
+    set->head_off = xmalloc((set->nids ? set->nids : 1) * sizeof *set->head_off);
+    set->head_n = xmalloc((set->nids ? set->nids : 1) * sizeof *set->head_n);
+    for (size_t i = 0; i < set->nids; i++) {
+        set->head_off[i] = set->head.len;
+        head_series_samples(&db->head, set->ids[i], mint, maxt, &set->head);
+        set->head_n[i] = (set->head.len - set->head_off[i]) / 16;
+    }
+    pthread_rwlock_unlock(&db->head.lock);
+    set->codec = block_codec_new();
+    *out = set;
+    return 0;
+}
+
+static void set_reserve(struct tsdb_series_set *set, size_t need)
+{
+    if (need <= set->cap)
+        return;
+    size_t cap = set->cap ? set->cap : 1024;
+    while (cap < need)
+        cap *= 2;
+    set->ts = xrealloc(set->ts, cap * sizeof *set->ts);
+    set->vs = xrealloc(set->vs, cap * sizeof *set->vs);
+    set->cap = cap;
+}
+
+/* Appends the samples of one block value within range after `n` samples;
+ * returns the new count. */
+static size_t set_add_block(struct tsdb_series_set *set, int64_t t0, const MDB_val *val,
+                            size_t n)
+{
+    const uint8_t *p = val->mv_data, *end = p + val->mv_size;
+    uint64_t dt;
+    size_t k = tsdb_uvarint_get(p, end, &dt);
+    if (!k || t0 + (int64_t)dt < set->mint)
+        return n;
+    size_t cnt = block_count(p + k, (size_t)(end - p - k));
+    if (!cnt)
+        return n;
+    set_reserve(set, n + cnt);
+    int got = block_decode(set->codec, p + k, (size_t)(end - p - k), t0, set->ts + n, set->vs + n,
+                           cnt);
+    if (got <= 0)
+        return n;
+    /* Keep the samples in range and newer than what came before. */
+    size_t w = n;
+    int64_t last = n ? set->ts[n - 1] : INT64_MIN;
+    for (size_t i = n; i < n + (size_t)got; i++) {
+        int64_t t = set->ts[i];
+        if (t < set->mint || t > set->maxt || t <= last)
+            continue;
+        set->ts[w] = t;
+        set->vs[w++] = set->vs[i];
+        last = t;
+    }
+    return w;
+}
+
+static size_t set_read_blocks(struct tsdb_series_set *set, uint32_t id)
+{
+    struct tsdb *db = set->db;
+    if (!set->cur && mdb_cursor_open(set->txn, db->blocks, &set->cur) != 0)
+        return 0;
+    uint8_t k[12];
+    int64_t from = set->mint > INT64_MIN + TSDB_WINDOW_MS ? set->mint - TSDB_WINDOW_MS : INT64_MIN;
+    tsdb_block_key(id, from, k);
+    MDB_val key = {sizeof k, k}, val;
+    size_t n = 0;
+    for (int rc = mdb_cursor_get(set->cur, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(set->cur, &key, &val, MDB_NEXT)) {
+        uint32_t kid;
+        int64_t t0;
+        if (key.mv_size != 12)
+            break;
+        tsdb_block_key_decode(key.mv_data, &kid, &t0);
+        if (kid != id || t0 > set->maxt)
+            break;
+        n = set_add_block(set, t0, &val, n);
+    }
+    return n;
+}
+
+bool tsdb_series_set_next(struct tsdb_series_set *set, const struct labels **ls,
+                          const int64_t **ts, const double **vs, size_t *np)
+{
+    while (set->pos < set->nids) {
+        size_t i = set->pos++;
+        uint32_t id = set->ids[i];
+        size_t n = set_read_blocks(set, id);
+        set_reserve(set, n + set->head_n[i]);
+        int64_t last = n ? set->ts[n - 1] : INT64_MIN;
+        const char *h = set->head.data + set->head_off[i];
+        for (size_t j = 0; j < set->head_n[i]; j++, h += 16) {
+            int64_t t;
+            double v;
+            memcpy(&t, h, 8);
+            memcpy(&v, h + 8, 8);
+            if (t <= last)
+                continue;
+            set->ts[n] = t;
+            set->vs[n++] = v;
+            last = t;
+        }
+        if (n == 0)
+            continue;
+        if (index_series_labels(set->db->index, set->txn, id, &set->labels) != 0)
+            continue;
+        *ls = &set->labels.ls;
+        *ts = set->ts;
+        *vs = set->vs;
+        *np = n;
+        return true;
+    }
+    return false;
+}
+
+void tsdb_series_set_free(struct tsdb_series_set *set)
+{
+    if (!set)
+        return;
+    if (set->cur)
+        mdb_cursor_close(set->cur);
+    if (set->txn)
+        mdb_txn_abort(set->txn);
+    free(set->ids);
+    free(set->head_off);
+    free(set->head_n);
+    sbuf_free(&set->head);
+    index_labels_free(&set->labels);
+    free(set->ts);
+    free(set->vs);
+    block_codec_free(set->codec);
+    free(set);
+}

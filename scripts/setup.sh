@@ -2,9 +2,12 @@
 # setup.sh — install the Debian packages Vigil needs, and nothing else.
 #
 #   scripts/setup.sh          what building and running Vigil needs
-#   scripts/setup.sh --test   plus what the test suite needs (the reference
-#                             programs promtool and amtool, Python for the
-#                             end-to-end tests)
+#   scripts/setup.sh --test   plus what the test suite and the benchmarks'
+#                             smoke runs need: the reference programs
+#                             (prometheus + promtool, alertmanager + amtool,
+#                             victoria-metrics), a real scrape target
+#                             (prometheus-node-exporter), wrk, and Python
+#                             for the end-to-end tests
 #
 # Idempotent and quiet: it asks dpkg which packages are missing and runs
 # apt-get only for those.  Services that Debian's packages would start on
@@ -14,7 +17,8 @@ set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev libcjson-dev libroaring-dev libxxhash-dev
             libyaml-dev node-llhttp libcmocka-dev zlib1g-dev libpcre2-dev libcrypt-dev)
-test_pkgs=(python3 prometheus prometheus-alertmanager curl wrk)
+test_pkgs=(python3 prometheus prometheus-alertmanager prometheus-node-exporter victoria-metrics
+           curl wrk)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

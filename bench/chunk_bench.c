@@ -23,7 +23,10 @@
  * over its life), append and iterate ns per sample (appends in scrape order:
  * one sample to every series, then the next); for the block codec at each
  * zstd level and pick policy: bytes per sample including the header,
- * encode and decode ns per sample, and which value codecs won. */
+ * encode and decode ns per sample, and which value codecs won.  Every chunk
+ * and block is also decoded once more, untimed, and compared bit for bit
+ * with its input; a mismatch is reported on stderr.  The machine's other
+ * load shows in the ns figures: run it twice. */
 #include <math.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -367,6 +370,17 @@ static void bench_head(const struct dataset *ds, uint16_t chunk)
             sink += vs[k - 1];
         }
         t_iter += now_ns() - t;
+        for (size_t s = 0; s < ns; s++) { /* bit for bit, untimed */
+            struct head_chunk_iter it;
+            head_chunk_iter_init(&it, hc[s].buf, head_chunk_len(&hc[s]), hc[s].count);
+            size_t k = 0;
+            while (head_chunk_iter_next(&it, &ts[k], &vs[k]))
+                k++;
+            const size_t at = s * ds->n + c * chunk;
+            if (k != chunk || memcmp(ts, ds->ts + at, chunk * sizeof *ts) ||
+                memcmp(vs, ds->vs + at, chunk * sizeof *vs))
+                fprintf(stderr, "chunk_bench: head chunk of series %zu does not round-trip\n", s);
+        }
         if (sink == 12345.678)
             printf(" ");
         for (size_t s = 0; s < ns; s++)
@@ -417,6 +431,16 @@ static void bench_block_once(const struct dataset *ds, struct block_codec *bc, s
         best = t < best ? t : best;
     }
     run->t_dec = best;
+    for (size_t b = 0, s = 0, i = 0; b < nb; b++) { /* bit for bit, untimed */
+        const uint8_t *p = (const uint8_t *)out.data + offs[b];
+        const int64_t *wt = ds->ts + s * ds->n + i;
+        const double *wv = ds->vs + s * ds->n + i;
+        block_decode(bc, p, offs[b + 1] - offs[b], wt[0], ts, vs, blen);
+        if (memcmp(ts, wt, blen * sizeof *ts) || memcmp(vs, wv, blen * sizeof *vs))
+            fprintf(stderr, "chunk_bench: block %zu does not round-trip\n", b);
+        if ((i += blen) + blen > ds->n)
+            i = 0, s++;
+    }
     for (size_t b = 0; b < nb; b++) {
         struct block_info bi;
         block_inspect((const uint8_t *)out.data + offs[b], offs[b + 1] - offs[b], &bi);

@@ -5,13 +5,15 @@
  *
  *   head chunk  the open in-memory chunk of one series: appended one sample at
  *               a time on the ingest path, readable while it grows.  A
- *               Gorilla-style bitstream (delta-of-delta timestamps, XOR
- *               values); layout and measurements in storage/chunk.c.
+ *               bitstream: delta-of-delta timestamps, values as decimal
+ *               deltas or Gorilla XOR, one bit for "same as before"; layout
+ *               and measurements in storage/chunk.c.
  *   block       the closed, immutable encoding of one series over one time
  *               window, stored as an LMDB value.  Per block the smallest of
  *               several value codecs (constant, decimal delta / delta2 /
- *               frame-of-reference, XOR, raw-bit delta, raw), then zstd if it
- *               helps; layout in storage/chunk_block.c.
+ *               frame-of-reference with bit-exact exceptions, XOR, raw-bit
+ *               delta, raw), then zstd if it helps; layout in
+ *               storage/chunk_block.c.
  *
  * Threads.  A struct head_chunk has one writer.  Readers on other threads
  * must share a lock with the writer (the caller's, e.g. the series lock):
@@ -112,9 +114,9 @@ enum block_pick {
 enum block_vmode {
     BLOCK_V_CONST_RAW,  /* one value, 8 raw bytes */
     BLOCK_V_CONST_DEC,  /* one value as a decimal */
-    BLOCK_V_DEC_DELTA,  /* decimals: first, then deltas */
-    BLOCK_V_DEC_DELTA2, /* decimals: first, first delta, then deltas of deltas */
-    BLOCK_V_DEC_FOR,    /* decimals: minimum, then offsets from it */
+    BLOCK_V_DEC_DELTA,  /* decimals: first, then deltas (+ exceptions) */
+    BLOCK_V_DEC_DELTA2, /* decimals: first, first delta, deltas of deltas (+ exc.) */
+    BLOCK_V_DEC_FOR,    /* decimals: minimum, then offsets from it (+ exc.) */
     BLOCK_V_XOR,        /* Gorilla XOR bitstream of the IEEE bits */
     BLOCK_V_RAW_DELTA,  /* deltas of the IEEE bits as integers */
     BLOCK_V_RAW,        /* 8 raw bytes per value */
@@ -170,7 +172,7 @@ extern const double chunk_pow10[CHUNK_DEC_MAX_K + 1];
 enum { CHUNK_DEC_EXACT, CHUNK_DEC_INEXACT, CHUNK_DEC_OVERFLOW };
 /* Is v == m / 10^k exactly (bit for bit), for an integer |m| < 2^53?
  * CHUNK_DEC_EXACT fills *m; CHUNK_DEC_OVERFLOW means no such m exists at k
- * or any larger k (also for NaN and ±Inf); CHUNK_DEC_INEXACT: try k + 1. */
+ * or any larger k (also for NaN, ±Inf and -0.0); CHUNK_DEC_INEXACT: try k + 1. */
 int chunk_dec_try(double v, unsigned k, int64_t *m);
 
 /* Gorilla XOR coding of n >= 1 values as a standalone bitstream (the block

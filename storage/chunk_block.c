@@ -28,16 +28,22 @@
  *   XOR         the Gorilla bitstream of chunk.c        (17-digit floats)
  *   RAW_DELTA   8 raw bytes, zz(bits_i - bits_i-1)      (same-exponent floats)
  *   RAW         8 raw bytes per value                   (the upper bound)
- * The decimal codecs need every value to be v == M_i / 10^K exactly, with
- * |M_i| <= 2^53 and K <= 22: then M_i and 10^K are exact doubles, IEEE
- * division is correctly rounded, and decoding is one division (Clinger's
- * fast path).  The encoder searches the smallest K per value and checks
- * each candidate bit for bit (so -0.0, NaN payloads such as the staleness
- * marker, ±Inf, denormals and 17-digit floats never pass); a value found
- * exact at k < K is rescaled by the integer 10^(K-k), which denotes the same
- * rational and so divides back to the same double.  Any value that fails
- * sends the whole block to XOR / RAW_DELTA / RAW: a decimal round trip
- * never touches a value that is not exactly one.
+ * The decimal codecs write v_i as M_i / 10^K, |M_i| <= 2^53, K <= 22: then
+ * M_i and 10^K are exact doubles, IEEE division is correctly rounded, and
+ * decoding is one division (Clinger's fast path).  The encoder finds each
+ * value's smallest exponent, checked bit for bit (chunk_dec_try: -0.0, NaN
+ * payloads such as the staleness marker, ±Inf, denormals and 17-digit
+ * floats never pass), picks the common K by a cost model (dec_pick_k) and
+ * rescales by the integer 10^(K-k), which denotes the same rational and so
+ * divides back to the same double.  Values that do not fit at K are
+ * exceptions: the K byte gets bit 7, the stream carries a stand-in (the
+ * nearest decimal, or the previous mantissa for NaN/Inf), and a list after
+ * it, uvarint count then (uvarint index gap, zz(bits - stand-in's bits)),
+ * patches each one back bit for bit — no exception ever goes through a
+ * decimal round trip.  This matters on real pages: node_exporter prints
+ * CPU seconds as float sums, so about 1 value in 10 of those series is
+ * 17.702000000000002 rather than 17.702; with one exception costing ~2
+ * bytes instead of the whole block going to XOR, real data shrank 6 %.
  *
  * Choosing.  Raw sizes of all candidates are computed without writing
  * them; then (BLOCK_PICK_TOP2, the default) the two smallest are written
@@ -404,32 +410,118 @@ static int dec_one(double v, int64_t *m)
     return -1;
 }
 
-/* Converts every value to M_i / 10^K with one common K, into bc->m.
- * Returns K, or -1 if some value is not such a decimal. */
-static int dec_block(struct block_codec *bc, const double *vs, size_t n)
+#define DEC_EXCEPTION 0xff /* bc->k[i]: value i is patched, not a decimal */
+#define DEC_FLAG_EXC  0x80 /* in the exponent byte: an exception list follows */
+
+/* The smallest k at which v is a decimal, searching from the guess *g (a
+ * series' values tend to share it); DEC_EXCEPTION if there is none. */
+static uint8_t dec_min_k(double v, unsigned *g, int64_t *m)
 {
-    int64_t *m = bc->m;
-    uint8_t *k = bc->k;
-    int K = 0;
-    for (size_t i = 0; i < n; i++) {
-        int r;
-        while ((r = chunk_dec_try(vs[i], K, &m[i])) == CHUNK_DEC_INEXACT && K < CHUNK_DEC_MAX_K)
-            K++;
-        if (r != CHUNK_DEC_EXACT)
-            return -1;
-        k[i] = (uint8_t)K;
+    unsigned k = *g;
+    int64_t m2;
+    if (chunk_dec_try(v, k, m) == CHUNK_DEC_EXACT) {
+        while (k > 0 && chunk_dec_try(v, k - 1, &m2) == CHUNK_DEC_EXACT)
+            *m = m2, k--;
+        return (uint8_t)(*g = k);
     }
-    for (size_t i = 0; i < n; i++) {
-        int up = K - k[i];
-        if (up == 0 || m[i] == 0)
-            continue;
-        if (up > 15) /* 10^16 > 2^53 */
-            return -1;
-        int64_t scale = (int64_t)chunk_pow10[up];
-        if (__builtin_mul_overflow(m[i], scale, &m[i]) || m[i] > DEC_MAX_M || m[i] < -DEC_MAX_M)
-            return -1;
+    for (k = 0; k <= CHUNK_DEC_MAX_K; k++) {
+        int r = chunk_dec_try(v, k, m);
+        if (r == CHUNK_DEC_EXACT)
+            return (uint8_t)(*g = k);
+        if (r == CHUNK_DEC_OVERFLOW)
+            break;
+    }
+    return DEC_EXCEPTION;
+}
+
+/* The common exponent, by a cost model in centibits: a value whose own
+ * exponent is j <= K costs ~12 bits of delta plus 3.32 per digit of K above
+ * j; a value left out costs an exception, ~24 bits.  So K covers the
+ * values that agree, and a few 17-digit floats do not drag every delta up
+ * to 16 digits. */
+static int dec_pick_k(const uint8_t *k, size_t n)
+{
+    size_t hist[CHUNK_DEC_MAX_K + 1] = {0}, covered = 0, dist = 0, best = SIZE_MAX;
+    int K = 0;
+    for (size_t i = 0; i < n; i++)
+        if (k[i] != DEC_EXCEPTION)
+            hist[k[i]]++;
+    for (int j = 0; j <= CHUNK_DEC_MAX_K; j++) {
+        dist += covered; /* every value covered so far gets one digit longer */
+        covered += hist[j];
+        size_t cost = covered * 1200 + dist * 332 + (n - covered) * 2400;
+        if (cost < best)
+            best = cost, K = j;
     }
     return K;
+}
+
+/* m * 10^up, if that stays within 2^53. */
+static bool dec_rescale(int64_t *m, int up)
+{
+    if (up == 0 || *m == 0)
+        return true;
+    if (up > 15) /* 10^16 > 2^53 */
+        return false;
+    return !__builtin_mul_overflow(*m, (int64_t)chunk_pow10[up], m) && *m <= DEC_MAX_M &&
+           *m >= -DEC_MAX_M;
+}
+
+/* What the decoder computes from a mantissa: (double)m / 10^K. */
+static inline uint64_t dec_value_bits(int64_t m, int K)
+{
+    double v = (double)m;
+    return dbl_bits(K ? v / chunk_pow10[K] : v);
+}
+
+/* The mantissa standing in for an exception: the integer nearest v * 10^K
+ * (so 17.702000000000002 sits between its neighbours and its correction is
+ * an ulp or two), or the previous mantissa for NaN, ±Inf and huge values. */
+static int64_t dec_stand_in(double v, int K, int64_t prev)
+{
+    double x = v * chunk_pow10[K];
+    if (!(fabs(x) < 0x1p53))
+        return prev;
+    int64_t t = (int64_t)x;
+    double f = x - (double)t;
+    return t + (f >= 0.5) - (f <= -0.5);
+}
+
+/* The exception of value i: its bits minus those its mantissa decodes to. */
+static inline uint64_t dec_correction(const struct block_codec *bc, const double *vs, size_t i,
+                                      int K)
+{
+    return zz_enc(dbl_bits(vs[i]) - dec_value_bits(bc->m[i], K));
+}
+
+/* Converts the values to M_i / 10^K with one common K, into bc->m; values
+ * that are not such decimals (or not at K) get a stand-in mantissa and are
+ * marked DEC_EXCEPTION in bc->k, to be patched bit for bit after decoding.
+ * Returns K (and the bytes of the exception list in *exc_size), or -1 if
+ * no value is a decimal. */
+static int dec_block(struct block_codec *bc, const double *vs, size_t n, size_t *exc_size)
+{
+    int64_t *m = bc->m, prev = 0;
+    uint8_t *k = bc->k;
+    unsigned guess = 0;
+    for (size_t i = 0; i < n; i++)
+        k[i] = dec_min_k(vs[i], &guess, &m[i]);
+    int K = dec_pick_k(k, n);
+    size_t nexc = 0, last = 0, size = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k[i] <= K && dec_rescale(&m[i], K - k[i])) {
+            k[i] = (uint8_t)K;
+            prev = m[i];
+            continue;
+        }
+        k[i] = DEC_EXCEPTION;
+        m[i] = prev = dec_stand_in(vs[i], K, prev);
+        size += uv_len(i - last) + uv_len(dec_correction(bc, vs, i, K));
+        last = i;
+        nexc++;
+    }
+    *exc_size = nexc ? uv_len(nexc) + size : 0;
+    return nexc < n ? K : -1;
 }
 
 /* ---- Value candidates ---- */
@@ -437,6 +529,7 @@ static int dec_block(struct block_codec *bc, const double *vs, size_t n)
 struct val_plan {
     size_t size[BLOCK_V_COUNT]; /* raw bytes of each candidate; 0: not applicable */
     int K;                      /* decimal exponent; -1: no decimal candidates */
+    size_t exc_size;            /* bytes of the decimal codecs' exception list */
     int64_t const_m;            /* CONST_DEC mantissa */
 };
 
@@ -464,9 +557,9 @@ static void val_plan_decimal(const int64_t *m, size_t n, struct val_plan *vp)
     size_t fr = 1 + uv_len(zz_enc((uint64_t)min));
     for (size_t i = 0; i < n; i++)
         fr += uv_len((uint64_t)(m[i] - min));
-    vp->size[BLOCK_V_DEC_DELTA] = delta;
-    vp->size[BLOCK_V_DEC_DELTA2] = delta2;
-    vp->size[BLOCK_V_DEC_FOR] = fr;
+    vp->size[BLOCK_V_DEC_DELTA] = delta + vp->exc_size;
+    vp->size[BLOCK_V_DEC_DELTA2] = delta2 + vp->exc_size;
+    vp->size[BLOCK_V_DEC_FOR] = fr + vp->exc_size;
 }
 
 static size_t val_size_raw_delta(const double *vs, size_t n)
@@ -489,7 +582,7 @@ static void val_plan_make(struct block_codec *bc, const double *vs, size_t n, st
             vp->size[BLOCK_V_CONST_DEC] = 1 + uv_len(zz_enc((uint64_t)vp->const_m));
         return;
     }
-    vp->K = dec_block(bc, vs, n);
+    vp->K = dec_block(bc, vs, n, &vp->exc_size);
     if (vp->K >= 0)
         val_plan_decimal(bc->m, n, vp);
     vp->size[BLOCK_V_XOR] = chunk_xor_size(vs, n);
@@ -497,10 +590,29 @@ static void val_plan_make(struct block_codec *bc, const double *vs, size_t n, st
     vp->size[BLOCK_V_RAW] = 8 * n;
 }
 
-static uint8_t *val_write_decimal(enum block_vmode mode, const int64_t *m, size_t n, int K,
-                                  uint8_t *q)
+/* The exception list: count, then (index gap, correction) per exception. */
+static uint8_t *val_write_exceptions(const struct block_codec *bc, const double *vs, size_t n,
+                                     int K, uint8_t *q)
 {
-    *q++ = (uint8_t)K;
+    size_t nexc = 0, last = 0;
+    for (size_t i = 0; i < n; i++)
+        nexc += bc->k[i] == DEC_EXCEPTION;
+    q = uv_put(q, nexc);
+    for (size_t i = 0; i < n; i++) {
+        if (bc->k[i] != DEC_EXCEPTION)
+            continue;
+        q = uv_put(q, i - last);
+        q = uv_put(q, dec_correction(bc, vs, i, K));
+        last = i;
+    }
+    return q;
+}
+
+static uint8_t *val_write_decimal(const struct block_codec *bc, enum block_vmode mode,
+                                  const struct val_plan *vp, const double *vs, size_t n, uint8_t *q)
+{
+    const int64_t *m = bc->m;
+    *q++ = (uint8_t)(vp->K | (vp->exc_size ? DEC_FLAG_EXC : 0));
     if (mode == BLOCK_V_DEC_FOR) {
         int64_t min = m[0];
         for (size_t i = 1; i < n; i++)
@@ -508,17 +620,17 @@ static uint8_t *val_write_decimal(enum block_vmode mode, const int64_t *m, size_
         q = uv_put(q, zz_enc((uint64_t)min));
         for (size_t i = 0; i < n; i++)
             q = uv_put(q, (uint64_t)(m[i] - min));
-        return q;
+    } else {
+        q = uv_put(q, zz_enc((uint64_t)m[0]));
+        int64_t dprev = 0;
+        for (size_t i = 1; i < n; i++) {
+            int64_t d = m[i] - m[i - 1];
+            bool dd = mode == BLOCK_V_DEC_DELTA2 && i >= 2;
+            q = uv_put(q, zz_enc((uint64_t)(dd ? d - dprev : d)));
+            dprev = d;
+        }
     }
-    q = uv_put(q, zz_enc((uint64_t)m[0]));
-    int64_t dprev = 0;
-    for (size_t i = 1; i < n; i++) {
-        int64_t d = m[i] - m[i - 1];
-        bool dd = mode == BLOCK_V_DEC_DELTA2 && i >= 2;
-        q = uv_put(q, zz_enc((uint64_t)(dd ? d - dprev : d)));
-        dprev = d;
-    }
-    return q;
+    return vp->exc_size ? val_write_exceptions(bc, vs, n, vp->K, q) : q;
 }
 
 /* Writes the value section in `mode` at q; returns its end. */
@@ -534,7 +646,7 @@ static uint8_t *val_write(struct block_codec *bc, enum block_vmode mode, const s
     case BLOCK_V_DEC_DELTA:
     case BLOCK_V_DEC_DELTA2:
     case BLOCK_V_DEC_FOR:
-        return val_write_decimal(mode, bc->m, n, vp->K, q);
+        return val_write_decimal(bc, mode, vp, vs, n, q);
     case BLOCK_V_XOR:
         memset(q, 0, chunk_xor_bound(n));
         return q + chunk_xor_encode(vs, n, q);
@@ -555,14 +667,14 @@ static uint8_t *val_write(struct block_codec *bc, enum block_vmode mode, const s
 
 /* The candidates to try, smallest raw size first; returns how many.
  *
- * Why BLOCK_PICK_TOP2 by default (bench/chunk_bench.c, synthetic
- * node_exporter-like series and a real node_exporter, 480-sample blocks,
- * zstd 3): the raw-size winner is within 1-2 % of the zstd winner in bytes
- * and costs one compression per block; compressing the best two recovers
- * most of that gap for twice the compression work; compressing all six
- * candidates gains almost nothing more for ~3x the encode time.  Blocks
- * are encoded once, at compaction, so the extra compression is cheap where
- * it is spent. */
+ * Why BLOCK_PICK_TOP2 by default (bench/chunk_bench.c, 480-sample blocks,
+ * zstd 3): on 507 real node_exporter series the raw-size winner gives
+ * 0.445 B/sample, the best two through zstd 0.434 and all candidates 0.433;
+ * on synthetic data 0.602 / 0.593 / 0.592.  Raw size misjudges bit-packed
+ * XOR against varints that zstd squeezes further, and the second candidate
+ * fixes most of that for one more compression (~3 us a block); the other
+ * four are not worth their ~3x encode time.  Blocks are encoded once, off
+ * the ingest path, so the extra compression is cheap where it is spent. */
 static int block_pick_order(const struct val_plan *vp, enum block_pick pick, int zstd_level,
                             enum block_vmode *order)
 {
@@ -642,27 +754,42 @@ int block_encode(struct block_codec *bc, const int64_t *ts, const double *vs, si
 
 /* ---- Decoding ---- */
 
-static bool dec_scale(double *vs, size_t n, uint64_t K)
+static void dec_scale(double *vs, size_t n, unsigned K)
 {
-    if (K > CHUNK_DEC_MAX_K)
-        return false;
     if (K == 0)
-        return true;
+        return;
     double p = chunk_pow10[K];
     for (size_t i = 0; i < n; i++)
         vs[i] /= p;
-    return true;
 }
 
-/* The decimal codecs: K, then varints.  Mantissas go through vs as doubles
- * and are divided by 10^K in one pass at the end. */
+/* Patches the exceptions into vs: each adds its correction to the bits. */
+static const uint8_t *val_read_exceptions(const uint8_t *q, const uint8_t *end, double *vs,
+                                          size_t n)
+{
+    uint64_t nexc, gap, corr, i = 0;
+    if (!(q = uv_get(q, end, &nexc)) || nexc > n)
+        return NULL;
+    for (uint64_t e = 0; e < nexc; e++) {
+        if (!(q = uv_get(q, end, &gap)) || !(q = uv_get(q, end, &corr)) || gap >= n - i)
+            return NULL;
+        i += gap;
+        vs[i] = bits_dbl(dbl_bits(vs[i]) + zz_dec(corr));
+    }
+    return q;
+}
+
+/* The decimal codecs: exponent byte (bit 7: exceptions follow), then
+ * varints.  Mantissas go through vs as doubles and are divided by 10^K in
+ * one pass at the end. */
 static const uint8_t *val_read_decimal(enum block_vmode mode, const uint8_t *q, const uint8_t *end,
                                        double *vs, size_t n)
 {
-    uint64_t K, x, acc, d = 0;
-    if (q >= end)
+    uint64_t x, acc, d = 0;
+    if (q >= end || (*q & ~(DEC_FLAG_EXC | 0x1f)) || (*q & 0x1f) > CHUNK_DEC_MAX_K)
         return NULL;
-    K = *q++;
+    unsigned K = *q & 0x1f;
+    bool exc = *q++ & DEC_FLAG_EXC;
     if (!(q = uv_get(q, end, &acc)))
         return NULL;
     acc = zz_dec(acc);
@@ -672,17 +799,18 @@ static const uint8_t *val_read_decimal(enum block_vmode mode, const uint8_t *q, 
                 return NULL;
             vs[i] = (double)u64_to_i64(acc + x);
         }
-        return dec_scale(vs, n, K) ? q : NULL;
+    } else {
+        vs[0] = (double)u64_to_i64(acc);
+        for (size_t i = 1; i < n; i++) {
+            if (!(q = uv_get(q, end, &x)))
+                return NULL;
+            d = mode == BLOCK_V_DEC_DELTA2 && i >= 2 ? d + zz_dec(x) : zz_dec(x);
+            acc += d;
+            vs[i] = (double)u64_to_i64(acc);
+        }
     }
-    vs[0] = (double)u64_to_i64(acc);
-    for (size_t i = 1; i < n; i++) {
-        if (!(q = uv_get(q, end, &x)))
-            return NULL;
-        d = mode == BLOCK_V_DEC_DELTA2 && i >= 2 ? d + zz_dec(x) : zz_dec(x);
-        acc += d;
-        vs[i] = (double)u64_to_i64(acc);
-    }
-    return dec_scale(vs, n, K) ? q : NULL;
+    dec_scale(vs, n, K);
+    return exc ? val_read_exceptions(q, end, vs, n) : q;
 }
 
 static const uint8_t *val_read(enum block_vmode mode, const uint8_t *q, const uint8_t *end,

@@ -151,8 +151,7 @@ enum head_append_result head_append(struct head *h, uint32_t id, int64_t t, doub
          * without reading the block, and Prometheus rejects it too. */
         return t == s->persisted_maxt ? HEAD_DUPLICATE_SAME : HEAD_OUT_OF_ORDER;
     }
-    if (s->open.count &&
-        window_of(h, t) != window_of(h, head_chunk_first_t(&s->open)))
+    if (s->open.count && window_of(h, t) != window_of(h, head_chunk_first_t(&s->open)))
         head_series_cut(h, id, s);
     int rc = head_chunk_append(&s->open, t, v);
     if (rc == HEAD_CHUNK_FULL) {
@@ -219,6 +218,122 @@ void head_series_samples(const struct head *h, uint32_t id, int64_t mint, int64_
         if (c->maxt >= mint && c->mint <= maxt)
             chunk_samples_append(c->buf, c->len, c->count, mint, maxt, out);
     if (s->open.count && s->open.tlast >= mint && head_chunk_first_t(&s->open) <= maxt)
-        chunk_samples_append(s->open.buf, head_chunk_len(&s->open), s->open.count, mint, maxt,
-                             out);
+        chunk_samples_append(s->open.buf, head_chunk_len(&s->open), s->open.count, mint, maxt, out);
+}
+
+int64_t head_series_oldest_t(const struct head *h, uint32_t id)
+{
+    const struct head_series *s = id < h->cap ? h->series[id] : NULL;
+    if (!s)
+        return INT64_MAX;
+    if (s->closed)
+        return s->closed->mint;
+    return s->open.count ? head_chunk_first_t(&s->open) : INT64_MAX;
+}
+
+/* Re-encodes the count samples in buf without those in [mint, maxt] into
+ * out (initialised here, max_count samples at most).  Returns the number
+ * removed. */
+static size_t chunk_filter(const uint8_t *buf, size_t len, uint16_t count, int64_t mint,
+                           int64_t maxt, uint16_t max_count, struct head_chunk *out)
+{
+    head_chunk_init(out, max_count);
+    struct head_chunk_iter it;
+    head_chunk_iter_init(&it, buf, len, count);
+    int64_t t;
+    double v;
+    size_t removed = 0;
+    while (head_chunk_iter_next(&it, &t, &v)) {
+        if (t >= mint && t <= maxt)
+            removed++;
+        else
+            head_chunk_append(out, t, v);
+    }
+    return removed;
+}
+
+/* Filters the closed chunks of s; fixes the tail and closed_vlast. */
+static size_t closed_delete_range(struct head *h, struct head_series *s, int64_t mint, int64_t maxt)
+{
+    size_t removed = 0;
+    struct head_closed **pp = &s->closed, *tail = NULL;
+    while (*pp) {
+        struct head_closed *c = *pp;
+        if (c->maxt < mint || c->mint > maxt) {
+            tail = c;
+            pp = &c->next;
+            continue;
+        }
+        struct head_chunk nc;
+        removed += chunk_filter(c->buf, c->len, c->count, mint, maxt, c->count, &nc);
+        free(c->buf);
+        if (nc.count == 0) {
+            *pp = c->next;
+            free(c);
+            h->nclosed--;
+            head_chunk_free(&nc);
+            continue;
+        }
+        c->buf = nc.buf; /* the closed chunk takes the buffer over */
+        c->len = (uint32_t)head_chunk_len(&nc);
+        c->count = nc.count;
+        c->mint = head_chunk_first_t(&nc);
+        c->maxt = nc.tlast;
+        if (!c->next)
+            s->closed_vlast = nc.vlast;
+        tail = c;
+        pp = &c->next;
+    }
+    if (tail && tail != s->closed_tail) { /* the old tail went: find the new one's last value */
+        struct head_chunk_iter it;
+        head_chunk_iter_init(&it, tail->buf, tail->len, tail->count);
+        int64_t t;
+        double v;
+        while (head_chunk_iter_next(&it, &t, &v))
+            memcpy(&s->closed_vlast, &v, sizeof v);
+    }
+    s->closed_tail = tail;
+    return removed;
+}
+
+size_t head_series_delete_range(struct head *h, uint32_t id, int64_t mint, int64_t maxt)
+{
+    struct head_series *s = id < h->cap ? h->series[id] : NULL;
+    if (!s || mint > maxt)
+        return 0;
+    size_t removed = closed_delete_range(h, s, mint, maxt);
+    if (s->open.count && s->open.tlast >= mint && head_chunk_first_t(&s->open) <= maxt) {
+        struct head_chunk nc;
+        removed += chunk_filter(s->open.buf, head_chunk_len(&s->open), s->open.count, mint, maxt,
+                                h->chunk_samples, &nc);
+        head_chunk_free(&s->open);
+        s->open = nc;
+    }
+    return removed;
+}
+
+static struct head_chunk_ref *refs_push(struct head_chunk_ref **refs, size_t *n, size_t *cap)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 1024;
+        *refs = xrealloc(*refs, *cap * sizeof **refs);
+    }
+    return &(*refs)[(*n)++];
+}
+
+void head_chunks_collect(const struct head *h, struct head_chunk_ref **refs, size_t *n, size_t *cap)
+{
+    for (uint32_t id = 0; id < h->cap; id++) {
+        const struct head_series *s = h->series[id];
+        if (!s)
+            continue;
+        for (const struct head_closed *c = s->closed; c; c = c->next)
+            *refs_push(refs, n, cap) = (struct head_chunk_ref){id, c->count, false, c->buf, c->len};
+        if (!s->open.count)
+            continue;
+        size_t len = head_chunk_len(&s->open);
+        uint8_t *copy = xmalloc(len);
+        memcpy(copy, s->open.buf, len);
+        *refs_push(refs, n, cap) = (struct head_chunk_ref){id, s->open.count, true, copy, len};
+    }
 }

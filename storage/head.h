@@ -43,10 +43,10 @@ struct head_series {
     struct head_chunk open;
     struct head_closed *closed; /* oldest first */
     struct head_closed *closed_tail;
-    int64_t persisted_maxt;  /* newest timestamp known to be in LMDB; INT64_MIN if none */
-    uint64_t closed_vlast;   /* value bits of closed_tail's last sample */
-    uint32_t open_segment;   /* WAL segment of the open chunk's first sample */
-    bool dirty;              /* listed in head.dirty */
+    int64_t persisted_maxt; /* newest timestamp known to be in LMDB; INT64_MIN if none */
+    uint64_t closed_vlast;  /* value bits of closed_tail's last sample */
+    uint32_t open_segment;  /* WAL segment of the open chunk's first sample */
+    bool dirty;             /* listed in head.dirty */
 };
 
 struct head {
@@ -91,5 +91,32 @@ uint32_t head_min_wal_segment(const struct head *h);
  * the head, as (int64 t, double v) pairs, oldest first.  Shared lock held. */
 void head_series_samples(const struct head *h, uint32_t id, int64_t mint, int64_t maxt,
                          struct sbuf *out);
+
+/* The oldest timestamp series id has in the head, or INT64_MAX if none.
+ * Shared lock held. */
+int64_t head_series_oldest_t(const struct head *h, uint32_t id);
+
+/* Removes the samples of series id in [mint, maxt] from the head: each
+ * chunk holding some is re-encoded without them (and dropped if nothing is
+ * left), keeping its place, window and WAL segment.  Returns the number of
+ * samples removed.  Exclusive lock held, and no flusher may hold collected
+ * chunks of the series (the TSDB's maintenance mutex). */
+size_t head_series_delete_range(struct head *h, uint32_t id, int64_t mint, int64_t maxt);
+
+/* One head chunk as a snapshot copies it: a closed chunk's bytes are
+ * borrowed (valid while the flusher is held off), an open chunk's are a
+ * copy owned by the ref (owned == true; free buf). */
+struct head_chunk_ref {
+    uint32_t id;
+    uint16_t count;
+    bool owned;
+    const uint8_t *buf;
+    size_t len;
+};
+/* Appends a ref for every chunk in the head, series by series, oldest chunk
+ * first, to *refs (grown as needed, *n and *cap updated).  Shared lock
+ * held. */
+void head_chunks_collect(const struct head *h, struct head_chunk_ref **refs, size_t *n,
+                         size_t *cap);
 
 #endif

@@ -25,7 +25,11 @@
  * Two threads run beside the callers: the committer makes the WAL durable
  * every commit interval, and the flusher encodes closed head chunks as
  * blocks, writes them to LMDB in batched transactions, closes chunks of
- * series that went quiet, and deletes WAL segments no longer needed. */
+ * series that went quiet, deletes WAL segments no longer needed, merges
+ * the blocks of finished windows (compact.c) and applies retention
+ * (retention.c).  Each of its rounds holds the maintenance mutex, which
+ * tsdb_maintain_now and the admin operations (admin.c) take too, so none of
+ * that work ever overlaps. */
 #include "storage/tsdb_internal.h"
 
 #include <errno.h>
@@ -41,12 +45,12 @@
 #include "util/log.h"
 #include "util/sbuf.h"
 
-#define TSDB_DEFAULT_MAP_BYTES (1ULL << 40) /* address space; the file grows as written */
 #define TSDB_FLUSH_INTERVAL_MS 1000
 #define TSDB_HOUSEKEEP_EVERY   30  /* flush rounds */
 #define TSDB_RETENTION_EVERY   300 /* flush rounds */
 #define TSDB_IDLE_CHUNK_MS     (15LL * 60 * 1000)
 #define TSDB_FLUSH_TXN_CHUNKS  20000
+#define TSDB_COMPACT_BUDGET_S  0.5 /* compaction work per flusher round */
 
 /* ---- small helpers ---- */
 
@@ -95,14 +99,20 @@ size_t tsdb_uvarint_get(const uint8_t *p, const uint8_t *end, uint64_t *v)
     return 0;
 }
 
-static int64_t now_ms(void)
+int64_t tsdb_window_start(int64_t t)
+{
+    int64_t w = t / TSDB_WINDOW_MS;
+    return (t % TSDB_WINDOW_MS < 0 ? w - 1 : w) * TSDB_WINDOW_MS;
+}
+
+int64_t tsdb_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static double mono_seconds(void)
+double tsdb_mono_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -110,7 +120,7 @@ static double mono_seconds(void)
 }
 
 /* mkdir -p */
-static int mkdir_all(const char *path)
+int tsdb_mkdir_all(const char *path)
 {
     char *p = xstrdup(path);
     for (char *s = p + 1; *s; s++) {
@@ -137,8 +147,8 @@ int64_t tsdb_persisted_maxt(struct tsdb *db, MDB_txn *txn, uint32_t id)
         return INT64_MIN;
     MDB_val key = {sizeof k, k}, val;
     int rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-    rc = rc == 0 ? mdb_cursor_get(c, &key, &val, MDB_PREV)
-                 : mdb_cursor_get(c, &key, &val, MDB_LAST);
+    rc =
+        rc == 0 ? mdb_cursor_get(c, &key, &val, MDB_PREV) : mdb_cursor_get(c, &key, &val, MDB_LAST);
     int64_t maxt = INT64_MIN;
     uint32_t kid;
     int64_t t0;
@@ -177,12 +187,11 @@ static int tsdb_env_open(struct tsdb *db, char *err, size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/index.mdb", db->dir);
-    if (mkdir_all(path) < 0) {
+    if (tsdb_mkdir_all(path) < 0) {
         snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
         return -1;
     }
-    uint64_t map = db->opts.initial_map_bytes ? db->opts.initial_map_bytes
-                                              : TSDB_DEFAULT_MAP_BYTES;
+    uint64_t map = db->opts.initial_map_bytes ? db->opts.initial_map_bytes : TSDB_DEFAULT_MAP_BYTES;
     int rc = mdb_env_create(&db->env);
     if (rc == 0)
         rc = mdb_env_set_mapsize(db->env, (size_t)map);
@@ -197,6 +206,8 @@ static int tsdb_env_open(struct tsdb *db, char *err, size_t errlen)
         rc = mdb_txn_begin(db->env, NULL, 0, &txn);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "blocks", MDB_CREATE, &db->blocks);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "compact", MDB_CREATE, &db->compact);
     if (rc != 0) {
         if (txn)
             mdb_txn_abort(txn);
@@ -212,6 +223,12 @@ static int tsdb_env_open(struct tsdb *db, char *err, size_t errlen)
         snprintf(err, errlen, "open %s: %s", path, mdb_strerror(rc));
         return -1;
     }
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_env_info(db->env, &info);
+    mdb_env_stat(db->env, &st);
+    atomic_store(&db->map_bytes, (uint64_t)info.me_mapsize);
+    db->block_inline_max = tsdb_block_inline_max(st.ms_psize);
     return 0;
 }
 
@@ -220,13 +237,41 @@ static int tsdb_env_open(struct tsdb *db, char *err, size_t errlen)
 struct replay_ctx {
     struct tsdb *db;
     MDB_txn *txn;
-    uint64_t samples, skipped;
+    uint64_t samples, skipped, deleted;
     uint32_t segment;
 };
+
+/* A WAL_REC_DELETE record: the samples of its series in [mint, maxt]
+ * leave the head again, in log order (admin.c writes it). */
+static int replay_delete(struct replay_ctx *rc, const uint8_t *p, size_t len)
+{
+    const uint8_t *end = p + len;
+    uint64_t zmin, zmax, n, d;
+    size_t a = tsdb_uvarint_get(p, end, &zmin);
+    size_t b = a ? tsdb_uvarint_get(p + a, end, &zmax) : 0;
+    size_t c = b ? tsdb_uvarint_get(p + a + b, end, &n) : 0;
+    if (!c)
+        return 0;
+    p += a + b + c;
+    int64_t mint = (int64_t)(zmin >> 1) ^ -(int64_t)(zmin & 1);
+    int64_t maxt = (int64_t)(zmax >> 1) ^ -(int64_t)(zmax & 1);
+    uint64_t id = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        size_t k = tsdb_uvarint_get(p, end, &d);
+        if (!k)
+            return 0;
+        p += k;
+        id += d;
+        rc->deleted += head_series_delete_range(&rc->db->head, (uint32_t)id, mint, maxt);
+    }
+    return 0;
+}
 
 static int replay_record(void *arg, uint8_t type, const uint8_t *p, size_t len)
 {
     struct replay_ctx *rc = arg;
+    if (type == WAL_REC_DELETE)
+        return replay_delete(rc, p, len);
     if (type != WAL_REC_SAMPLES)
         return 0; /* unknown record kinds from a newer version are skipped */
     const uint8_t *end = p + len;
@@ -251,9 +296,11 @@ static int replay_record(void *arg, uint8_t type, const uint8_t *p, size_t len)
             s = head_series_get(&rc->db->head, (uint32_t)id, true);
             s->persisted_maxt = tsdb_persisted_maxt(rc->db, rc->txn, (uint32_t)id);
         }
-        if (tsdb_head_apply(rc->db, (uint32_t)id, t, v, 1) == HEAD_APPENDED)
+        if (tsdb_head_apply(rc->db, (uint32_t)id, t, v, 1) == HEAD_APPENDED) {
             rc->samples++;
-        else
+            if (t > atomic_load(&rc->db->max_t))
+                atomic_store(&rc->db->max_t, t);
+        } else
             rc->skipped++;
     }
     return 0;
@@ -269,15 +316,15 @@ static int tsdb_wal_open(struct tsdb *db, char *err, size_t errlen)
     if (wal_open(db->dir, &wo, &db->wal, err, errlen) < 0)
         return -1;
     struct replay_ctx rc = {.db = db};
-    int mrc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &rc.txn);
+    int mrc = tsdb_read_begin(db, &rc.txn);
     if (mrc != 0) {
         snprintf(err, errlen, "replay: %s", mdb_strerror(mrc));
         return -1;
     }
-    double t0 = mono_seconds();
+    double t0 = tsdb_mono_seconds();
     struct wal_replay_stats st;
     int r = wal_replay(db->wal, replay_record, &rc, &st, err, errlen);
-    mdb_txn_abort(rc.txn);
+    tsdb_read_end(db, rc.txn);
     if (r < 0)
         return -1;
     /* Replayed samples belong to the oldest segment still on disk until the
@@ -291,12 +338,13 @@ static int tsdb_wal_open(struct tsdb *db, char *err, size_t errlen)
         for (struct head_closed *c = s->closed; c; c = c->next)
             c->wal_segment = first;
     }
-    char buf[3][32];
+    char buf[4][32];
     snprintf(buf[0], sizeof buf[0], "%llu", (unsigned long long)rc.samples);
     snprintf(buf[1], sizeof buf[1], "%llu", (unsigned long long)rc.skipped);
-    snprintf(buf[2], sizeof buf[2], "%.3fs", mono_seconds() - t0);
+    snprintf(buf[2], sizeof buf[2], "%llu", (unsigned long long)rc.deleted);
+    snprintf(buf[3], sizeof buf[3], "%.3fs", tsdb_mono_seconds() - t0);
     log_info(db->opts.log, "tsdb", "WAL replay completed", "samples", buf[0], "skipped", buf[1],
-             "duration", buf[2]);
+             "deleted", buf[2], "duration", buf[3]);
     return 0;
 }
 
@@ -375,26 +423,36 @@ static size_t flush_collect(struct tsdb *db, struct flush_item **items)
     return n;
 }
 
-/* Encodes one closed chunk as a block and puts it in txn. */
-static int flush_put(struct tsdb *db, MDB_txn *txn, const struct flush_item *it,
-                     struct sbuf *val, int64_t *ts, double *vs)
+/* One write txn of the flusher: a batch of closed chunks as blocks. */
+struct flush_txn {
+    struct tsdb *db;
+    const struct flush_item *items;
+    size_t n;
+    int64_t ts[UINT16_MAX]; /* a head chunk holds at most that many samples */
+    double vs[UINT16_MAX];
+    struct sbuf val;
+    uint64_t bytes; /* keys and values written by this attempt */
+};
+
+static int flush_txn_fn(MDB_txn *txn, void *arg)
 {
-    struct head_chunk_iter iter;
-    head_chunk_iter_init(&iter, it->c->buf, it->c->len, it->c->count);
-    size_t n = 0;
-    while (n < it->c->count && head_chunk_iter_next(&iter, &ts[n], &vs[n]))
-        n++;
-    if (n == 0)
-        return 0;
-    sbuf_reset(val);
-    uint8_t hdr[10];
-    sbuf_append(val, hdr, tsdb_uvarint_put(hdr, (uint64_t)(ts[n - 1] - ts[0])));
-    if (block_encode(db->flush_codec, ts, vs, n, BLOCK_ZSTD_DEFAULT, val) < 0)
-        return EINVAL;
-    uint8_t k[12];
-    tsdb_block_key(it->id, ts[0], k);
-    MDB_val key = {sizeof k, k}, v = {val->len, val->data};
-    return mdb_put(txn, db->blocks, &key, &v, 0);
+    struct flush_txn *f = arg;
+    struct tsdb *db = f->db;
+    f->bytes = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        const struct head_closed *c = f->items[i].c;
+        struct head_chunk_iter iter;
+        head_chunk_iter_init(&iter, c->buf, c->len, c->count);
+        size_t n = 0;
+        while (n < c->count && head_chunk_iter_next(&iter, &f->ts[n], &f->vs[n]))
+            n++;
+        int rc = tsdb_block_write(txn, db->blocks, db->compact, db->maint_codec, f->items[i].id,
+                                  f->ts, f->vs, n, 0, &f->val);
+        if (rc != 0)
+            return rc;
+        f->bytes += 12 + f->val.len;
+    }
+    return 0;
 }
 
 /* Unlinks flushed chunks from their series; exclusive lock. */
@@ -417,121 +475,79 @@ static void flush_unlink(struct tsdb *db, const struct flush_item *items, size_t
     pthread_rwlock_unlock(&db->head.lock);
 }
 
-static int flush_batch(struct tsdb *db, const struct flush_item *items, size_t n)
-{
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(db->env, NULL, 0, &txn);
-    if (rc != 0)
-        return rc;
-    struct sbuf val = SBUF_INIT;
-    int64_t *ts = xmalloc(65536 * sizeof *ts);
-    double *vs = xmalloc(65536 * sizeof *vs);
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = flush_put(db, txn, &items[i], &val, ts, vs);
-    free(ts);
-    free(vs);
-    sbuf_free(&val);
-    if (rc != 0) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    return mdb_txn_commit(txn);
-}
-
-static void flush_closed_chunks(struct tsdb *db)
+/* Writes every closed head chunk to LMDB; maint_mu held. */
+static int flush_closed_chunks(struct tsdb *db)
 {
     struct flush_item *items;
     size_t n = flush_collect(db, &items);
-    double t0 = mono_seconds();
+    double t0 = tsdb_mono_seconds();
+    struct flush_txn *f = n ? xmalloc(sizeof *f) : NULL;
+    int rc = 0;
     for (size_t off = 0; off < n; off += TSDB_FLUSH_TXN_CHUNKS) {
         size_t m = n - off < TSDB_FLUSH_TXN_CHUNKS ? n - off : TSDB_FLUSH_TXN_CHUNKS;
-        int rc = flush_batch(db, items + off, m);
+        f->db = db;
+        f->items = items + off;
+        f->n = m;
+        f->val = (struct sbuf)SBUF_INIT;
+        rc = tsdb_write(db, flush_txn_fn, f);
+        sbuf_free(&f->val);
         if (rc != 0) {
             log_error(db->opts.log, "tsdb", "Writing blocks failed", "err", mdb_strerror(rc));
             /* The chunks stay in the head and the series must be retried. */
             pthread_rwlock_wrlock(&db->head.lock);
             for (size_t i = off; i < n; i++)
-                head_series_mark_dirty(&db->head, items[i].id,
-                                       db->head.series[items[i].id]);
+                head_series_mark_dirty(&db->head, items[i].id, db->head.series[items[i].id]);
             pthread_rwlock_unlock(&db->head.lock);
             break;
         }
+        db->blocks_written_bytes += f->bytes;
         flush_unlink(db, items + off, m);
         if (db->m_chunks_flushed)
             metric_add(db->m_chunks_flushed, (double)m);
     }
     if (n && db->m_flush_seconds)
-        metric_observe(db->m_flush_seconds, mono_seconds() - t0);
+        metric_observe(db->m_flush_seconds, tsdb_mono_seconds() - t0);
+    free(f);
     free(items);
+    return rc;
 }
 
-/* Deletes the blocks of series id that end before cutoff; they are the
- * oldest keys of the series, so this stops at the first one to keep. */
-static int retention_series(MDB_cursor *c, uint32_t id, int64_t cutoff,
-                            uint64_t *dropped)
+/* Grows the map ahead of need once three quarters of it are in use, so
+ * that writers rarely meet MDB_MAP_FULL (tsdb_env.c). */
+static void tsdb_map_check(struct tsdb *db)
 {
-    uint8_t k[12];
-    tsdb_block_key(id, INT64_MIN, k);
-    MDB_val key = {sizeof k, k}, val;
-    int rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-    for (; rc == 0; rc = mdb_cursor_get(c, &key, &val, MDB_GET_CURRENT)) {
-        uint32_t kid;
-        int64_t t0;
-        uint64_t dt;
-        tsdb_block_key_decode(key.mv_data, &kid, &t0);
-        if (kid != id || !tsdb_uvarint_get(val.mv_data, (uint8_t *)val.mv_data + val.mv_size, &dt) ||
-            t0 + (int64_t)dt >= cutoff)
-            return 0;
-        if ((rc = mdb_cursor_del(c, 0)) != 0)
-            return rc;
-        (*dropped)++;
-    }
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/* Time-based retention: drops whole blocks older than the retention.  Series
- * stay in the index (ingest paths may hold their ids); a later issue adds
- * series garbage collection together with size-based retention. */
-static void tsdb_retention(struct tsdb *db)
-{
-    if (db->opts.retention_ms <= 0)
-        return;
-    int64_t cutoff = now_ms() - db->opts.retention_ms;
-    MDB_txn *txn;
-    MDB_cursor *c;
-    if (mdb_txn_begin(db->env, NULL, 0, &txn) != 0)
-        return;
-    uint64_t nseries = index_series_count(db->index, txn), dropped = 0;
-    int rc = mdb_cursor_open(txn, db->blocks, &c);
-    for (uint32_t id = 1; rc == 0 && id <= nseries; id++)
-        rc = retention_series(c, id, cutoff, &dropped);
-    if (rc == 0)
-        mdb_cursor_close(c);
-    if (rc == 0 && dropped)
-        rc = mdb_txn_commit(txn);
-    else
-        mdb_txn_abort(txn);
-    if (rc != 0)
-        log_error(db->opts.log, "tsdb", "Retention failed", "err", mdb_strerror(rc));
+    tsdb_env_enter(db);
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_env_info(db->env, &info);
+    mdb_env_stat(db->env, &st);
+    tsdb_env_leave(db);
+    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    if (used > info.me_mapsize / 4 * 3)
+        tsdb_env_grow(db, info.me_mapsize);
 }
 
 /* Closes quiet series' chunks and deletes WAL segments whose samples are
- * all in LMDB now. */
-static void tsdb_housekeep(struct tsdb *db)
+ * all in LMDB now; maint_mu held. */
+static int tsdb_housekeep(struct tsdb *db)
 {
     int64_t newest = atomic_load(&db->max_t);
-    pthread_rwlock_wrlock(&db->head.lock);
-    head_close_idle(&db->head, newest - TSDB_IDLE_CHUNK_MS);
-    pthread_rwlock_unlock(&db->head.lock);
-    flush_closed_chunks(db);
+    if (newest > INT64_MIN + TSDB_IDLE_CHUNK_MS) {
+        pthread_rwlock_wrlock(&db->head.lock);
+        head_close_idle(&db->head, newest - TSDB_IDLE_CHUNK_MS);
+        pthread_rwlock_unlock(&db->head.lock);
+    }
+    int rc = flush_closed_chunks(db);
     pthread_rwlock_rdlock(&db->head.lock);
     uint32_t keep = head_min_wal_segment(&db->head);
     pthread_rwlock_unlock(&db->head.lock);
     if (keep == UINT32_MAX)
         keep = wal_segment_current(db->wal);
     /* Blocks written so far must be on disk before their WAL goes. */
-    if (mdb_env_sync(db->env, 1) == 0)
+    if (tsdb_env_sync(db) == 0)
         wal_truncate_before(db->wal, keep);
+    tsdb_map_check(db);
+    return rc;
 }
 
 static void *flusher_main(void *arg)
@@ -540,13 +556,62 @@ static void *flusher_main(void *arg)
     for (unsigned round = 1;; round++) {
         if (tsdb_wait(db, TSDB_FLUSH_INTERVAL_MS))
             break;
+        if (atomic_load(&db->flusher_paused))
+            continue;
+        pthread_mutex_lock(&db->maint_mu);
         flush_closed_chunks(db);
         if (round % TSDB_HOUSEKEEP_EVERY == 0)
             tsdb_housekeep(db);
-        if (round % TSDB_RETENTION_EVERY == 0)
-            tsdb_retention(db);
+        tsdb_compact(db, TSDB_COMPACT_BUDGET_S);
+        if (round % TSDB_RETENTION_EVERY == 0) {
+            tsdb_retention_time(db);
+            tsdb_retention_size(db);
+        }
+        pthread_mutex_unlock(&db->maint_mu);
     }
     return NULL;
+}
+
+int tsdb_flush_now(struct tsdb *db)
+{
+    pthread_mutex_lock(&db->maint_mu);
+    int rc = tsdb_housekeep(db);
+    pthread_mutex_unlock(&db->maint_mu);
+    return rc;
+}
+
+void tsdb_flusher_pause(struct tsdb *db, bool paused)
+{
+    atomic_store(&db->flusher_paused, paused);
+}
+
+int tsdb_flush_head(struct tsdb *db)
+{
+    pthread_mutex_lock(&db->maint_mu);
+    pthread_rwlock_wrlock(&db->head.lock);
+    head_close_idle(&db->head, INT64_MAX);
+    pthread_rwlock_unlock(&db->head.lock);
+    int rc = tsdb_housekeep(db), r;
+    if ((r = tsdb_compact(db, 0)) != 0 && rc == 0)
+        rc = r;
+    if (rc == 0)
+        rc = tsdb_env_sync(db);
+    pthread_mutex_unlock(&db->maint_mu);
+    return rc == 0 ? 0 : -1;
+}
+
+int tsdb_maintain_now(struct tsdb *db)
+{
+    pthread_mutex_lock(&db->maint_mu);
+    int rc = tsdb_housekeep(db), r;
+    if ((r = tsdb_compact(db, 0)) != 0 && rc == 0)
+        rc = r;
+    if ((r = tsdb_retention_time(db)) != 0 && rc == 0)
+        rc = r;
+    if ((r = tsdb_retention_size(db)) != 0 && rc == 0)
+        rc = r;
+    pthread_mutex_unlock(&db->maint_mu);
+    return rc;
 }
 
 /* ---- metrics ---- */
@@ -559,8 +624,8 @@ static void tsdb_metrics_init(struct tsdb *db)
     if (!r)
         return;
 #define COUNTER(name, help) metric_family_with(metrics_counter_new(r, name, help, NULL), NULL)
-    db->m_appended = COUNTER("prometheus_tsdb_head_samples_appended_total",
-                             "Total number of appended samples.");
+    db->m_appended =
+        COUNTER("prometheus_tsdb_head_samples_appended_total", "Total number of appended samples.");
     db->m_out_of_order = COUNTER("prometheus_tsdb_out_of_order_samples_total",
                                  "Total number of out of order samples ingestion failed attempts.");
     db->m_duplicate = COUNTER("vigil_tsdb_duplicate_samples_total",
@@ -569,21 +634,42 @@ static void tsdb_metrics_init(struct tsdb *db)
                                    "Total number of series created in the head");
     db->m_chunks_flushed = COUNTER("vigil_tsdb_blocks_written_total",
                                    "Closed head chunks encoded and written to LMDB as blocks.");
+    db->m_compactions =
+        COUNTER("prometheus_tsdb_compactions_total",
+                "Total number of compaction runs that merged the blocks of finished windows.");
+    db->m_blocks_compacted =
+        COUNTER("vigil_tsdb_compaction_blocks_merged_total",
+                "Blocks that compaction merged away (a window's blocks become one).");
+    db->m_size_retentions =
+        COUNTER("prometheus_tsdb_size_retentions_total",
+                "The number of times that blocks were deleted because the maximum number of "
+                "bytes was exceeded.");
+    db->m_time_retentions = COUNTER("prometheus_tsdb_time_retentions_total",
+                                    "The number of times that blocks were deleted because the "
+                                    "maximum time limit was exceeded.");
+    db->m_map_grows =
+        COUNTER("vigil_tsdb_lmdb_map_grows_total", "Times the LMDB memory map was grown.");
 #undef COUNTER
     db->m_flush_seconds = metric_family_with(
         metrics_histogram_new(r, "vigil_tsdb_flush_duration_seconds",
                               "Time taken to write closed head chunks to LMDB.", NULL,
                               METRICS_DEFAULT_BUCKETS, METRICS_DEFAULT_NBUCKETS),
         NULL);
+    db->m_compaction_seconds = metric_family_with(
+        metrics_histogram_new(r, "vigil_tsdb_compaction_duration_seconds",
+                              "Duration of compaction runs that merged blocks.", NULL,
+                              METRICS_DEFAULT_BUCKETS, METRICS_DEFAULT_NBUCKETS),
+        NULL);
 #define GAUGE(name, help) metric_family_with(metrics_gauge_new(r, name, help, NULL), NULL)
-    db->m_head_series = GAUGE("prometheus_tsdb_head_series",
-                              "Total number of series in the head block.");
-    db->m_chunks_closed = GAUGE("vigil_tsdb_head_chunks_closed",
-                                "Closed head chunks waiting to be written to LMDB.");
-    db->m_wal_bytes = GAUGE("prometheus_tsdb_wal_storage_size_bytes",
-                            "Size of the write log directory.");
-    db->m_map_used = GAUGE("vigil_tsdb_lmdb_used_bytes",
-                           "Bytes of the LMDB data file in use (index and blocks).");
+    db->m_head_series =
+        GAUGE("prometheus_tsdb_head_series", "Total number of series in the head block.");
+    db->m_chunks_closed =
+        GAUGE("vigil_tsdb_head_chunks_closed", "Closed head chunks waiting to be written to LMDB.");
+    db->m_wal_bytes =
+        GAUGE("prometheus_tsdb_wal_storage_size_bytes", "Size of the write log directory.");
+    db->m_map_used =
+        GAUGE("vigil_tsdb_lmdb_used_bytes",
+              "Bytes of the LMDB data file in use (index and blocks; free pages excluded).");
     db->m_map_size = GAUGE("vigil_tsdb_lmdb_map_size_bytes",
                            "Size of the LMDB memory map (address space, grows on demand).");
 #undef GAUGE
@@ -600,16 +686,16 @@ static void tsdb_metrics_collect(void *arg)
     tsdb_head_stats_get(db, &hs);
     struct wal_stats ws;
     wal_stats_get(db->wal, &ws);
-    MDB_envinfo info;
-    MDB_stat st;
-    mdb_env_info(db->env, &info);
-    mdb_env_stat(db->env, &st);
+    MDB_txn *txn;
+    if (tsdb_read_begin(db, &txn) == 0) {
+        metric_set(db->m_map_used, (double)tsdb_env_used_bytes(db, txn));
+        tsdb_read_end(db, txn);
+    }
     metric_set(db->m_head_series, (double)hs.series);
     metric_set(db->m_chunks_closed, (double)hs.chunks_closed);
     metric_set(db->m_wal_bytes, (double)ws.storage_bytes);
     metric_set(db->m_wal_fsyncs, (double)ws.fsyncs);
-    metric_set(db->m_map_used, (double)(info.me_last_pgno + 1) * st.ms_psize);
-    metric_set(db->m_map_size, (double)info.me_mapsize);
+    metric_set(db->m_map_size, (double)atomic_load(&db->map_bytes));
 }
 
 /* ---- open / close ---- */
@@ -628,10 +714,17 @@ int tsdb_open(const char *dir, const struct tsdb_options *opts, struct tsdb **ou
     pthread_mutex_init(&db->stop_mu, NULL);
     pthread_cond_init(&db->stop_cv, NULL);
     pthread_mutex_init(&db->create_mu, NULL);
+    pthread_mutex_init(&db->maint_mu, NULL);
+    pthread_mutex_init(&db->env_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* tsdb_env.c waits with deadlines */
+    pthread_cond_init(&db->env_cv, &ca);
+    pthread_condattr_destroy(&ca);
     head_init(&db->head, db->opts.chunk_samples ? db->opts.chunk_samples : 120, TSDB_WINDOW_MS);
     atomic_store(&db->max_t, INT64_MIN);
-    db->flush_codec = block_codec_new();
-    if (mkdir_all(db->dir) < 0) {
+    db->maint_codec = block_codec_new();
+    if (tsdb_mkdir_all(db->dir) < 0) {
         snprintf(err, errlen, "mkdir %s: %s", db->dir, strerror(errno));
         tsdb_close(db);
         return -1;
@@ -674,10 +767,13 @@ void tsdb_close(struct tsdb *db)
     if (db->lock_fd >= 0)
         close(db->lock_fd);
     head_destroy(&db->head);
-    block_codec_free(db->flush_codec);
+    block_codec_free(db->maint_codec);
     pthread_mutex_destroy(&db->stop_mu);
     pthread_cond_destroy(&db->stop_cv);
     pthread_mutex_destroy(&db->create_mu);
+    pthread_mutex_destroy(&db->maint_mu);
+    pthread_mutex_destroy(&db->env_mu);
+    pthread_cond_destroy(&db->env_cv);
     free(db->dir);
     free(db);
 }
@@ -700,9 +796,9 @@ void tsdb_head_stats_get(struct tsdb *db, struct tsdb_head_stats *st)
     pthread_rwlock_unlock(&db->head.lock);
     MDB_txn *txn;
     st->index_series = 0;
-    if (mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn) == 0) {
+    if (tsdb_read_begin(db, &txn) == 0) {
         st->index_series = index_series_count(db->index, txn);
-        mdb_txn_abort(txn);
+        tsdb_read_end(db, txn);
     }
 }
 
@@ -738,20 +834,19 @@ static void head_time_range(struct tsdb *db, struct tsdb_stats *st)
     pthread_rwlock_unlock(&db->head.lock);
 }
 
-int tsdb_stats_get(struct tsdb *db, size_t limit, struct tsdb_stats *st, char *err,
-                   size_t errlen)
+int tsdb_stats_get(struct tsdb *db, size_t limit, struct tsdb_stats *st, char *err, size_t errlen)
 {
     memset(st, 0, sizeof *st);
     head_time_range(db, st);
     MDB_txn *txn;
-    int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn);
+    int rc = tsdb_read_begin(db, &txn);
     if (rc != 0) {
         snprintf(err, errlen, "storage: %s", mdb_strerror(rc));
         return -1;
     }
     struct index_stats is;
     if (index_stats_get(db->index, txn, limit, &is, err, errlen) < 0) {
-        mdb_txn_abort(txn);
+        tsdb_read_end(db, txn);
         return -1;
     }
     st->num_series = is.num_series;
@@ -761,16 +856,14 @@ int tsdb_stats_get(struct tsdb *db, size_t limit, struct tsdb_stats *st, char *e
     stat_list_copy(&st->bytes_by_name, &is.bytes_by_name);
     stat_list_copy(&st->series_by_pair, &is.series_by_pair);
     index_stats_free(&is);
-    MDB_stat bs, es;
-    MDB_envinfo info;
+    MDB_stat bs;
     mdb_stat(txn, db->blocks, &bs);
     st->blocks = bs.ms_entries;
-    mdb_env_stat(db->env, &es);
-    mdb_env_info(db->env, &info);
-    mdb_txn_abort(txn);
+    uint64_t used = tsdb_env_used_bytes(db, txn);
+    tsdb_read_end(db, txn);
     struct wal_stats ws;
     wal_stats_get(db->wal, &ws);
-    st->disk_bytes = (uint64_t)(info.me_last_pgno + 1) * es.ms_psize + ws.storage_bytes;
+    st->disk_bytes = used + ws.storage_bytes;
     return 0;
 }
 

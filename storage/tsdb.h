@@ -36,13 +36,16 @@ struct metrics_registry;
 #define TSDB_STALE_NAN_BITS 0x7ff0000000000002ULL
 
 struct tsdb_options {
-    int64_t retention_ms;          /* 0 = keep forever */
-    int64_t retention_bytes;       /* 0 = no size bound */
-    uint64_t initial_map_bytes;    /* 0 = default; LMDB's map is address space, not disk */
-    uint32_t commit_interval_ms;   /* 0 = 1000: how far durability may lag acknowledgement */
-    uint16_t chunk_samples;        /* 0 = 120: head chunks are cut at this many samples */
-    uint64_t wal_segment_bytes;    /* 0 = 128 MiB */
-    struct logger *log;            /* borrowed; may be NULL */
+    int64_t retention_ms;             /* 0 = keep forever */
+    int64_t retention_bytes;          /* 0 = no size bound; else LMDB's used bytes plus the WAL's
+                                         are kept about this size by deleting the oldest 2 h
+                                         windows (storage/retention.c) */
+    uint64_t initial_map_bytes;       /* 0 = 1 TiB; LMDB's map is address space, not disk, and
+                                         grows (doubling) whenever a write finds it full */
+    uint32_t commit_interval_ms;      /* 0 = 1000: how far durability may lag acknowledgement */
+    uint16_t chunk_samples;           /* 0 = 120: head chunks are cut at this many samples */
+    uint64_t wal_segment_bytes;       /* 0 = 128 MiB */
+    struct logger *log;               /* borrowed; may be NULL */
     struct metrics_registry *metrics; /* borrowed; may be NULL */
 };
 
@@ -63,8 +66,8 @@ struct tsdb_appender;
 /* What one commit did, for the caller's own counters. */
 struct tsdb_commit_stats {
     uint32_t appended;
-    uint32_t out_of_order;   /* older than the series' newest sample: dropped */
-    uint32_t duplicate;      /* same timestamp, different value: dropped */
+    uint32_t out_of_order; /* older than the series' newest sample: dropped */
+    uint32_t duplicate;    /* same timestamp, different value: dropped */
     uint32_t series_created;
 };
 
@@ -89,6 +92,11 @@ const char *tsdb_appender_error(const struct tsdb_appender *a);
 
 /* Forces the WAL to disk now (what the commit interval does on its own). */
 int tsdb_sync(struct tsdb *db);
+/* Writes every head sample to LMDB as blocks (cutting the open chunks),
+ * compacts finished windows, syncs, and empties the WAL of what is now in
+ * LMDB.  For tools such as `vigil tsdb import`, which leave a data dir
+ * durable and compact.  Returns 0 or -1. */
+int tsdb_flush_head(struct tsdb *db);
 
 /* ---- Reading ---- */
 
@@ -102,16 +110,16 @@ int tsdb_select(struct tsdb *db, const struct label_matcher *ms, size_t n, int64
 /* Advances to the next series that has samples in range.  *ls, *ts and *vs
  * are borrowed until the next call; timestamps ascend strictly.  Returns
  * false at the end. */
-bool tsdb_series_set_next(struct tsdb_series_set *set, const struct labels **ls,
-                          const int64_t **ts, const double **vs, size_t *n);
+bool tsdb_series_set_next(struct tsdb_series_set *set, const struct labels **ls, const int64_t **ts,
+                          const double **vs, size_t *n);
 void tsdb_series_set_free(struct tsdb_series_set *set);
 
 /* ---- Introspection ---- */
 
 struct tsdb_head_stats {
-    uint64_t series;       /* series with samples in the head */
+    uint64_t series;        /* series with samples in the head */
     uint64_t chunks_closed; /* awaiting flush */
-    uint64_t index_series; /* all series in the index */
+    uint64_t index_series;  /* all series in the index */
 };
 void tsdb_head_stats_get(struct tsdb *db, struct tsdb_head_stats *st);
 
@@ -126,14 +134,14 @@ struct tsdb_stat_list {
     size_t n;
 };
 struct tsdb_stats {
-    uint64_t num_series;       /* in the index */
+    uint64_t num_series; /* in the index */
     uint64_t num_label_pairs;
-    uint64_t head_series;      /* with samples in the head */
-    uint64_t head_chunks;      /* open and closed */
-    int64_t head_min_time;     /* ms; INT64_MAX / INT64_MIN when the head is empty */
+    uint64_t head_series;  /* with samples in the head */
+    uint64_t head_chunks;  /* open and closed */
+    int64_t head_min_time; /* ms; INT64_MAX / INT64_MIN when the head is empty */
     int64_t head_max_time;
-    uint64_t blocks;           /* blocks in LMDB */
-    uint64_t disk_bytes;       /* LMDB file bytes in use plus WAL */
+    uint64_t blocks;                        /* blocks in LMDB */
+    uint64_t disk_bytes;                    /* LMDB file bytes in use plus WAL */
     struct tsdb_stat_list series_by_metric; /* seriesCountByMetricName */
     struct tsdb_stat_list values_by_name;   /* labelValueCountByLabelName */
     struct tsdb_stat_list bytes_by_name;    /* memoryInBytesByLabelName */
@@ -141,8 +149,41 @@ struct tsdb_stats {
 };
 /* Fills st with the top `limit` entries of each list.  Returns 0 or -1 with
  * a message.  Free with tsdb_stats_free. */
-int tsdb_stats_get(struct tsdb *db, size_t limit, struct tsdb_stats *st, char *err,
-                   size_t errlen);
+int tsdb_stats_get(struct tsdb *db, size_t limit, struct tsdb_stats *st, char *err, size_t errlen);
 void tsdb_stats_free(struct tsdb_stats *st);
+
+/* ---- Administration (the admin HTTP API) ---- */
+
+/* Deletes the samples in [mint, maxt] (inclusive, ms) of every series
+ * matching all n >= 1 matchers, at once: blocks inside the range are
+ * dropped, blocks overlapping it re-encoded without those samples, and the
+ * head's chunks rebuilt without them; a delete record in the WAL keeps a
+ * restart from bringing head samples back.  Readers see each batch of
+ * series before or after, never half-deleted.  The series stay in the
+ * index even when no sample is left (ingest paths may hold their ids), so
+ * label listings still show them.  Durable when it returns 0; -1 with a
+ * message (no matcher, a bad regex, mint > maxt, an LMDB or WAL
+ * error). */
+int tsdb_delete_series(struct tsdb *db, const struct label_matcher *ms, size_t n, int64_t mint,
+                       int64_t maxt, char *err, size_t errlen);
+
+/* Prometheus's clean_tombstones.  Vigil deletes eagerly, so there are no
+ * tombstones and this does nothing: returns 0. */
+int tsdb_clean_tombstones(struct tsdb *db, char *err, size_t errlen);
+
+/* Length of a snapshot name with its NUL: "20060102T150405Z-" + 16 hex. */
+#define TSDB_SNAPSHOT_NAME_LEN 34
+
+/* Writes a consistent copy of the database to <dir>/snapshots/<name>,
+ * where name is the UTC time and 8 random bytes in hex, as Prometheus
+ * names them ("20240131T120000Z-0123456789abcdef"), and stores name in
+ * name_out (name_len >= TSDB_SNAPSHOT_NAME_LEN).  The copy is a data
+ * directory tsdb_open can open: the LMDB environment copied with free pages
+ * left out, and unless skip_head the head's samples as of the call written
+ * into it as blocks (the live database is not changed).  Ingestion and
+ * queries go on meanwhile; flushing and compaction wait.  Returns 0, or -1
+ * with a message (the partial copy is removed). */
+int tsdb_snapshot(struct tsdb *db, bool skip_head, char *name_out, size_t name_len, char *err,
+                  size_t errlen);
 
 #endif

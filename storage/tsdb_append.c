@@ -20,16 +20,16 @@
 #include <xxhash.h>
 
 struct staged {
-    uint32_t id;     /* 0 while the series is new: then newidx says which */
+    uint32_t id; /* 0 while the series is new: then newidx says which */
     uint32_t newidx;
     int64_t t;
     double v;
 };
 
 struct new_series {
-    uint64_t *ref;     /* the caller's, set at commit */
-    uint64_t hash;     /* of the canonical bytes, to find repeats in a batch */
-    size_t off, len;   /* canonical bytes in strings */
+    uint64_t *ref;   /* the caller's, set at commit */
+    uint64_t hash;   /* of the canonical bytes, to find repeats in a batch */
+    size_t off, len; /* canonical bytes in strings */
     uint32_t id;
 };
 
@@ -41,7 +41,9 @@ struct tsdb_appender {
     size_t nns, capns;
     struct sbuf strings;
     struct sbuf walbuf;
-    MDB_txn *rtxn; /* read txn for lookups, reset between batches */
+    struct sbuf labelbuf; /* a new series' canonical bytes, split in place */
+    MDB_txn *rtxn;        /* read txn for lookups, reset between batches */
+    uint32_t created;     /* series the create txn added */
     char err[256];
 };
 
@@ -71,6 +73,7 @@ void tsdb_appender_free(struct tsdb_appender *a)
     free(a->ns);
     sbuf_free(&a->strings);
     sbuf_free(&a->walbuf);
+    sbuf_free(&a->labelbuf);
     free(a);
 }
 
@@ -148,12 +151,20 @@ int tsdb_append(struct tsdb_appender *a, uint64_t *ref, const struct labels *ls,
     }
     if (labels_check(a, ls) < 0)
         return -1;
-    int rc = a->rtxn ? mdb_txn_renew(a->rtxn)
-                     : mdb_txn_begin(a->db->env, NULL, MDB_RDONLY, &a->rtxn);
+    /* A reset read txn holds no pointer into the map, so it may outlive
+     * the gate (tsdb_env.c); only the lookup runs inside. */
+    tsdb_env_enter(a->db);
+    int rc =
+        a->rtxn ? mdb_txn_renew(a->rtxn) : mdb_txn_begin(a->db->env, NULL, MDB_RDONLY, &a->rtxn);
     uint32_t id = 0;
-    if (rc == 0)
+    if (rc == 0) {
         rc = index_series_lookup(a->db->index, a->rtxn, ls, &id);
-    mdb_txn_reset(a->rtxn);
+        mdb_txn_reset(a->rtxn);
+    } else if (a->rtxn) {
+        mdb_txn_abort(a->rtxn);
+        a->rtxn = NULL;
+    }
+    tsdb_env_leave(a->db);
     if (rc != 0)
         return appender_fail(a, "index lookup: %s", mdb_strerror(rc));
     if (id) {
@@ -191,34 +202,39 @@ static size_t canonical_view(char *p, size_t len, struct label *out, size_t max)
     return n;
 }
 
+/* The write txn that adds the batch's new series (run again from the start
+ * if the map had to grow). */
+static int create_series_txn(MDB_txn *txn, void *arg)
+{
+    struct tsdb_appender *a = arg;
+    struct label lv[256];
+    a->created = 0;
+    for (size_t i = 0; i < a->nns; i++) {
+        struct new_series *s = &a->ns[i];
+        /* Split a copy: the txn may run again if the map has to grow. */
+        sbuf_reset(&a->labelbuf);
+        sbuf_append(&a->labelbuf, a->strings.data + s->off, s->len);
+        size_t nl = canonical_view(a->labelbuf.data, s->len, lv, 256);
+        struct labels ls = {lv, nl};
+        bool was_created = false;
+        int rc = index_series_add(a->db->index, txn, &ls, &s->id, &was_created);
+        if (rc != 0)
+            return rc;
+        a->created += was_created;
+    }
+    return index_flush(a->db->index, txn);
+}
+
 /* Creates this batch's new series in one synced LMDB transaction. */
 static int appender_create_series(struct tsdb_appender *a, uint32_t *created)
 {
     struct tsdb *db = a->db;
     pthread_mutex_lock(&db->create_mu);
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(db->env, NULL, 0, &txn);
-    struct label lv[256];
-    for (size_t i = 0; rc == 0 && i < a->nns; i++) {
-        struct new_series *s = &a->ns[i];
-        size_t nl = canonical_view(a->strings.data + s->off, s->len, lv, 256);
-        struct labels ls = {lv, nl};
-        bool was_created = false;
-        rc = index_series_add(db->index, txn, &ls, &s->id, &was_created);
-        *created += was_created;
-    }
-    if (rc == 0)
-        rc = index_flush(db->index, txn);
+    int rc = tsdb_write(db, create_series_txn, a);
     if (rc == 0) {
-        rc = mdb_txn_commit(txn);
-        txn = NULL;
+        *created += a->created;
+        rc = tsdb_env_sync(db);
     }
-    if (rc != 0 && txn) {
-        mdb_txn_abort(txn);
-        index_discard(db->index);
-    }
-    if (rc == 0)
-        rc = mdb_env_sync(db->env, 1);
     pthread_mutex_unlock(&db->create_mu);
     if (rc != 0)
         return appender_fail(a, "creating series: %s", mdb_strerror(rc));
@@ -261,9 +277,14 @@ static int appender_apply(struct tsdb_appender *a, struct tsdb_commit_stats *st)
             if (s->t > max_t)
                 max_t = s->t;
             break;
-        case HEAD_DUPLICATE_SAME: break;
-        case HEAD_DUPLICATE: st->duplicate++; break;
-        case HEAD_OUT_OF_ORDER: st->out_of_order++; break;
+        case HEAD_DUPLICATE_SAME:
+            break;
+        case HEAD_DUPLICATE:
+            st->duplicate++;
+            break;
+        case HEAD_OUT_OF_ORDER:
+            st->out_of_order++;
+            break;
         }
     }
     int64_t cur = atomic_load(&db->max_t);

@@ -3,20 +3,55 @@
  *   tsdb.c          open/close, WAL replay, the committer and flusher threads
  *   tsdb_append.c   appenders: staging, new series, commit
  *   tsdb_select.c   snapshots and series iteration
+ *   tsdb_env.c      the LMDB environment: txn gate, map growth, used bytes
+ *   blocks.c        reading and writing blocks, the compaction marks
+ *   compact.c       merging a finished window's blocks into one per series
+ *   retention.c     time- and size-based retention
+ *   admin.c         delete_series, clean_tombstones, snapshot
  *
  * LMDB layout beside the index's own DBIs (storage/index.c):
  *   "blocks"  key   u32 series id (big endian) | u64 first timestamp (big
  *                   endian, sign bit flipped so negative times sort first)
  *             value uvarint (last - first timestamp) | block (storage/chunk.h)
- *   so one series' blocks are adjacent and in time order, and a range read
- *   is one cursor seek plus a short scan.
+ *             so one series' blocks are adjacent and in time order, and a
+ *             range read is one cursor seek plus a short scan.  Every block
+ *             lies inside one TSDB_WINDOW_MS window (head chunks are cut at
+ *             window edges, and compaction and deletes only ever merge or
+ *             shrink blocks within a window).
+ *   "compact" key   u64 window start (as above) | u32 series id (big endian)
+ *             value empty
+ *             the windows in which the flusher wrote a block for a series
+ *             since compaction last looked at it: compaction's to-do list,
+ *             in the order it works through it (oldest window first).
+ *             Written in the same txn as the block, so it survives crashes
+ *             and needs no rebuild on open.
  *
  * WAL records (storage/wal.h frames them):
  *   WAL_REC_SAMPLES  uvarint count, then per sample: uvarint series id,
  *                    zigzag varint timestamp delta from the previous sample
  *                    of the record (the first from 0), 8 value bytes (LE).
+ *   WAL_REC_DELETE   zigzag varint mint, zigzag varint maxt, uvarint count,
+ *                    then count uvarint series ids, ascending, each as the
+ *                    difference from the previous (the first from 0): the
+ *                    samples of those series in [mint, maxt] were deleted.
+ *                    Replay applies it to the head in log order, so samples
+ *                    logged before the delete do not come back and samples
+ *                    logged after it stay.
  * Series are not logged: a new series is committed to the LMDB index and
- * synced before any record refers to it. */
+ * synced before any record refers to it.
+ *
+ * Locks, outermost first:
+ *   maint_mu     the maintenance work: the flusher's rounds (flush,
+ *                housekeeping, compaction, retention), tsdb_maintain_now
+ *                and the admin operations.  Whoever holds it owns
+ *                maint_codec, the compaction cursor and the retention state,
+ *                and may read closed head chunks without the head lock
+ *                (head.h): nobody else frees them.
+ *   env gate     (env_mu, env_cv, env_users) every holder of an LMDB txn,
+ *                and every call that touches the map, is inside the gate;
+ *                growing the map needs it empty (tsdb_env.c).
+ *   head.lock    the head (head.h).  Taken inside the gate, never around a
+ *                wait for the gate to empty. */
 #ifndef VIGIL_STORAGE_TSDB_INTERNAL_H
 #define VIGIL_STORAGE_TSDB_INTERNAL_H
 
@@ -32,15 +67,21 @@
 #include "util/metrics.h"
 
 #define WAL_REC_SAMPLES 1
+#define WAL_REC_DELETE  2
 
 /* Chunks never span these windows, and block reads look back this far. */
 #define TSDB_WINDOW_MS (2LL * 3600 * 1000)
+/* A window is compacted once the newest sample is this far past its end. */
+#define TSDB_COMPACT_MARGIN_MS (3600LL * 1000)
+#define TSDB_DEFAULT_MAP_BYTES (1ULL << 40) /* address space; the file grows as written */
 
 struct tsdb {
     char *dir;
     int lock_fd;
     MDB_env *env;
     MDB_dbi blocks;
+    MDB_dbi compact;         /* the compaction to-do marks */
+    size_t block_inline_max; /* tsdb_block_inline_max of the env's page size */
     struct index *index;
     struct wal *wal;
     struct head head;
@@ -55,15 +96,38 @@ struct tsdb {
      * would do it too, but this keeps the head's id array in step). */
     pthread_mutex_t create_mu;
 
-    _Atomic int64_t max_t; /* newest sample timestamp accepted */
-    struct block_codec *flush_codec; /* the flusher thread's */
+    /* The env gate (tsdb_env.c). */
+    pthread_mutex_t env_mu;
+    pthread_cond_t env_cv;
+    unsigned env_users;         /* threads inside the gate */
+    bool env_closed;            /* a grower is waiting: newcomers wait too */
+    bool env_resizing;          /* the map is being replaced */
+    _Atomic uint64_t map_bytes; /* the current map size */
+
+    _Atomic int64_t max_t;       /* newest sample timestamp accepted */
+    _Atomic bool flusher_paused; /* tsdb_flusher_pause */
+
+    /* Maintenance state, owned by whoever holds maint_mu. */
+    pthread_mutex_t maint_mu;
+    struct block_codec *maint_codec;
+    uint8_t compact_resume[12]; /* compaction continues after this mark */
+    bool compact_resume_set;
+    uint64_t blocks_written_bytes; /* by the flusher, keys and values */
+    /* Size retention: bytes the last deletions freed inside pages that are
+     * still in use, and blocks_written_bytes then (see retention.c). */
+    uint64_t size_room;
+    uint64_t size_room_written_at;
 
     /* Self-monitoring; NULL when no registry was given. */
     struct metric *m_appended, *m_out_of_order, *m_duplicate, *m_series_created;
     struct metric *m_chunks_flushed, *m_flush_seconds;
+    struct metric *m_compactions, *m_compaction_seconds, *m_blocks_compacted;
+    struct metric *m_size_retentions, *m_time_retentions, *m_map_grows;
     struct metric *m_head_series, *m_chunks_closed, *m_wal_bytes, *m_wal_fsyncs, *m_map_used,
         *m_map_size;
 };
+
+/* ---- helpers (tsdb.c) ---- */
 
 /* Big-endian block key. */
 void tsdb_block_key(uint32_t id, int64_t t0, uint8_t key[12]);
@@ -74,6 +138,14 @@ size_t tsdb_uvarint_put(uint8_t *p, uint64_t v);
 /* Returns bytes read, 0 if malformed or past end. */
 size_t tsdb_uvarint_get(const uint8_t *p, const uint8_t *end, uint64_t *v);
 
+/* Start of the window holding t (floor to TSDB_WINDOW_MS). */
+int64_t tsdb_window_start(int64_t t);
+
+double tsdb_mono_seconds(void);
+int64_t tsdb_now_ms(void);
+/* mkdir -p; -1 with errno. */
+int tsdb_mkdir_all(const char *path);
+
 /* Applies a decoded WAL samples record or a live batch to the head; the
  * exclusive head lock is held.  Defined in tsdb_append.c. */
 enum head_append_result tsdb_head_apply(struct tsdb *db, uint32_t id, int64_t t, double v,
@@ -81,5 +153,111 @@ enum head_append_result tsdb_head_apply(struct tsdb *db, uint32_t id, int64_t t,
 
 /* The newest timestamp of series id stored in LMDB, or INT64_MIN. */
 int64_t tsdb_persisted_maxt(struct tsdb *db, MDB_txn *txn, uint32_t id);
+
+/* Runs the flusher's periodic work now, on the calling thread: closes idle
+ * head chunks, flushes every closed chunk, truncates the WAL, compacts
+ * every finished window (no time budget) and applies time and size
+ * retention.  For tests and tools; safe beside the flusher thread (both
+ * take maint_mu).  Returns 0, or an LMDB status of the first failure. */
+int tsdb_maintain_now(struct tsdb *db);
+/* Only the first part: closes idle chunks, flushes, truncates the WAL. */
+int tsdb_flush_now(struct tsdb *db);
+/* Test hook: while paused, the flusher thread skips its rounds, so a test
+ * decides when maintenance happens. */
+void tsdb_flusher_pause(struct tsdb *db, bool paused);
+
+/* ---- the env gate and map growth (tsdb_env.c) ---- */
+
+/* Enter before beginning a txn or touching the map (mdb_env_info,
+ * mdb_env_stat, mdb_env_copy2); leave after the txn ended.  Entering never
+ * waits for another user to leave, only for a resize in progress (or for a
+ * grower that has waited a while: see tsdb_env.c).  Any thread may leave
+ * for any other: a series set may be freed on another thread. */
+void tsdb_env_enter(struct tsdb *db);
+void tsdb_env_leave(struct tsdb *db);
+/* A read txn inside the gate; tsdb_read_end aborts it and leaves. */
+int tsdb_read_begin(struct tsdb *db, MDB_txn **txn);
+void tsdb_read_end(struct tsdb *db, MDB_txn *txn);
+/* Runs fn in a fresh write txn inside the gate and commits it.  When fn or
+ * the commit fails with MDB_MAP_FULL, the txn is aborted, the map grown and
+ * fn run again from the start in a new txn, so fn must only act through
+ * txn (and reset whatever it accumulates on each call).  index_discard is
+ * called after every abort.  Returns 0, fn's nonzero status, or an LMDB
+ * status.  Must not be called inside the gate. */
+typedef int (*tsdb_write_fn)(MDB_txn *txn, void *arg);
+int tsdb_write(struct tsdb *db, tsdb_write_fn fn, void *arg);
+/* The same, but fn's txn is committed by commit_fn(txn, arg) instead, so
+ * the caller can commit under its own lock (admin.c).  commit_fn returns
+ * mdb_txn_commit's status. */
+int tsdb_write_with(struct tsdb *db, tsdb_write_fn fn, int (*commit_fn)(MDB_txn *txn, void *arg),
+                    void *arg);
+/* Grows the map (doubling it) unless it already grew past seen_bytes.
+ * Waits for the gate to empty; must be called outside it.  Returns 0, or
+ * MDB_MAP_FULL when the gate did not empty in time, or an LMDB error. */
+int tsdb_env_grow(struct tsdb *db, uint64_t seen_bytes);
+/* Bytes of the LMDB file in use: (last page + 1 - free pages) * page size,
+ * the free pages counted from LMDB's free list (DBI 0).  Pages still held
+ * for old readers count as free.  Call inside the gate with any txn. */
+uint64_t tsdb_env_used_bytes(struct tsdb *db, MDB_txn *txn);
+/* mdb_env_sync inside the gate. */
+int tsdb_env_sync(struct tsdb *db);
+
+/* ---- blocks (blocks.c) ---- */
+
+/* A growable array of samples (owned). */
+struct tsdb_samples {
+    int64_t *ts;
+    double *vs;
+    size_t n, cap;
+};
+void tsdb_samples_reserve(struct tsdb_samples *s, size_t extra);
+void tsdb_samples_free(struct tsdb_samples *s);
+
+/* Decodes the block value val (key time t0) and appends its samples to
+ * out, dropping those at or before out's last timestamp (the readers'
+ * merge rule, tsdb_select.c).  Returns 0, or EINVAL if the bytes are
+ * corrupt (out unchanged). */
+int tsdb_block_decode_append(struct block_codec *bc, int64_t t0, const MDB_val *val,
+                             struct tsdb_samples *out);
+/* The last timestamp of the block value val with key time t0; false if
+ * the value is malformed. */
+bool tsdb_block_tmax(int64_t t0, const MDB_val *val, int64_t *tmax);
+/* The largest block value LMDB keeps inside a leaf page at page size
+ * psize; a larger one gets overflow pages of its own (half a page wasted
+ * on average). */
+size_t tsdb_block_inline_max(unsigned psize);
+/* Encodes n >= 1 samples as a block value (length prefix, block) into out,
+ * which is reset first.  Returns 0 or EINVAL (block_encode refused). */
+int tsdb_block_encode(struct block_codec *bc, const int64_t *ts, const double *vs, size_t n,
+                      struct sbuf *out);
+/* Puts the encoded value val under (id, t0), t0 being its first sample's
+ * time; with compact != 0 also marks (window of t0, id) for compaction.
+ * flags are mdb_put's.  Returns 0 or an LMDB status. */
+int tsdb_block_put(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, uint32_t id, int64_t t0,
+                   const struct sbuf *val, unsigned flags);
+/* Encodes n >= 1 samples as one block and puts it under (id, ts[0]) in the
+ * blocks DBI.  flags are mdb_put's (0 or MDB_NOOVERWRITE).  With
+ * compact != 0 (a DBI), also marks (window of ts[0], id) for compaction.
+ * scratch is reused between calls.  Returns 0 or an LMDB status (EINVAL
+ * for samples block_encode refuses). */
+int tsdb_block_write(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct block_codec *bc,
+                     uint32_t id, const int64_t *ts, const double *vs, size_t n, unsigned flags,
+                     struct sbuf *scratch);
+/* The compaction mark key of (window start, id). */
+void tsdb_compact_key(int64_t window, uint32_t id, uint8_t key[12]);
+void tsdb_compact_key_decode(const uint8_t key[12], int64_t *window, uint32_t *id);
+
+/* ---- compaction (compact.c) ---- */
+
+/* Merges the blocks of finished windows (see compact.c), for at most
+ * budget_s seconds of work (<= 0: until none is left).  maint_mu held.
+ * Returns 0 or an LMDB status. */
+int tsdb_compact(struct tsdb *db, double budget_s);
+
+/* ---- retention (retention.c) ---- */
+
+/* Both run under maint_mu and return 0 or an LMDB status. */
+int tsdb_retention_time(struct tsdb *db);
+int tsdb_retention_size(struct tsdb *db);
 
 #endif

@@ -10,7 +10,11 @@
  *
  * Iteration then decodes each series' blocks from LMDB (one cursor seek,
  * then a short scan over that series' adjacent keys) and appends the head
- * samples that are newer, into arrays reused from series to series. */
+ * samples that are newer, into arrays reused from series to series.
+ *
+ * A series set holds its read txn, and so its place in the env gate
+ * (tsdb_env.c), until it is freed: free it promptly, since growing the map
+ * waits for every set to end. */
 #include "storage/tsdb_internal.h"
 
 #include <stdlib.h>
@@ -42,10 +46,13 @@ int tsdb_select(struct tsdb *db, const struct label_matcher *ms, size_t n, int64
     set->db = db;
     set->mint = mint;
     set->maxt = maxt;
+    /* The gate before the head lock, as everywhere (tsdb_internal.h). */
+    tsdb_env_enter(db);
     pthread_rwlock_rdlock(&db->head.lock);
     int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &set->txn);
     if (rc != 0) {
         pthread_rwlock_unlock(&db->head.lock);
+        tsdb_env_leave(db);
         snprintf(err, errlen, "storage: %s", mdb_strerror(rc));
         free(set);
         return -1;
@@ -87,8 +94,7 @@ static void set_reserve(struct tsdb_series_set *set, size_t need)
 
 /* Appends the samples of one block value within range after `n` samples;
  * returns the new count. */
-static size_t set_add_block(struct tsdb_series_set *set, int64_t t0, const MDB_val *val,
-                            size_t n)
+static size_t set_add_block(struct tsdb_series_set *set, int64_t t0, const MDB_val *val, size_t n)
 {
     const uint8_t *p = val->mv_data, *end = p + val->mv_size;
     uint64_t dt;
@@ -99,8 +105,8 @@ static size_t set_add_block(struct tsdb_series_set *set, int64_t t0, const MDB_v
     if (!cnt)
         return n;
     set_reserve(set, n + cnt);
-    int got = block_decode(set->codec, p + k, (size_t)(end - p - k), t0, set->ts + n, set->vs + n,
-                           cnt);
+    int got =
+        block_decode(set->codec, p + k, (size_t)(end - p - k), t0, set->ts + n, set->vs + n, cnt);
     if (got <= 0)
         return n;
     /* Keep the samples in range and newer than what came before. */
@@ -141,8 +147,8 @@ static size_t set_read_blocks(struct tsdb_series_set *set, uint32_t id)
     return n;
 }
 
-bool tsdb_series_set_next(struct tsdb_series_set *set, const struct labels **ls,
-                          const int64_t **ts, const double **vs, size_t *np)
+bool tsdb_series_set_next(struct tsdb_series_set *set, const struct labels **ls, const int64_t **ts,
+                          const double **vs, size_t *np)
 {
     while (set->pos < set->nids) {
         size_t i = set->pos++;
@@ -182,7 +188,7 @@ void tsdb_series_set_free(struct tsdb_series_set *set)
     if (set->cur)
         mdb_cursor_close(set->cur);
     if (set->txn)
-        mdb_txn_abort(set->txn);
+        tsdb_read_end(set->db, set->txn);
     free(set->ids);
     free(set->head_off);
     free(set->head_n);

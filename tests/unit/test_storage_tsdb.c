@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,10 @@
 #include <unistd.h>
 
 #include "storage/tsdb.h"
+/* The maintenance hooks (tsdb_maintain_now, tsdb_flush_now,
+ * tsdb_flusher_pause) and the LMDB layout, to count blocks. */
+#include "storage/tsdb_internal.h"
+#include "util/metrics.h"
 
 static char *make_tmpdir(void)
 {
@@ -404,6 +409,667 @@ static void test_unwritable_path_reports_why(void **state)
     assert_non_null(strstr(err, "/proc/vigil-cannot-exist"));
 }
 
+/* ---- compaction, deletes, snapshots, retention, map growth ---- */
+
+#define STEP 15000
+/* A window-aligned base time (Nov 2023), so sample k falls in window k / 480. */
+#define T0    (236111LL * TSDB_WINDOW_MS)
+#define TK(k) (T0 + (int64_t)(k)*STEP)
+
+static struct tsdb *open_db_opts(const char *dir, struct tsdb_options *o)
+{
+    struct tsdb *db = NULL;
+    char err[256] = "";
+    if (!o->commit_interval_ms)
+        o->commit_interval_ms = 20;
+    if (tsdb_open(dir, o, &db, err, sizeof err) < 0)
+        fail_msg("tsdb_open: %s", err);
+    tsdb_flusher_pause(db, true); /* the test decides when maintenance runs */
+    return db;
+}
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Node-exporter-like shapes: constant, counter, 9-decimal noise, 17-digit
+ * floats with an occasional staleness marker. */
+static double gen_value(int i, long k)
+{
+    uint64_t h = mix64((uint64_t)i << 32 ^ (uint64_t)k);
+    switch (i % 4) {
+    case 0:
+        return 1.0;
+    case 1:
+        return (double)(k * 1000 + i);
+    case 2:
+        return (double)(50000 + h % 2000000) / 1e9;
+    default:
+        if (k % 97 == 0) {
+            double v;
+            uint64_t b = TSDB_STALE_NAN_BITS;
+            memcpy(&v, &b, 8);
+            return v;
+        }
+        return sin((double)k / 7.0) * 1234.5678 + (double)i;
+    }
+}
+
+/* {__name__=metric, grp="a"|"b", i="<i>"}: every third series is in "a". */
+struct gname {
+    char ibuf[16];
+    struct label l[3];
+    struct labels ls;
+};
+
+static void gname_set(struct gname *s, const char *metric, int i)
+{
+    snprintf(s->ibuf, sizeof s->ibuf, "%d", i);
+    s->l[0] = (struct label){"__name__", metric};
+    s->l[1] = (struct label){"grp", i % 3 == 0 ? "a" : "b"};
+    s->l[2] = (struct label){"i", s->ibuf};
+    s->ls = (struct labels){s->l, 3};
+}
+
+/* Appends samples k in [from, to) of n series, one batch per k. */
+static void append_range(struct tsdb *db, const char *metric, int n, long from, long to,
+                         uint64_t *refs)
+{
+    struct tsdb_appender *a = tsdb_appender_new(db);
+    for (long k = from; k < to; k++) {
+        for (int i = 0; i < n; i++) {
+            struct gname g;
+            gname_set(&g, metric, i);
+            assert_int_equal(
+                tsdb_append(a, &refs[i], refs[i] ? NULL : &g.ls, TK(k), gen_value(i, k)), 0);
+        }
+        struct tsdb_commit_stats st;
+        assert_int_equal(tsdb_appender_commit(a, &st), 0);
+        assert_int_equal(st.appended, (uint32_t)n);
+    }
+    tsdb_appender_free(a);
+}
+
+/* Which samples a series should hold: k in [0, nk) minus a deleted range
+ * for the series in group "a". */
+struct expect {
+    long nk;
+    long del_from, del_to; /* inclusive; del_from > del_to: none */
+    long first;            /* samples before it are gone (retention) */
+};
+
+static bool expect_keep(const struct expect *e, int i, long k)
+{
+    if (k < e->first || k >= e->nk)
+        return false;
+    return !(i % 3 == 0 && k >= e->del_from && k <= e->del_to);
+}
+
+/* Compares every series of metric with e, bit for bit, without cmocka
+ * asserts (it also runs on reader threads).  Returns the mismatches. */
+static long verify_metric(struct tsdb *db, const char *metric, int nseries, const struct expect *e)
+{
+    struct label_matcher m = {LABEL_MATCH_EQ, "__name__", metric};
+    struct tsdb_series_set *set;
+    char err[256];
+    if (tsdb_select(db, &m, 1, INT64_MIN, INT64_MAX, &set, err, sizeof err) < 0)
+        return 1000000;
+    const struct labels *ls;
+    const int64_t *ts;
+    const double *vs;
+    size_t n;
+    long bad = 0;
+    int seen = 0;
+    while (tsdb_series_set_next(set, &ls, &ts, &vs, &n)) {
+        int i = atoi(ls->v[2].value);
+        long k = 0;
+        seen++;
+        for (size_t j = 0; j < n; j++, k++) {
+            while (k < e->nk && !expect_keep(e, i, k))
+                k++;
+            double want = gen_value(i, k);
+            if (k >= e->nk || ts[j] != TK(k) || memcmp(&vs[j], &want, 8) != 0) {
+                bad++;
+                break;
+            }
+        }
+        for (k++; k < e->nk; k++)
+            bad += expect_keep(e, i, k); /* missing samples at the end */
+    }
+    tsdb_series_set_free(set);
+    int want_series = 0;
+    for (int i = 0; i < nseries; i++) {
+        bool any = false;
+        for (long k = e->first; k < e->nk && !any; k++)
+            any = expect_keep(e, i, k);
+        want_series += any;
+    }
+    return bad + (seen != want_series ? 1000 : 0);
+}
+
+/* Blocks of series id in the window starting at w. */
+static size_t count_blocks(struct tsdb *db, uint32_t id, int64_t w)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    assert_int_equal(tsdb_read_begin(db, &txn), 0);
+    assert_int_equal(mdb_cursor_open(txn, db->blocks, &c), 0);
+    uint8_t k[12];
+    tsdb_block_key(id, w, k);
+    MDB_val key = {sizeof k, k}, val;
+    size_t n = 0;
+    for (int rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+        uint32_t kid;
+        int64_t t0;
+        tsdb_block_key_decode(key.mv_data, &kid, &t0);
+        if (kid != id || t0 >= w + TSDB_WINDOW_MS)
+            break;
+        n++;
+    }
+    mdb_cursor_close(c);
+    tsdb_read_end(db, txn);
+    return n;
+}
+
+/* Keys plus values of the whole blocks DBI, and its entries. */
+static uint64_t blocks_bytes(struct tsdb *db, uint64_t *entries)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    assert_int_equal(tsdb_read_begin(db, &txn), 0);
+    assert_int_equal(mdb_cursor_open(txn, db->blocks, &c), 0);
+    MDB_val key, val;
+    uint64_t bytes = 0;
+    *entries = 0;
+    while (mdb_cursor_get(c, &key, &val, MDB_NEXT) == 0) {
+        bytes += key.mv_size + val.mv_size;
+        (*entries)++;
+    }
+    mdb_cursor_close(c);
+    tsdb_read_end(db, txn);
+    return bytes;
+}
+
+static double metric_text_value(struct metrics_registry *r, const char *name)
+{
+    struct sbuf out = SBUF_INIT;
+    metrics_registry_write_text(r, &out);
+    char pat[256];
+    snprintf(pat, sizeof pat, "\n%s ", name);
+    const char *p = out.data ? strstr(out.data, pat) : NULL;
+    double v = p ? strtod(p + strlen(pat), NULL) : -1;
+    sbuf_free(&out);
+    return v;
+}
+
+struct verify_ctx {
+    struct tsdb *db;
+    const char *metric;
+    int nseries;
+    struct expect e;
+    volatile int stop;
+    long bad, rounds;
+};
+
+static void *verify_reader(void *arg)
+{
+    struct verify_ctx *c = arg;
+    while (!c->stop) {
+        long b = verify_metric(c->db, c->metric, c->nseries, &c->e);
+        __atomic_add_fetch(&c->bad, b, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&c->rounds, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void wait_rounds(struct verify_ctx *c, long at_least)
+{
+    while (__atomic_load_n(&c->rounds, __ATOMIC_RELAXED) < at_least) {
+        struct timespec d = {0, 1000000};
+        nanosleep(&d, NULL);
+    }
+}
+
+#define NCS 120
+
+static void test_compaction_merges_finished_windows(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    struct metrics_registry *reg = metrics_registry_new();
+    struct tsdb_options o = {.metrics = reg};
+    struct tsdb *db = open_db_opts(dir, &o);
+    uint64_t refs[NCS] = {0};
+    /* Three windows of 480 samples: 4 chunks each, the last one still open. */
+    append_range(db, "cmp", NCS, 0, 1440, refs);
+    struct expect e = {.nk = 1440, .del_from = 1, .del_to = 0};
+    assert_int_equal(verify_metric(db, "cmp", NCS, &e), 0);
+    assert_int_equal(tsdb_flush_now(db), 0);
+    uint64_t n_before, n_after;
+    uint64_t bytes_before = blocks_bytes(db, &n_before);
+    for (int i = 0; i < NCS; i += 17) {
+        assert_int_equal(count_blocks(db, (uint32_t)refs[i], T0), 4);
+        assert_int_equal(count_blocks(db, (uint32_t)refs[i], T0 + TSDB_WINDOW_MS), 4);
+        assert_int_equal(count_blocks(db, (uint32_t)refs[i], T0 + 2 * TSDB_WINDOW_MS), 3);
+    }
+    assert_int_equal(n_before, NCS * 11);
+    assert_int_equal(verify_metric(db, "cmp", NCS, &e), 0);
+
+    /* Compact while a reader checks every sample over and over. */
+    struct verify_ctx vc = {.db = db, .metric = "cmp", .nseries = NCS, .e = e};
+    pthread_t th;
+    pthread_create(&th, NULL, verify_reader, &vc);
+    wait_rounds(&vc, 1);
+    assert_int_equal(tsdb_maintain_now(db), 0);
+    wait_rounds(&vc, __atomic_load_n(&vc.rounds, __ATOMIC_RELAXED) + 2);
+    vc.stop = 1;
+    pthread_join(th, NULL);
+    assert_int_equal(vc.bad, 0);
+
+    /* Windows 0 and 1 are finished (they end over an hour before the newest
+     * sample): one block each, except that the 17-digit floats (i % 4 == 3,
+     * ~3.7 KB a window) take two, so that no value leaves its leaf page for
+     * overflow pages.  Window 2 is not finished. */
+    for (int i = 0; i < NCS; i++) {
+        size_t want = i % 4 == 3 ? 2 : 1;
+        assert_int_equal(count_blocks(db, (uint32_t)refs[i], T0), want);
+        assert_int_equal(count_blocks(db, (uint32_t)refs[i], T0 + TSDB_WINDOW_MS), want);
+        assert_int_equal(count_blocks(db, (uint32_t)refs[i], T0 + 2 * TSDB_WINDOW_MS), 3);
+    }
+    uint64_t bytes_after = blocks_bytes(db, &n_after);
+    assert_int_equal(n_after, NCS * 5 + NCS / 2);
+    assert_true(bytes_after < bytes_before);
+    MDB_txn *txn;
+    MDB_stat bst;
+    assert_int_equal(tsdb_read_begin(db, &txn), 0);
+    mdb_stat(txn, db->blocks, &bst);
+    tsdb_read_end(db, txn);
+    assert_int_equal(bst.ms_overflow_pages, 0);
+    assert_int_equal(verify_metric(db, "cmp", NCS, &e), 0);
+    assert_true(metric_text_value(reg, "prometheus_tsdb_compactions_total") >= 1);
+    assert_true(metric_text_value(reg, "vigil_tsdb_compaction_blocks_merged_total") ==
+                (double)(n_before - n_after));
+    assert_true(metric_text_value(reg, "vigil_tsdb_compaction_duration_seconds_count") >= 1);
+
+    /* Once the last window is finished too, it is merged, also after a
+     * restart (the marks are in LMDB). */
+    append_range(db, "cmp", NCS, 1440, 1741, refs);
+    e.nk = 1741;
+    assert_int_equal(tsdb_flush_now(db), 0);
+    tsdb_close(db);
+    metrics_registry_free(reg);
+    o.metrics = NULL;
+    db = open_db_opts(dir, &o);
+    assert_int_equal(verify_metric(db, "cmp", NCS, &e), 0);
+    assert_int_equal(tsdb_maintain_now(db), 0);
+    for (int i = 0; i < NCS; i += 7)
+        assert_int_equal(count_blocks(db, (uint32_t)refs[i], T0 + 2 * TSDB_WINDOW_MS),
+                         i % 4 == 3 ? 2 : 1);
+    assert_int_equal(verify_metric(db, "cmp", NCS, &e), 0);
+    tsdb_close(db);
+    rm_rf(dir);
+}
+
+#define NDS 12
+
+/* Readers during a delete: every series of group "a" must hold either all
+ * its samples or all minus the deleted ones, never something between. */
+struct delete_reader {
+    struct tsdb *db;
+    size_t full, after;
+    volatile int stop;
+    long bad, rounds;
+};
+
+static void *delete_reader_main(void *arg)
+{
+    struct delete_reader *d = arg;
+    struct label_matcher ms[2] = {{LABEL_MATCH_EQ, "__name__", "del"},
+                                  {LABEL_MATCH_EQ, "grp", "a"}};
+    while (!d->stop) {
+        struct tsdb_series_set *set;
+        char err[256];
+        if (tsdb_select(d->db, ms, 2, INT64_MIN, INT64_MAX, &set, err, sizeof err) < 0)
+            continue;
+        const struct labels *ls;
+        const int64_t *ts;
+        const double *vs;
+        size_t n, first = 0;
+        while (tsdb_series_set_next(set, &ls, &ts, &vs, &n)) {
+            if ((n != d->full && n != d->after) || (first && n != first))
+                __atomic_add_fetch(&d->bad, 1, __ATOMIC_RELAXED);
+            first = n;
+        }
+        tsdb_series_set_free(set);
+        __atomic_add_fetch(&d->rounds, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void test_delete_series(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    struct tsdb_options o = {0};
+    struct tsdb *db = open_db_opts(dir, &o);
+    uint64_t refs[NDS] = {0}, refs2[NDS] = {0};
+    /* Blocks: window 0 compacted into one, window 1 in three blocks; then the
+     * head: closed chunks [840, 959] and [960, 1079], open [1080, 1099]. */
+    append_range(db, "del", NDS, 0, 900, refs);
+    append_range(db, "other", NDS, 0, 900, refs2);
+    assert_int_equal(tsdb_maintain_now(db), 0);
+    append_range(db, "del", NDS, 900, 1100, refs);
+    append_range(db, "other", NDS, 900, 1100, refs2);
+    assert_int_equal(count_blocks(db, (uint32_t)refs[0], T0), 1);
+    assert_int_equal(count_blocks(db, (uint32_t)refs[0], T0 + TSDB_WINDOW_MS), 3);
+
+    /* From just after sample 100 (inside the compacted block) to sample 1050
+     * (inside a closed head chunk), for group "a" of "del" only. */
+    struct label_matcher ms[2] = {{LABEL_MATCH_EQ, "__name__", "del"},
+                                  {LABEL_MATCH_EQ, "grp", "a"}};
+    char err[256] = "";
+    struct delete_reader dr = {.db = db, .full = 1100, .after = 1100 - 950};
+    pthread_t th;
+    pthread_create(&th, NULL, delete_reader_main, &dr);
+    while (__atomic_load_n(&dr.rounds, __ATOMIC_RELAXED) < 1)
+        sched_yield();
+    assert_int_equal(tsdb_delete_series(db, ms, 2, TK(100) + 7, TK(1050), err, sizeof err), 0);
+    long at = __atomic_load_n(&dr.rounds, __ATOMIC_RELAXED);
+    while (__atomic_load_n(&dr.rounds, __ATOMIC_RELAXED) < at + 2)
+        sched_yield();
+    dr.stop = 1;
+    pthread_join(th, NULL);
+    assert_int_equal(dr.bad, 0);
+    struct expect e = {.nk = 1100, .del_from = 101, .del_to = 1050};
+    struct expect all = {.nk = 1100, .del_from = 1, .del_to = 0};
+    assert_int_equal(verify_metric(db, "del", NDS, &e), 0);
+    assert_int_equal(verify_metric(db, "other", NDS, &all), 0);   /* same labels, other name */
+    assert_int_equal(count_blocks(db, (uint32_t)refs[0], T0), 1); /* rewritten */
+    assert_int_equal(count_blocks(db, (uint32_t)refs[0], T0 + TSDB_WINDOW_MS), 0);
+    assert_int_equal(count_blocks(db, (uint32_t)refs[1], T0 + TSDB_WINDOW_MS), 3);
+
+    /* Appends go on after the delete and stay. */
+    append_range(db, "del", NDS, 1100, 1120, refs);
+    e.nk = 1120;
+    assert_int_equal(verify_metric(db, "del", NDS, &e), 0);
+    /* Nothing to delete, and tombstones have nothing to clean. */
+    assert_int_equal(tsdb_delete_series(db, ms, 2, TK(2000), TK(3000), err, sizeof err), 0);
+    assert_int_equal(tsdb_clean_tombstones(db, err, sizeof err), 0);
+    assert_int_equal(verify_metric(db, "del", NDS, &e), 0);
+
+    /* The WAL still holds every deleted sample; replay must not bring them
+     * back, neither the head's nor those of the deleted blocks. */
+    tsdb_close(db);
+    db = open_db_opts(dir, &o);
+    assert_int_equal(verify_metric(db, "del", NDS, &e), 0);
+    assert_int_equal(verify_metric(db, "other", NDS, &all), 0);
+    assert_int_equal(tsdb_maintain_now(db), 0);
+    assert_int_equal(verify_metric(db, "del", NDS, &e), 0);
+    tsdb_close(db);
+    db = open_db_opts(dir, &o);
+    assert_int_equal(verify_metric(db, "del", NDS, &e), 0);
+    assert_int_equal(verify_metric(db, "other", NDS, &all), 0);
+
+    /* Deleting everything of a series leaves it in the index, sample-less. */
+    struct label_matcher one[2] = {{LABEL_MATCH_EQ, "__name__", "other"},
+                                   {LABEL_MATCH_EQ, "i", "4"}};
+    assert_int_equal(tsdb_delete_series(db, one, 2, INT64_MIN, INT64_MAX, err, sizeof err), 0);
+    size_t nseries;
+    count_samples(db, "other", INT64_MIN, INT64_MAX, &nseries);
+    assert_int_equal(nseries, NDS - 1);
+    struct tsdb_head_stats hs;
+    tsdb_head_stats_get(db, &hs);
+    assert_int_equal(hs.index_series, 2 * NDS);
+
+    /* Refused requests say why. */
+    assert_int_equal(tsdb_delete_series(db, ms, 0, 0, 1, err, sizeof err), -1);
+    assert_non_null(strstr(err, "matcher"));
+    assert_int_equal(tsdb_delete_series(db, ms, 2, 5, 4, err, sizeof err), -1);
+    assert_non_null(strstr(err, "before"));
+    struct label_matcher bad = {LABEL_MATCH_RE, "__name__", "("};
+    assert_int_equal(tsdb_delete_series(db, &bad, 1, 0, 1, err, sizeof err), -1);
+    tsdb_close(db);
+    rm_rf(dir);
+}
+
+#define NSS 20
+
+static void test_snapshot(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    struct tsdb_options o = {0};
+    struct tsdb *db = open_db_opts(dir, &o);
+    uint64_t refs[NSS] = {0};
+    /* Blocks hold samples [0, 480); the head [480, 701). */
+    append_range(db, "snap", NSS, 0, 600, refs);
+    assert_int_equal(tsdb_flush_now(db), 0);
+    append_range(db, "snap", NSS, 600, 701, refs);
+    char name[TSDB_SNAPSHOT_NAME_LEN], err[256] = "";
+    assert_int_equal(tsdb_snapshot(db, false, name, sizeof name, err, sizeof err), 0);
+    /* 20240131T120000Z-0123456789abcdef */
+    assert_int_equal(strlen(name), TSDB_SNAPSHOT_NAME_LEN - 1);
+    assert_int_equal(name[8], 'T');
+    assert_int_equal(name[15], 'Z');
+    assert_int_equal(name[16], '-');
+    for (int i = 17; i < 33; i++)
+        assert_non_null(strchr("0123456789abcdef", name[i]));
+    /* The live database did not change. */
+    struct tsdb_head_stats hs;
+    tsdb_head_stats_get(db, &hs);
+    assert_int_equal(hs.series, NSS);
+    struct expect full = {.nk = 701, .del_from = 1, .del_to = 0};
+    assert_int_equal(verify_metric(db, "snap", NSS, &full), 0);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/snapshots/%s", dir, name);
+    struct tsdb_options so = {0};
+    struct tsdb *snap = open_db_opts(path, &so);
+    assert_int_equal(verify_metric(snap, "snap", NSS, &full), 0);
+    /* The copy is a database of its own: it takes appends and compacts the
+     * head chunks it was given once their window is finished. */
+    uint64_t srefs[NSS] = {0};
+    append_range(snap, "snap", NSS, 701, 1300, srefs);
+    assert_int_equal(srefs[3], refs[3]); /* same ids */
+    assert_int_equal(tsdb_maintain_now(snap), 0);
+    assert_int_equal(count_blocks(snap, (uint32_t)refs[0], T0 + TSDB_WINDOW_MS), 1);
+    full.nk = 1300;
+    assert_int_equal(verify_metric(snap, "snap", NSS, &full), 0);
+    tsdb_close(snap);
+
+    assert_int_equal(tsdb_snapshot(db, true, name, sizeof name, err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s/snapshots/%s", dir, name);
+    snap = open_db_opts(path, &so);
+    struct expect blocks_only = {.nk = 480, .del_from = 1, .del_to = 0};
+    assert_int_equal(verify_metric(snap, "snap", NSS, &blocks_only), 0);
+    tsdb_close(snap);
+    tsdb_close(db);
+    rm_rf(dir);
+}
+
+/* The oldest sample k left in every series (all series must agree). */
+static long first_k(struct tsdb *db, const char *metric)
+{
+    struct label_matcher m = {LABEL_MATCH_EQ, "__name__", metric};
+    struct tsdb_series_set *set;
+    char err[256];
+    assert_int_equal(tsdb_select(db, &m, 1, INT64_MIN, INT64_MAX, &set, err, sizeof err), 0);
+    const struct labels *ls;
+    const int64_t *ts;
+    const double *vs;
+    size_t n;
+    long first = -1;
+    while (tsdb_series_set_next(set, &ls, &ts, &vs, &n)) {
+        long k = (long)((ts[0] - T0) / STEP);
+        if (first < 0)
+            first = k;
+        assert_int_equal(k, first);
+    }
+    tsdb_series_set_free(set);
+    return first;
+}
+
+#define NRS 60
+
+static void test_size_retention_drops_oldest_first(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    struct tsdb_options o = {.wal_segment_bytes = 64 << 10};
+    struct tsdb *db = open_db_opts(dir, &o);
+    uint64_t refs[NRS] = {0};
+    long nk = 12 * 480; /* 12 windows */
+    append_range(db, "size", NRS, 0, nk, refs);
+    assert_int_equal(tsdb_maintain_now(db), 0);
+    char err[256];
+    struct tsdb_stats st;
+    assert_int_equal(tsdb_stats_get(db, 1, &st, err, sizeof err), 0);
+    uint64_t used = st.disk_bytes;
+    tsdb_stats_free(&st);
+    tsdb_close(db);
+
+    /* Reopened with a bound 30 % below what is used. */
+    struct metrics_registry *reg = metrics_registry_new();
+    o.retention_bytes = (int64_t)(used * 7 / 10);
+    o.metrics = reg;
+    db = open_db_opts(dir, &o);
+    assert_int_equal(tsdb_maintain_now(db), 0);
+    long first = first_k(db, "size");
+    assert_true(first > 0);
+    assert_int_equal(first % 480, 0); /* whole windows, oldest first */
+    assert_true(first <= 480 * 6);    /* not much more than the excess */
+    struct expect e = {.nk = nk, .del_from = 1, .del_to = 0, .first = first};
+    assert_int_equal(verify_metric(db, "size", NRS, &e), 0);
+    assert_true(metric_text_value(reg, "prometheus_tsdb_size_retentions_total") == 1);
+    /* Holes in pages count as room: a second run right away deletes nothing. */
+    assert_int_equal(tsdb_maintain_now(db), 0);
+    assert_int_equal(first_k(db, "size"), first);
+    tsdb_close(db);
+    metrics_registry_free(reg);
+    rm_rf(dir);
+}
+
+static void test_time_retention(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    struct metrics_registry *reg = metrics_registry_new();
+    struct tsdb_options o = {.metrics = reg, .retention_ms = 24LL * 3600 * 1000};
+    struct tsdb *db = open_db_opts(dir, &o);
+    uint64_t refs[4] = {0};
+    append_range(db, "old", 4, 0, 1000, refs); /* Nov 2023: long past */
+    struct series_name s;
+    series_name_set(&s, "new", 0);
+    struct tsdb_appender *a = tsdb_appender_new(db);
+    uint64_t ref = 0;
+    int64_t now = (int64_t)time(NULL) * 1000;
+    for (int k = 0; k < 300; k++) {
+        tsdb_append(a, &ref, ref ? NULL : &s.ls, now - (300 - k) * 1000, k);
+        assert_int_equal(tsdb_appender_commit(a, NULL), 0);
+    }
+    tsdb_appender_free(a);
+    assert_int_equal(tsdb_maintain_now(db), 0);
+    assert_int_equal(count_samples(db, "new", INT64_MIN, INT64_MAX, NULL), 300);
+    /* Blocks of the old series are gone; their last open chunk stays in the
+     * head (retention drops blocks only). */
+    assert_true(count_samples(db, "old", INT64_MIN, INT64_MAX, NULL) < 4 * 121);
+    assert_true(metric_text_value(reg, "prometheus_tsdb_time_retentions_total") == 1);
+    tsdb_close(db);
+    metrics_registry_free(reg);
+    rm_rf(dir);
+}
+
+#define NGS 3000
+
+struct grow_reader {
+    struct tsdb *db;
+    volatile int stop;
+    long rounds, failures;
+};
+
+static void *grow_reader_main(void *arg)
+{
+    struct grow_reader *g = arg;
+    while (!g->stop) {
+        struct label_matcher m = {LABEL_MATCH_EQ, "__name__", "grow"};
+        struct tsdb_series_set *set;
+        char err[256];
+        if (tsdb_select(g->db, &m, 1, INT64_MIN, INT64_MAX, &set, err, sizeof err) < 0) {
+            __atomic_add_fetch(&g->failures, 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        const struct labels *ls;
+        const int64_t *ts;
+        const double *vs;
+        size_t n;
+        while (tsdb_series_set_next(set, &ls, &ts, &vs, &n))
+            ;
+        tsdb_series_set_free(set);
+        __atomic_add_fetch(&g->rounds, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void test_map_grows_when_full(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    struct metrics_registry *reg = metrics_registry_new();
+    struct tsdb_options o = {.metrics = reg, .initial_map_bytes = 1 << 20};
+    struct tsdb *db = open_db_opts(dir, &o);
+    struct grow_reader g = {.db = db};
+    pthread_t th;
+    pthread_create(&th, NULL, grow_reader_main, &g);
+    /* Long label values make the index alone outgrow 1 MiB several times. */
+    char *pad = malloc(1001);
+    memset(pad, 'x', 1000);
+    pad[1000] = '\0';
+    struct tsdb_appender *a = tsdb_appender_new(db);
+    uint64_t *refs = calloc(NGS, sizeof *refs);
+    for (int batch = 0; batch < NGS / 500; batch++) {
+        for (int i = batch * 500; i < (batch + 1) * 500; i++) {
+            char ibuf[16];
+            snprintf(ibuf, sizeof ibuf, "%d", i);
+            struct label l[3] = {{"__name__", "grow"}, {"i", ibuf}, {"pad", pad}};
+            struct labels ls = {l, 3};
+            for (int k = 0; k < 130; k++)
+                assert_int_equal(tsdb_append(a, &refs[i], refs[i] ? NULL : &ls, TK(k), i + k), 0);
+        }
+        if (tsdb_appender_commit(a, NULL) != 0)
+            fail_msg("commit: %s", tsdb_appender_error(a));
+    }
+    tsdb_appender_free(a);
+    assert_int_equal(tsdb_flush_now(db), 0); /* the blocks need room too */
+    g.stop = 1;
+    pthread_join(th, NULL);
+    assert_int_equal(g.failures, 0);
+    assert_true(g.rounds > 0);
+    assert_true(atomic_load(&db->map_bytes) >= 8u << 20);
+    assert_true(metric_text_value(reg, "vigil_tsdb_lmdb_map_grows_total") >= 3);
+    size_t nseries;
+    assert_int_equal(count_samples(db, "grow", INT64_MIN, INT64_MAX, &nseries), NGS * 130);
+    assert_int_equal(nseries, NGS);
+    tsdb_close(db);
+    /* Reopening with the small initial size still works (LMDB rounds the
+     * map up to the file), and so do further writes. */
+    o.metrics = NULL;
+    db = open_db_opts(dir, &o);
+    assert_int_equal(count_samples(db, "grow", INT64_MIN, INT64_MAX, NULL), NGS * 130);
+    uint64_t more[50] = {0};
+    append_range(db, "more", 50, 0, 200, more);
+    assert_int_equal(tsdb_flush_now(db), 0);
+    assert_int_equal(count_samples(db, "more", INT64_MIN, INT64_MAX, NULL), 50 * 200);
+    tsdb_close(db);
+    metrics_registry_free(reg);
+    free(refs);
+    free(pad);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +1081,12 @@ int main(void)
         cmocka_unit_test(test_restart_replays_wal),
         cmocka_unit_test(test_kill9_loses_no_acknowledged_batch),
         cmocka_unit_test(test_unwritable_path_reports_why),
+        cmocka_unit_test(test_compaction_merges_finished_windows),
+        cmocka_unit_test(test_delete_series),
+        cmocka_unit_test(test_snapshot),
+        cmocka_unit_test(test_size_retention_drops_oldest_first),
+        cmocka_unit_test(test_time_retention),
+        cmocka_unit_test(test_map_grows_when_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

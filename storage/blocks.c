@@ -1,0 +1,141 @@
+/* blocks.c — reading and writing the blocks DBI, and compaction's marks.
+ *
+ * A block value is uvarint(last - first timestamp) followed by the block
+ * codec's bytes (storage/chunk.h); its key is (series id, first timestamp),
+ * so the first timestamp, which block_encode does not store, comes back
+ * from the key.  The length prefix lets a reader skip a block that ends
+ * before its range without decoding it.
+ *
+ * Every writer of blocks goes through tsdb_block_write: the flusher (one
+ * block per closed head chunk, marked for compaction), compaction (one
+ * merged block per series and window, not marked), deletes (a block
+ * re-encoded without the deleted samples, not marked) and snapshots (the
+ * head's chunks written into the copy, marked).  Readers and rewriters
+ * merge blocks with one rule, the one tsdb_select applies: blocks in key
+ * order, a sample kept only if it is newer than the last one kept, so a
+ * rewrite never changes what a reader sees. */
+#include "storage/tsdb_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tsdb_samples_reserve(struct tsdb_samples *s, size_t extra)
+{
+    if (s->n + extra <= s->cap)
+        return;
+    size_t cap = s->cap ? s->cap : 1024;
+    while (cap < s->n + extra)
+        cap *= 2;
+    s->ts = xrealloc(s->ts, cap * sizeof *s->ts);
+    s->vs = xrealloc(s->vs, cap * sizeof *s->vs);
+    s->cap = cap;
+}
+
+void tsdb_samples_free(struct tsdb_samples *s)
+{
+    free(s->ts);
+    free(s->vs);
+    memset(s, 0, sizeof *s);
+}
+
+bool tsdb_block_tmax(int64_t t0, const MDB_val *val, int64_t *tmax)
+{
+    uint64_t dt;
+    const uint8_t *p = val->mv_data;
+    if (!tsdb_uvarint_get(p, p + val->mv_size, &dt))
+        return false;
+    *tmax = t0 + (int64_t)dt;
+    return true;
+}
+
+int tsdb_block_decode_append(struct block_codec *bc, int64_t t0, const MDB_val *val,
+                             struct tsdb_samples *out)
+{
+    const uint8_t *p = val->mv_data, *end = p + val->mv_size;
+    uint64_t dt;
+    size_t k = tsdb_uvarint_get(p, end, &dt);
+    size_t cnt = k ? block_count(p + k, (size_t)(end - p - k)) : 0;
+    if (!cnt)
+        return EINVAL;
+    tsdb_samples_reserve(out, cnt);
+    size_t n = out->n;
+    int got = block_decode(bc, p + k, (size_t)(end - p - k), t0, out->ts + n, out->vs + n, cnt);
+    if (got <= 0)
+        return EINVAL;
+    int64_t last = n ? out->ts[n - 1] : INT64_MIN;
+    size_t w = n;
+    for (size_t i = n; i < n + (size_t)got; i++) {
+        if (out->ts[i] <= last)
+            continue;
+        out->ts[w] = out->ts[i];
+        out->vs[w++] = out->vs[i];
+        last = out->ts[i];
+    }
+    out->n = w;
+    return 0;
+}
+
+void tsdb_compact_key(int64_t window, uint32_t id, uint8_t key[12])
+{
+    uint64_t w = (uint64_t)window ^ (1ULL << 63);
+    for (int i = 0; i < 8; i++)
+        key[i] = (uint8_t)(w >> (56 - 8 * i));
+    for (int i = 0; i < 4; i++)
+        key[8 + i] = (uint8_t)(id >> (24 - 8 * i));
+}
+
+void tsdb_compact_key_decode(const uint8_t key[12], int64_t *window, uint32_t *id)
+{
+    uint64_t w = 0;
+    uint32_t i32 = 0;
+    for (int i = 0; i < 8; i++)
+        w = w << 8 | key[i];
+    for (int i = 0; i < 4; i++)
+        i32 = i32 << 8 | key[8 + i];
+    *window = (int64_t)(w ^ (1ULL << 63));
+    *id = i32;
+}
+
+size_t tsdb_block_inline_max(unsigned psize)
+{
+    /* mdb.c: a node (8-byte header, key, value) larger than me_nodemax =
+     * ((psize - 16 page header) / 2 keys per page, even) - 2 (its index
+     * slot) moves its value to overflow pages: 2018 bytes at 4 KiB. */
+    return (((psize - 16) / 2) & ~1u) - 2 - 8 - 12;
+}
+
+int tsdb_block_encode(struct block_codec *bc, const int64_t *ts, const double *vs, size_t n,
+                      struct sbuf *out)
+{
+    sbuf_reset(out);
+    if (n == 0)
+        return EINVAL;
+    uint8_t hdr[10];
+    sbuf_append(out, hdr, tsdb_uvarint_put(hdr, (uint64_t)(ts[n - 1] - ts[0])));
+    return block_encode(bc, ts, vs, n, BLOCK_ZSTD_DEFAULT, out) < 0 ? EINVAL : 0;
+}
+
+int tsdb_block_put(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, uint32_t id, int64_t t0,
+                   const struct sbuf *val, unsigned flags)
+{
+    uint8_t k[12];
+    tsdb_block_key(id, t0, k);
+    MDB_val key = {sizeof k, k}, v = {val->len, val->data};
+    int rc = mdb_put(txn, blocks, &key, &v, flags);
+    if (rc != 0 || !compact)
+        return rc;
+    tsdb_compact_key(tsdb_window_start(t0), id, k);
+    MDB_val mark = {0, k}; /* empty value */
+    return mdb_put(txn, compact, &key, &mark, 0);
+}
+
+int tsdb_block_write(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct block_codec *bc,
+                     uint32_t id, const int64_t *ts, const double *vs, size_t n, unsigned flags,
+                     struct sbuf *scratch)
+{
+    if (n == 0)
+        return 0;
+    int rc = tsdb_block_encode(bc, ts, vs, n, scratch);
+    return rc ? rc : tsdb_block_put(txn, blocks, compact, id, ts[0], scratch, flags);
+}

@@ -1,0 +1,248 @@
+/* retention.c — dropping old blocks by age (retention_ms) and by size
+ * (retention_bytes).
+ *
+ * Both delete whole blocks, oldest first, and leave series in the index
+ * even when no sample of theirs is left (ingest paths may hold their ids;
+ * garbage-collecting series is a later change).  Both walk the series ids
+ * in batches of RETENTION_BATCH_SERIES per write txn, so a large database
+ * never makes one huge txn, and go through tsdb_write, which grows the map
+ * if even a delete needs new pages (LMDB copies on write).
+ *
+ * Time: a block is dropped once its last sample is older than now minus
+ * retention_ms (wall-clock time, as before; a series' blocks are in time
+ * order, so the walk stops at its first block to keep).
+ *
+ * Size: the measure is LMDB's used bytes (tsdb_env.c: pages up to the last
+ * one written, minus the free list) plus the WAL's bytes, against
+ * retention_bytes.  LMDB never shrinks its file, but it reuses free pages,
+ * so keeping the used bytes under the bound keeps the file there too.
+ * Over the bound, the oldest window (the smallest window holding the first
+ * block of any series) is deleted across all series, then the next, until
+ * the deleted blocks account for the excess.  What a deleted block frees is
+ * estimated as the blocks DBI's pages divided by its entries: a whole
+ * window holds one block of (nearly) every series, so its mix of small and
+ * large blocks is the DBI's.
+ *
+ * The catch is that deleting a block often frees no page at once: it
+ * leaves a hole in a leaf page that also holds other blocks, and LMDB
+ * merges a leaf only once it is under a quarter full.  The used bytes then
+ * stay over the bound for a while although enough was deleted, and a naive
+ * "delete until under the bound" would go on deleting window after window
+ * (up to ~3/4 of the data) before pages start to merge.  So a deletion
+ * remembers how much it freed that the used bytes did not show (size_room);
+ * blocks written afterwards fill those holes first, so the room shrinks by
+ * the bytes the flusher writes, and the next run deletes only for the excess
+ * beyond the remaining room.  The bound is therefore approximate in the
+ * short run (as Prometheus's is: it deletes whole 2 h+ blocks), but the
+ * overshoot in deleted data is bounded by one window per run. */
+#include "storage/tsdb_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "util/log.h"
+
+#define RETENTION_BATCH_SERIES 4096
+
+/* ---- time ---- */
+
+struct time_batch {
+    struct tsdb *db;
+    uint32_t from, to; /* series ids [from, to) */
+    int64_t cutoff;
+    uint64_t dropped; /* reset by each attempt */
+};
+
+/* Deletes the blocks of series id that end before cutoff; they are the
+ * oldest keys of the series, so this stops at the first one to keep. */
+static int time_series(MDB_cursor *c, uint32_t id, int64_t cutoff, uint64_t *dropped)
+{
+    uint8_t k[12];
+    tsdb_block_key(id, INT64_MIN, k);
+    MDB_val key = {sizeof k, k}, val;
+    int rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+    for (; rc == 0; rc = mdb_cursor_get(c, &key, &val, MDB_GET_CURRENT)) {
+        uint32_t kid;
+        int64_t t0, tmax;
+        tsdb_block_key_decode(key.mv_data, &kid, &t0);
+        if (kid != id || !tsdb_block_tmax(t0, &val, &tmax) || tmax >= cutoff)
+            return 0;
+        if ((rc = mdb_cursor_del(c, 0)) != 0)
+            return rc;
+        (*dropped)++;
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int time_batch_txn(MDB_txn *txn, void *arg)
+{
+    struct time_batch *b = arg;
+    MDB_cursor *c;
+    b->dropped = 0;
+    int rc = mdb_cursor_open(txn, b->db->blocks, &c);
+    for (uint32_t id = b->from; rc == 0 && id < b->to; id++)
+        rc = time_series(c, id, b->cutoff, &b->dropped);
+    mdb_cursor_close(c);
+    return rc;
+}
+
+static uint32_t series_count(struct tsdb *db)
+{
+    MDB_txn *txn;
+    if (tsdb_read_begin(db, &txn) != 0)
+        return 0;
+    uint64_t n = index_series_count(db->index, txn);
+    tsdb_read_end(db, txn);
+    return (uint32_t)n;
+}
+
+int tsdb_retention_time(struct tsdb *db)
+{
+    if (db->opts.retention_ms <= 0)
+        return 0;
+    struct time_batch b = {.db = db, .cutoff = tsdb_now_ms() - db->opts.retention_ms};
+    uint32_t last = series_count(db);
+    uint64_t dropped = 0;
+    int rc = 0;
+    for (uint32_t from = 1; rc == 0 && from <= last; from += RETENTION_BATCH_SERIES) {
+        b.from = from;
+        b.to = last - from < RETENTION_BATCH_SERIES ? last + 1 : from + RETENTION_BATCH_SERIES;
+        rc = tsdb_write(db, time_batch_txn, &b);
+        dropped += rc == 0 ? b.dropped : 0;
+    }
+    if (rc != 0)
+        log_error(db->opts.log, "tsdb", "Time retention failed", "err", mdb_strerror(rc));
+    if (dropped && db->m_time_retentions)
+        metric_inc(db->m_time_retentions);
+    return rc;
+}
+
+/* ---- size ---- */
+
+/* The used bytes (LMDB and WAL) and the blocks DBI's page bytes per entry. */
+static int size_measure(struct tsdb *db, uint64_t *used, double *per_block)
+{
+    MDB_txn *txn;
+    int rc = tsdb_read_begin(db, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_stat st;
+    mdb_stat(txn, db->blocks, &st);
+    *used = tsdb_env_used_bytes(db, txn);
+    tsdb_read_end(db, txn);
+    struct wal_stats ws;
+    wal_stats_get(db->wal, &ws);
+    *used += ws.storage_bytes;
+    uint64_t pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+    *per_block = st.ms_entries ? (double)pages * st.ms_psize / (double)st.ms_entries : 0;
+    return 0;
+}
+
+struct size_batch {
+    struct tsdb *db;
+    uint32_t from, to;
+    int64_t window;   /* delete the blocks that start before its end */
+    int64_t next;     /* out: the oldest window left in [from, to) */
+    uint64_t dropped; /* reset by each attempt */
+};
+
+static int size_batch_txn(MDB_txn *txn, void *arg)
+{
+    struct size_batch *b = arg;
+    MDB_cursor *c;
+    b->dropped = 0;
+    b->next = INT64_MAX;
+    int rc = mdb_cursor_open(txn, b->db->blocks, &c);
+    for (uint32_t id = b->from; rc == 0 && id < b->to; id++) {
+        uint8_t k[12];
+        tsdb_block_key(id, INT64_MIN, k);
+        MDB_val key = {sizeof k, k}, val;
+        for (rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); rc == 0;
+             rc = mdb_cursor_get(c, &key, &val, MDB_GET_CURRENT)) {
+            uint32_t kid;
+            int64_t t0;
+            tsdb_block_key_decode(key.mv_data, &kid, &t0);
+            if (kid != id)
+                break;
+            if (t0 >= b->window + TSDB_WINDOW_MS) {
+                int64_t w = tsdb_window_start(t0);
+                b->next = w < b->next ? w : b->next;
+                break;
+            }
+            if ((rc = mdb_cursor_del(c, 0)) != 0)
+                break;
+            b->dropped++;
+        }
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    mdb_cursor_close(c);
+    return rc;
+}
+
+/* Deletes window w (and anything older) across all series; returns the
+ * blocks deleted in *dropped and the oldest window left in *next. */
+static int size_drop_window(struct tsdb *db, uint32_t last, int64_t w, uint64_t *dropped,
+                            int64_t *next)
+{
+    struct size_batch b = {.db = db, .window = w};
+    *next = INT64_MAX;
+    for (uint32_t from = 1; from <= last; from += RETENTION_BATCH_SERIES) {
+        b.from = from;
+        b.to = last - from < RETENTION_BATCH_SERIES ? last + 1 : from + RETENTION_BATCH_SERIES;
+        int rc = tsdb_write(db, size_batch_txn, &b);
+        if (rc != 0)
+            return rc;
+        *dropped += b.dropped;
+        *next = b.next < *next ? b.next : *next;
+    }
+    return 0;
+}
+
+int tsdb_retention_size(struct tsdb *db)
+{
+    if (db->opts.retention_bytes <= 0)
+        return 0;
+    uint64_t bound = (uint64_t)db->opts.retention_bytes, used;
+    double per_block;
+    int rc = size_measure(db, &used, &per_block);
+    if (rc != 0 || used <= bound) {
+        db->size_room = 0;
+        return rc;
+    }
+    /* Holes left by the last deletion that new blocks have not filled. */
+    uint64_t written = db->blocks_written_bytes - db->size_room_written_at;
+    uint64_t room = db->size_room > written ? db->size_room - written : 0;
+    if (used <= bound + room)
+        return 0;
+    double excess = (double)(used - bound - room), freed = 0;
+    uint32_t last = series_count(db);
+    uint64_t dropped = 0;
+    /* A window below every block's makes the first pass find the oldest. */
+    int64_t w = INT64_MIN, next;
+    rc = size_drop_window(db, last, w, &dropped, &next);
+    while (rc == 0 && next != INT64_MAX && freed < excess) {
+        uint64_t before = dropped;
+        w = next;
+        rc = size_drop_window(db, last, w, &dropped, &next);
+        freed += (double)(dropped - before) * per_block;
+    }
+    uint64_t after = used;
+    if (rc == 0)
+        rc = size_measure(db, &after, &per_block);
+    if (rc != 0) {
+        log_error(db->opts.log, "tsdb", "Size retention failed", "err", mdb_strerror(rc));
+        return rc;
+    }
+    double seen = used > after ? (double)(used - after) : 0;
+    db->size_room = room + (freed > seen ? (uint64_t)(freed - seen) : 0);
+    db->size_room_written_at = db->blocks_written_bytes;
+    if (dropped && db->m_size_retentions)
+        metric_inc(db->m_size_retentions);
+    char b[3][32];
+    snprintf(b[0], sizeof b[0], "%llu", (unsigned long long)used);
+    snprintf(b[1], sizeof b[1], "%llu", (unsigned long long)after);
+    snprintf(b[2], sizeof b[2], "%llu", (unsigned long long)dropped);
+    log_info(db->opts.log, "tsdb", "Size retention deleted the oldest blocks", "used_bytes", b[0],
+             "used_bytes_after", b[1], "blocks", b[2]);
+    return 0;
+}

@@ -57,7 +57,9 @@ curl -fs http://127.0.0.1:$vp/internal/force_flush >/dev/null
 t3=$(date +%s.%N)
 sleep 2
 kill $vmpid; wait $vmpid 2>/dev/null || true   # a clean stop merges and flushes everything
-vm_bytes=$(du -sb "$tmp/vm" | cut -f1)
+# Its data parts and index; the cache/ directory it persists on shutdown is
+# rebuilt from those and is not counted.
+vm_bytes=$(du -sbc "$tmp/vm/data" "$tmp/vm/indexdb" | tail -1 | cut -f1)
 
 # --- Vigil ---
 t4=$(date +%s.%N)
@@ -73,7 +75,7 @@ awk -v n="$samples" -v p="$prom_bytes" -v pc="$prom_chunks" -v vm="$vm_bytes" -v
     printf "%-34s %12s %10s %9s\n", "store", "bytes", "B/sample", "import_s"
     printf "%-34s %12d %10.3f %9.2f\n", "prometheus 2.42 (blocks, total)", p, p / n, tp
     printf "%-34s %12d %10.3f\n", "prometheus 2.42 (chunks only)", pc, pc / n
-    printf "%-34s %12d %10.3f %9.2f\n", "victoriametrics (data dir)", vm, vm / n, tvm
+    printf "%-34s %12d %10.3f %9.2f\n", "victoriametrics (data + indexdb)", vm, vm / n, tvm
     printf "%-34s %12d %10.3f %9.2f\n", "vigil (LMDB pages in use + WAL)", vu, vu / n, tv
     printf "%-34s %12d %10.3f\n", "vigil (files on disk)", vf, vf / n
     printf "ratios: prometheus/vigil %.2fx, victoriametrics/vigil %.2fx\n", p / vu, vm / vu

@@ -269,7 +269,9 @@ int tsdb_compact(struct tsdb *db, double budget_s)
     int64_t max_t = atomic_load(&db->max_t);
     if (max_t < INT64_MIN + TSDB_COMPACT_MARGIN_MS + TSDB_WINDOW_MS)
         return 0;                                   /* nothing accepted yet */
-    int64_t limit = max_t - TSDB_COMPACT_MARGIN_MS; /* windows ending by then are finished */
+    /* Windows ending by then are finished; after tsdb_flush_head every
+     * window is (nothing is left in the head to join them). */
+    int64_t limit = db->compact_all ? INT64_MAX : max_t - TSDB_COMPACT_MARGIN_MS;
     double t0 = tsdb_mono_seconds();
     struct compact_batch b = {.db = db};
     b.marks = xmalloc(COMPACT_BATCH_SERIES * sizeof *b.marks);

@@ -592,10 +592,19 @@ int tsdb_flush_head(struct tsdb *db)
     head_close_idle(&db->head, INT64_MAX);
     pthread_rwlock_unlock(&db->head.lock);
     int rc = tsdb_housekeep(db), r;
+    db->compact_all = true;
     if ((r = tsdb_compact(db, 0)) != 0 && rc == 0)
         rc = r;
+    db->compact_all = false;
     if (rc == 0)
         rc = tsdb_env_sync(db);
+    /* Everything the WAL holds is in LMDB now, unless appends raced in:
+     * then their segment stays. */
+    pthread_rwlock_rdlock(&db->head.lock);
+    bool empty = head_min_wal_segment(&db->head) == UINT32_MAX;
+    pthread_rwlock_unlock(&db->head.lock);
+    if (rc == 0 && empty && wal_rotate(db->wal) == 0 && wal_commit(db->wal, NULL) == 0)
+        wal_truncate_before(db->wal, wal_segment_current(db->wal));
     pthread_mutex_unlock(&db->maint_mu);
     return rc == 0 ? 0 : -1;
 }

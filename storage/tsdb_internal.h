@@ -109,6 +109,7 @@ struct tsdb {
 
     /* Maintenance state, owned by whoever holds maint_mu. */
     pthread_mutex_t maint_mu;
+    bool compact_all; /* tsdb_flush_head: treat every window as finished */
     struct block_codec *maint_codec;
     uint8_t compact_resume[12]; /* compaction continues after this mark */
     bool compact_resume_set;

@@ -442,6 +442,20 @@ int64_t wal_commit_due_ms(struct wal *w)
 
 /* ---- truncation, stats, close ------------------------------------------- */
 
+int wal_rotate(struct wal *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int rc = 0;
+    if (w->failed_errno) {
+        errno = w->failed_errno;
+        rc = -1;
+    } else if (w->offset > 0) {
+        rc = segment_rotate(w);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
 uint32_t wal_segment_current(struct wal *w)
 {
     pthread_mutex_lock(&w->mu);

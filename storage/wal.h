@@ -179,6 +179,11 @@ int wal_commit(struct wal *w, uint64_t *durable_seq);
  * commit_interval_ms plus one fdatasync behind the appends. */
 int64_t wal_commit_due_ms(struct wal *w);
 
+/* Starts a new segment now (if the current one holds any record), so that
+ * wal_truncate_before(wal_segment_current()) can delete everything logged
+ * so far once the caller has persisted it elsewhere.  Returns 0 or -1. */
+int wal_rotate(struct wal *w);
+
 /* The segment appends currently go to. */
 uint32_t wal_segment_current(struct wal *w);
 

@@ -84,6 +84,10 @@ char *duration_format(int64_t ms, char *buf, size_t n)
     size_t off = 0;
     buf[0] = '\0';
     for (int i = 0; i < N_DURATION_UNITS && off < n; i++) {
+        /* Like Prometheus, years and weeks only when they divide exactly:
+         * "90d" reads better than "12w6d". */
+        if (i < 2 && ms % duration_units[i].ms != 0)
+            continue;
         int64_t q = ms / duration_units[i].ms;
         if (q == 0)
             continue;

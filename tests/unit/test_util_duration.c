@@ -55,6 +55,9 @@ static void test_duration_format(void **state)
     assert_string_equal(duration_format(5400000, buf, sizeof buf), "1h30m");
     assert_string_equal(duration_format(1209600000, buf, sizeof buf), "2w");
     assert_string_equal(duration_format(61001, buf, sizeof buf), "1m1s1ms");
+    assert_string_equal(duration_format(90LL * 86400000, buf, sizeof buf), "90d");
+    assert_string_equal(duration_format(366LL * 86400000, buf, sizeof buf), "366d");
+    assert_string_equal(duration_format(365LL * 86400000, buf, sizeof buf), "1y");
     int64_t back;
     assert_int_equal(duration_parse(duration_format(93784005, buf, sizeof buf), &back), 0);
     assert_int_equal(back, 93784005);

@@ -8,14 +8,29 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "query/promql.h"
 #include "server/server.h"
+
+/* The PromQL parser checks each rule's expression, as promtool does. */
+static int rule_expr_validate(const char *expr, void *arg, char *msg, size_t msgsize)
+{
+    (void)arg;
+    struct promql_arena *a = promql_arena_new();
+    struct promql_parse_error e;
+    struct promql_expr *x = promql_parse(a, expr, strlen(expr), PROMQL_FEATURES_DEFAULT, &e);
+    if (!x)
+        snprintf(msg, msgsize, "%s", e.msg);
+    promql_arena_free(a);
+    return x ? 0 : -1;
+}
 
 static int check_rule_file(const char *path)
 {
     struct rule_file *rf;
     struct conf_error err = {{0}};
+    struct rule_file_options opts = {.validate_expr = rule_expr_validate};
     printf("Checking %s\n", path);
-    if (rule_file_load(path, &rf, &err) < 0) {
+    if (rule_file_load_opts(path, &opts, &rf, &err) < 0) {
         printf("  FAILED:\n%s\n\n", err.msg);
         return -1;
     }

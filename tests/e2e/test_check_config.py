@@ -110,6 +110,39 @@ class CheckConfigTest(unittest.TestCase):
             code, out, err = run_vigil("check", "config", path)
             self.assertEqual(code == 0, amtool_ok(path), "%s: vigil says %d:\n%s%s" % (path, code, out, err))
 
+    def test_rule_files_agree_with_promtool(self):
+        if not shutil.which("promtool"):
+            self.skipTest("promtool not installed")
+        cases = {
+            "bad_expr": ("groups:\n  - name: g\n    rules:\n      - alert: A\n"
+                         "        expr: sum(rate(x[5m]) by (job)\n",
+                         r"bad_expr\.yml:5:15: groups\[0\]\.rules\[0\]\.expr: could not parse "
+                         r"expression: 1:17: parse error: unexpected <by> in aggregation"),
+            "bad_type": ("groups:\n  - name: g\n    rules:\n      - record: r\n"
+                         "        expr: rate(x)\n",
+                         r"bad_type\.yml:5:15: .*expected type range vector in call to function "
+                         r"\"rate\", got instant vector"),
+            "unknown_fn": ("groups:\n  - name: g\n    rules:\n      - record: r\n"
+                           "        expr: nosuch(x)\n",
+                           r'unknown function with name "nosuch"'),
+            "good": ("groups:\n  - name: g\n    rules:\n      - record: job:x:rate5m\n"
+                     "        expr: sum by (job) (rate(x[5m]))\n", None),
+        }
+        for name, (text, pattern) in cases.items():
+            path = os.path.join(self.tmp, name + ".yml")
+            with open(path, "w") as f:
+                f.write(text)
+            code, out, err = run_vigil("check", "rules", path)
+            p = subprocess.run(["promtool", "check", "rules", path], capture_output=True)
+            self.assertEqual(code == 0, p.returncode == 0, name + ": " + out + err)
+            if pattern:
+                self.assertEqual(code, 1, name)
+                self.assertRegex(out, pattern, name)
+        rules = sorted(glob.glob(os.path.join(SHARED, "fixtures", "seedstack", "rules", "*.yml")))
+        for path in rules:
+            code, out, err = run_vigil("check", "rules", path)
+            self.assertEqual(code, 0, path + ": " + out + err)
+
     def test_usage_error(self):
         code, _, _ = run_vigil("check", "config")
         self.assertEqual(code, 2)

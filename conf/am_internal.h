@@ -1,7 +1,7 @@
 /* am_internal.h — conf-internal: what the alertmanager.yml loader's files
  * share (amconfig.c, am_route.c, am_matcher.c, am_timeinterval.c,
- * am_receiver.c, am_notifier.c, am_http.c, am_util.c).  Nothing outside
- * conf/ includes this.
+ * am_receiver.c, am_notifier.c, am_util.c, and http_client.c's
+ * Alertmanager dialect).  Nothing outside conf/ includes this.
  *
  * Decoders have ydec's signature (struct ydec *, node, out) so they fit in
  * yfield tables.  The one piece of extra context, the directory relative
@@ -72,13 +72,16 @@ int am_go_duration_parse(const char *s, int64_t *ns, char *buf, size_t n);
 /* Go net.SplitHostPort plus Alertmanager's empty-port rule. */
 int am_hostport_split(const char *s, char **host, char **port, char *buf, size_t n);
 
-/* ---- am_http.c ---- */
+/* ---- http_client.c (the Alertmanager 0.25 dialect) ---- */
 
-int am_dec_http_config(struct ydec *d, const struct ynode *n, void *out); /* am_http_config ** */
-int am_dec_tls_config(struct ydec *d, const struct ynode *n, void *out);  /* am_tls_config * */
-struct am_http_config *am_http_config_new_default(void);
-void am_http_config_free(struct am_http_config *h);
-void am_tls_config_free(struct am_tls_config *t);
+/* `http_config`: decodes, validates as common 0.39 does and joins file
+ * paths to the config's directory; *out is replaced even on failure. */
+int am_dec_http_config(struct ydec *d, const struct ynode *n, void *out); /* prom_http_client ** */
+/* An email `tls_config`: decoded only, paths left as written. */
+int am_dec_tls_config(struct ydec *d, const struct ynode *n, void *out); /* prom_tls_config * */
+struct prom_http_client *am_http_config_new_default(void);
+void am_http_config_free(struct prom_http_client *h);
+void am_tls_config_free(struct prom_tls_config *t);
 
 /* ---- am_matcher.c ---- */
 

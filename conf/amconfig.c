@@ -4,7 +4,7 @@
  * Loading is three passes over one YAML tree (conf/yaml_tree.h):
  *  1. decode: every section into the typed structs of amconfig.h, with the
  *     per-type rules of Alertmanager's UnmarshalYAML methods (am_route.c,
- *     am_receiver.c, am_notifier.c, am_timeinterval.c, am_http.c);
+ *     am_receiver.c, am_notifier.c, am_timeinterval.c, http_client.c);
  *  2. validate: Config.UnmarshalYAML's whole-file rules in its order —
  *     global "at most one of" pairs, receiver names unique and their global
  *     defaults, root route rules, receivers and time intervals named by the

@@ -32,7 +32,8 @@
 #include <stdint.h>
 
 #include "conf/conf_error.h"
-#include "conf/yaml_tree.h" /* struct ystrlist, struct ystrmap */
+#include "conf/http_client.h" /* struct prom_http_client, prom_tls_config */
+#include "conf/yaml_tree.h"   /* struct ystrlist, struct ystrmap */
 
 struct pcre2_real_code_8; /* pcre2_code from <pcre2.h> (8-bit) */
 
@@ -65,47 +66,10 @@ bool am_matcher_matches(const struct am_matcher *m, const char *value);
 int am_matchers_parse(const char *s, struct am_matchers *out, char *err, size_t errlen);
 void am_matchers_free(struct am_matchers *ms);
 
-/* ---- HTTP client settings (prometheus/common 0.39 HTTPClientConfig) ---- */
-
-struct am_tls_config {
-    char *ca_file, *cert_file, *key_file, *server_name; /* NULL if unset */
-    bool insecure_skip_verify;
-    char *min_version, *max_version; /* "TLS10".."TLS13"; NULL if unset */
-};
-
-struct am_basic_auth {
-    char *username, *password, *password_file;
-};
-
-struct am_authorization {
-    char *type; /* never NULL: "Bearer" unless written */
-    char *credentials, *credentials_file;
-};
-
-struct am_oauth2 {
-    char *client_id, *client_secret, *client_secret_file, *token_url;
-    struct ystrlist scopes;
-    struct ystrmap endpoint_params;
-    char *proxy_url;
-    struct am_tls_config tls_config;
-};
-
-struct am_http_header {
-    char *name;
-    struct ystrlist values;
-};
-
-struct am_http_config {
-    struct am_basic_auth *basic_auth;       /* NULL if absent */
-    struct am_authorization *authorization; /* NULL if absent; bearer_token(_file) land here */
-    struct am_oauth2 *oauth2;               /* NULL if absent */
-    char *proxy_url;                        /* NULL if unset */
-    struct am_http_header *proxy_connect_header;
-    size_t nproxy_connect_header;
-    struct am_tls_config tls_config;
-    bool follow_redirects; /* default true */
-    bool enable_http2;     /* default true */
-};
+/* ---- HTTP client settings ----
+ *
+ * http_config and tls_config are conf/http_client.h's structs, decoded in
+ * the Alertmanager 0.25 dialect (prometheus/common 0.39's field set). */
 
 /* ---- global ---- */
 
@@ -115,9 +79,9 @@ struct am_hostport {
 };
 
 struct am_global_config {
-    int64_t resolve_timeout_ms;         /* default 5m */
-    struct am_http_config *http_config; /* never NULL after loading */
-    char *smtp_from, *smtp_hello;       /* hello default "localhost" */
+    int64_t resolve_timeout_ms;           /* default 5m */
+    struct prom_http_client *http_config; /* never NULL after loading */
+    char *smtp_from, *smtp_hello;         /* hello default "localhost" */
     struct am_hostport smtp_smarthost;
     char *smtp_auth_username, *smtp_auth_password, *smtp_auth_password_file;
     char *smtp_auth_secret, *smtp_auth_identity;
@@ -156,11 +120,11 @@ struct am_inhibit_rule {
 
 struct am_webhook_config {
     bool send_resolved; /* default true */
-    struct am_http_config *http_config_own;
-    const struct am_http_config *http_config; /* own or the global one */
-    char *url, *url_file;                     /* exactly one is set */
-    uint64_t max_alerts;                      /* 0: no limit */
-    int64_t timeout_ns;                       /* 0: none (post-0.25 field) */
+    struct prom_http_client *http_config_own;
+    const struct prom_http_client *http_config; /* own or the global one */
+    char *url, *url_file;                       /* exactly one is set */
+    uint64_t max_alerts;                        /* 0: no limit */
+    int64_t timeout_ns;                         /* 0: none (post-0.25 field) */
 };
 
 struct am_email_config {
@@ -172,7 +136,7 @@ struct am_email_config {
     char *html, *text;      /* html defaults to the email.default.html template */
     bool require_tls;       /* effective (global smtp_require_tls unless written) */
     bool require_tls_set;   /* written in this email config */
-    struct am_tls_config tls_config;
+    struct prom_tls_config tls_config;
 };
 
 struct am_slack_field {
@@ -191,8 +155,8 @@ struct am_slack_action {
 
 struct am_slack_config {
     bool send_resolved; /* default false */
-    struct am_http_config *http_config_own;
-    const struct am_http_config *http_config;
+    struct prom_http_client *http_config_own;
+    const struct prom_http_client *http_config;
     char *api_url, *api_url_file; /* one of them, or from global */
     char *channel, *username, *color, *title, *title_link, *pretext, *text;
     struct am_slack_field *fields;
@@ -214,8 +178,8 @@ struct am_pagerduty_link {
 
 struct am_pagerduty_config {
     bool send_resolved; /* default true */
-    struct am_http_config *http_config_own;
-    const struct am_http_config *http_config;
+    struct prom_http_client *http_config_own;
+    const struct prom_http_client *http_config;
     char *service_key, *service_key_file, *routing_key, *routing_key_file;
     char *url; /* effective: global pagerduty_url unless written */
     char *client, *client_url, *description;
@@ -251,8 +215,8 @@ struct am_kv {
 struct am_notifier_config {
     enum am_notifier_kind kind;
     bool send_resolved; /* with the integration's default */
-    struct am_http_config *http_config_own;
-    const struct am_http_config *http_config;
+    struct prom_http_client *http_config_own;
+    const struct prom_http_client *http_config;
     struct am_kv *fields; /* sorted by key */
     size_t nfields;
 };

@@ -10,7 +10,7 @@
  * scrape_config_files.  The first error stops the load; it names the file,
  * line, column and field path.
  *
- * The sections live in their own files: prom_scrape.c (jobs), prom_http.c
+ * The sections live in their own files: prom_scrape.c (jobs), http_client.c
  * (HTTP client), prom_sd.c (service discovery), prom_relabel.c (relabel
  * rules), prom_sections.c (alerting, remote storage, storage, tracing,
  * otlp).  Rule files are rulefile.c.  The tree is freed before returning:

@@ -1,5 +1,5 @@
 /* prom_internal.h — conf-internal: what the prometheus.yml decoder's files
- * share (config.c, prom_scrape.c, prom_http.c, prom_sd.c, prom_relabel.c,
+ * share (config.c, prom_scrape.c, http_client.c, prom_sd.c, prom_relabel.c,
  * prom_util.c, rulefile.c).  Nothing outside conf/ includes this.
  *
  * Decoders have ydec's signature (struct ydec *, node, out).  The extra
@@ -60,10 +60,12 @@ int prom_dec_scheme(struct ydec *d, const struct ynode *n, void *out);    /* nam
 int prom_dec_named_lists(struct ydec *d, const struct ynode *n, void *out);
 void prom_named_lists_free(struct prom_named_list *v, size_t n);
 
-/* ---- prom_http.c ---- */
+/* ---- http_client.c (the Prometheus dialect) ---- */
 
 /* The HTTP client fields inlined in a scrape/alertmanager/remote/SD config,
- * as entries of that config's field table. */
+ * as entries of that config's field table.  Alertmanager's nested
+ * `http_config` has its own (smaller) table, am_client_fields in
+ * http_client.c. */
 int prom_dec_basic_auth(struct ydec *d, const struct ynode *n, void *out);
 int prom_dec_authorization(struct ydec *d, const struct ynode *n, void *out);
 int prom_dec_oauth2(struct ydec *d, const struct ynode *n, void *out);

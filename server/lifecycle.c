@@ -255,6 +255,7 @@ static void server_cleanup(struct vigil_server *s)
 int server_run(struct vigil_server *s)
 {
     log_info(s->log, "main", "Starting Vigil", "version", VIGIL_VERSION);
+    s->start_time = now_seconds();
     s->metrics = metrics_registry_new();
     s->procstat = procstat_register(s->metrics);
     server_metrics_init(s);

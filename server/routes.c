@@ -87,4 +87,5 @@ void server_routes_register(struct vigil_server *s)
     http_server_route(s->http, NULL, "/-/reload", false, "/-/reload", handle_reload, s);
     http_server_route(s->http, NULL, "/-/quit", false, "/-/quit", handle_quit, s);
     http_server_route(s->http, "GET", "/metrics", false, "/metrics", handle_metrics, s);
+    server_api_register(s);
 }

@@ -31,6 +31,7 @@ struct vigil_server {
     struct am_config *am_config; /* NULL unless --alertmanager.config.file */
     char *route_prefix;          /* derived from the flags; "/" when none */
     bool ready;                  /* storage open and config loaded */
+    double start_time;           /* Unix seconds */
     bool stopping;
     bool forced_stop; /* the shutdown watchdog fired: handles may be open */
     int exit_code;
@@ -43,7 +44,7 @@ struct vigil_server {
     /* Self-monitoring (owned by metrics). */
     struct metric_family *http_requests, *http_duration;
     struct metric *reload_success, *reload_success_ts, *reloads_total, *reload_failures_total;
-    struct metric *ready_gauge, *start_time;
+    struct metric *ready_gauge;
 };
 
 /* lifecycle.c */
@@ -58,8 +59,9 @@ void server_metrics_init(struct vigil_server *s);
 void server_http_observe(void *ctx, const char *handler, const char *method, int status,
                          double seconds);
 
-/* routes.c */
+/* routes.c, api.c */
 void server_routes_register(struct vigil_server *s);
+void server_api_register(struct vigil_server *s);
 
 /* cmd_check.c, cmd_tsdb.c */
 int cmd_check(int argc, char **argv);

@@ -186,4 +186,25 @@ int tsdb_clean_tombstones(struct tsdb *db, char *err, size_t errlen);
 int tsdb_snapshot(struct tsdb *db, bool skip_head, char *name_out, size_t name_len, char *err,
                   size_t errlen);
 
+/* ---- Label listings (the labels and label values APIs) ---- */
+
+/* A sorted list of distinct strings, owned by the struct. */
+struct tsdb_strings {
+    char **v;
+    size_t n;
+    void *priv;
+};
+void tsdb_strings_free(struct tsdb_strings *s);
+
+/* Label names of the series matching all matchers (every series when n is
+ * 0), or the values of label `name` among them.  The index holds every
+ * series the database knows, so mint/maxt narrow the answer only when
+ * matchers are given: then the series must have samples in [mint, maxt].
+ * Returns 0, or -1 with a message (a bad regex). */
+int tsdb_label_names(struct tsdb *db, const struct label_matcher *ms, size_t n, int64_t mint,
+                     int64_t maxt, struct tsdb_strings *out, char *err, size_t errlen);
+int tsdb_label_values(struct tsdb *db, const char *name, const struct label_matcher *ms, size_t n,
+                      int64_t mint, int64_t maxt, struct tsdb_strings *out, char *err,
+                      size_t errlen);
+
 #endif

@@ -72,6 +72,7 @@
 #include "util/log.h"
 
 #define COMPACT_BATCH_SERIES 2000 /* series merged per write txn */
+#define COMPACT_MAX_PARTS    256  /* archive parts per series and window */
 
 struct compact_mark {
     int64_t window;
@@ -89,6 +90,11 @@ struct compact_batch {
     struct sbuf *parts; /* the encoded values of the merged blocks */
     size_t partcap;
     uint64_t merged, blocks_removed; /* reset by each attempt of the txn */
+    int64_t window;                  /* of the series being merged */
+    uint8_t old[COMPACT_MAX_PARTS];  /* its parts already in the archive */
+    size_t nold;
+    MDB_val single; /* the value last gathered */
+    struct sbuf scratch;
 };
 
 /* The key just after key (big-endian increment). */
@@ -150,50 +156,82 @@ static void compact_check_head(struct tsdb *db, struct compact_mark *marks, size
     pthread_rwlock_unlock(&db->head.lock);
 }
 
-/* Encodes the merged samples as the fewest blocks, fewer than nblocks,
- * whose values stay inside a leaf page: k parts of equal sample counts for
- * k = 1, 2, ...  Returns k, or 0 if no such split exists (the blocks are
- * then best left as they are). */
-static size_t compact_encode(struct compact_batch *b, size_t nblocks)
+/* Encodes the merged samples as the fewest archive values that stay
+ * inside a leaf page: k parts of equal sample counts, k = 1, 2, ...
+ * (jumping ahead by the first attempt's size).  Returns k, 0 on an encode
+ * failure. */
+static size_t compact_encode(struct compact_batch *b)
 {
     struct tsdb *db = b->db;
-    size_t n = b->buf.n;
-    if (nblocks > b->partcap) {
-        b->parts = xrealloc(b->parts, nblocks * sizeof *b->parts);
-        for (size_t i = b->partcap; i < nblocks; i++)
-            b->parts[i] = (struct sbuf)SBUF_INIT;
-        b->partcap = nblocks;
-    }
-    for (size_t k = 1; k < nblocks && k <= n; k++) {
-        bool fit = true;
-        for (size_t p = 0; p < k && fit; p++) {
+    size_t n = b->buf.n, max = db->block_inline_max - 1; /* a 13-byte key */
+    for (size_t k = 1; k <= n && k <= COMPACT_MAX_PARTS;) {
+        if (k > b->partcap) {
+            b->parts = xrealloc(b->parts, k * sizeof *b->parts);
+            for (size_t i = b->partcap; i < k; i++)
+                b->parts[i] = (struct sbuf)SBUF_INIT;
+            b->partcap = k;
+        }
+        size_t p = 0;
+        for (; p < k; p++) {
             size_t from = n * p / k, to = n * (p + 1) / k;
             if (tsdb_block_encode(db->maint_codec, b->buf.ts + from, b->buf.vs + from, to - from,
-                                  &b->parts[p]) != 0)
+                                  &b->scratch) != 0)
                 return 0;
-            fit = b->parts[p].len <= db->block_inline_max;
+            tsdb_archive_wrap(b->window, b->buf.ts[from], b->scratch.data, b->scratch.len,
+                              &b->parts[p]);
+            if (b->parts[p].len > max)
+                break;
         }
-        if (fit)
+        if (p == k)
             return k;
+        size_t guess = k == 1 ? (b->parts[0].len + max - 1) / max : 0;
+        k = guess > k + 1 ? guess : k + 1;
     }
     return 0;
 }
 
-/* Decodes the blocks of series m->id in window m->window into b->buf
- * (readers' merge rule) and their keys' times into b->t0s.  Returns 0,
- * EINVAL for a corrupt block, or an LMDB status. */
+/* Decodes what series m->id has of window m->window, the archive's parts
+ * and then the blocks (the readers' order and merge rule), into b->buf,
+ * and notes the parts and the blocks' key times.  Returns 0, EINVAL for a
+ * corrupt value, or an LMDB status. */
 static int compact_gather(MDB_txn *txn, struct compact_batch *b, const struct compact_mark *m,
                           size_t *nblocks)
 {
     MDB_cursor *c;
-    int rc = mdb_cursor_open(txn, b->db->blocks, &c);
-    if (rc != 0)
-        return rc;
-    uint8_t k[12];
-    tsdb_block_key(m->id, m->window, k);
-    MDB_val key = {sizeof k, k}, val;
     *nblocks = 0;
     b->buf.n = 0;
+    b->nold = 0;
+    b->window = m->window;
+    int rc = mdb_cursor_open(txn, b->db->archive, &c);
+    if (rc != 0)
+        return rc;
+    uint8_t k[13];
+    size_t klen;
+    tsdb_archive_key(m->window, m->id, 0, k, &klen);
+    MDB_val key = {klen, k}, val, blk;
+    for (rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+         rc == 0 && tsdb_archive_key_match(&key, m->window, m->id);
+         rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+        int64_t t0;
+        if (!tsdb_archive_value(m->window, &val, &t0, &blk) ||
+            tsdb_block_decode_append(b->db->maint_codec, t0, &blk, &b->buf) != 0) {
+            rc = EINVAL;
+            break;
+        }
+        if (b->nold == COMPACT_MAX_PARTS) {
+            rc = EINVAL; /* parts are numbered by one byte: cannot happen */
+            break;
+        }
+        b->old[b->nold++] = key.mv_size == 13 ? ((const uint8_t *)key.mv_data)[12] : 0;
+        b->single = val; /* valid until the txn writes */
+    }
+    mdb_cursor_close(c);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, b->db->blocks, &c)) != 0)
+        return rc;
+    tsdb_block_key(m->id, m->window, k);
+    key = (MDB_val){12, k};
     for (rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
         uint32_t kid;
@@ -208,12 +246,13 @@ static int compact_gather(MDB_txn *txn, struct compact_batch *b, const struct co
             b->t0s = xrealloc(b->t0s, b->t0cap * sizeof *b->t0s);
         }
         b->t0s[(*nblocks)++] = t0;
+        b->single = val;
     }
     mdb_cursor_close(c);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Merges the blocks of one series in one window, in txn. */
+/* Moves one series' window to the archive, merged, in txn. */
 static int compact_series(MDB_txn *txn, struct compact_batch *b, const struct compact_mark *m)
 {
     struct tsdb *db = b->db;
@@ -226,20 +265,42 @@ static int compact_series(MDB_txn *txn, struct compact_batch *b, const struct co
                  ids);
         return 0;
     }
-    size_t parts = rc == 0 && nblocks > 1 ? compact_encode(b, nblocks) : 0;
-    if (parts == 0)
-        return rc;
+    if (rc != 0 || nblocks == 0)
+        return rc; /* nothing new in blocks: the window is archived as it is */
+    size_t parts;
+    if (nblocks == 1 && b->nold == 0 &&
+        b->single.mv_size + 4 < db->block_inline_max) { /* moved as it is */
+        tsdb_archive_wrap(m->window, b->t0s[0], b->single.mv_data, b->single.mv_size,
+                          &b->scratch);
+        if (b->partcap == 0) {
+            b->parts = xrealloc(b->parts, sizeof *b->parts);
+            b->parts[0] = (struct sbuf)SBUF_INIT;
+            b->partcap = 1;
+        }
+        sbuf_reset(&b->parts[0]);
+        sbuf_append(&b->parts[0], b->scratch.data, b->scratch.len);
+        parts = 1;
+    } else if ((parts = compact_encode(b)) == 0) {
+        return 0; /* left in blocks, where readers find it too */
+    }
     for (size_t i = 0; i < nblocks && rc == 0; i++) {
         uint8_t k[12];
         tsdb_block_key(m->id, b->t0s[i], k);
         MDB_val key = {sizeof k, k};
         rc = mdb_del(txn, db->blocks, &key, NULL);
     }
+    for (size_t i = 0; i < b->nold && rc == 0; i++) {
+        uint8_t k[13];
+        size_t klen;
+        tsdb_archive_key(m->window, m->id, b->old[i], k, &klen);
+        MDB_val key = {klen, k};
+        rc = mdb_del(txn, db->archive, &key, NULL);
+    }
     for (size_t p = 0; p < parts && rc == 0; p++)
-        rc = tsdb_block_put(txn, db->blocks, 0, m->id, b->buf.ts[b->buf.n * p / parts],
-                            &b->parts[p], MDB_NOOVERWRITE);
+        rc = tsdb_archive_put(txn, db->archive, m->window, m->id, (unsigned)p, &b->parts[p]);
     b->merged++;
-    b->blocks_removed += nblocks - parts;
+    size_t before = nblocks + b->nold;
+    b->blocks_removed += before > parts ? before - parts : 0;
     return rc;
 }
 
@@ -311,6 +372,7 @@ int tsdb_compact(struct tsdb *db, double budget_s)
     tsdb_samples_free(&b.buf);
     for (size_t i = 0; i < b.partcap; i++)
         sbuf_free(&b.parts[i]);
+    sbuf_free(&b.scratch);
     free(b.parts);
     return rc;
 }

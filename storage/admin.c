@@ -11,7 +11,9 @@
  * series, in one LMDB write txn, blocks wholly inside [mint, maxt] are
  * deleted and blocks overlapping it are decoded, filtered and written
  * back under the key of their first remaining sample (still inside their
- * window).  The txn is committed under the head's exclusive lock, and the
+ * window).  Archived windows (tsdb_internal.h) are looked up one window
+ * of the range at a time, each part deleted or re-encoded under its own
+ * key (its value carries its first timestamp).  The txn is committed under the head's exclusive lock, and the
  * head's chunks of those series are rebuilt without the deleted samples
  * (head_series_delete_range) before the lock is released, so a reader's
  * snapshot (head lock, then LMDB read txn) sees the batch either wholly
@@ -31,7 +33,8 @@
  * free pages left out, pages renumbered), which reads one consistent LMDB
  * snapshot.  The head is not in LMDB, so unless skip_head its chunks are
  * collected first and written into the copy as blocks (marked for
- * compaction, so the copy compacts them once opened) — the live database
+ * compaction, so the copy compacts them once opened; the archive is
+ * copied with the rest of the env) — the live database
  * is not changed.  For the copy and the collected head to fit together,
  * nothing may move from the head to LMDB in between: the snapshot holds
  * the maintenance mutex from before collecting until the head is written,

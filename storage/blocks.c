@@ -7,13 +7,17 @@
  * before its range without decoding it.
  *
  * Every writer of blocks goes through tsdb_block_write: the flusher (one
- * block per closed head chunk, marked for compaction), compaction (one
- * merged block per series and window, not marked), deletes (a block
+ * block per closed head chunk, marked for compaction), deletes (a block
  * re-encoded without the deleted samples, not marked) and snapshots (the
  * head's chunks written into the copy, marked).  Readers and rewriters
  * merge blocks with one rule, the one tsdb_select applies: blocks in key
  * order, a sample kept only if it is newer than the last one kept, so a
- * rewrite never changes what a reader sees. */
+ * rewrite never changes what a reader sees.
+ *
+ * The archive (finished windows, written by compaction) holds the same
+ * block values behind a uvarint of their first timestamp's offset in the
+ * window, since its keys are (window, id[, part]); readers take a
+ * window's archived parts before its blocks. */
 #include "storage/tsdb_internal.h"
 
 #include <errno.h>

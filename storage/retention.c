@@ -1,6 +1,12 @@
 /* retention.c — dropping old blocks by age (retention_ms) and by size
  * (retention_bytes).
  *
+ * Finished windows are in the archive, keyed window first, so its oldest
+ * data is a run of keys at the start of the tree: both kinds of retention
+ * delete it there with one cursor, in txns of ARCHIVE_BATCH_DELETES keys,
+ * which empties whole leaf pages.  The rest (unarchived blocks, keyed
+ * series first) is walked series by series as below.
+ *
  * Both delete whole blocks, oldest first, and leave series in the index
  * even when no sample of theirs is left (ingest paths may hold their ids;
  * garbage-collecting series is a later change).  Both walk the series ids

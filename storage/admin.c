@@ -11,7 +11,9 @@
  * series, in one LMDB write txn, blocks wholly inside [mint, maxt] are
  * deleted and blocks overlapping it are decoded, filtered and written
  * back under the key of their first remaining sample (still inside their
- * window).  The txn is committed under the head's exclusive lock, and the
+ * window).  Archived windows (tsdb_internal.h) are looked up one window
+ * of the range at a time, each part deleted or re-encoded under its own
+ * key (its value carries its first timestamp).  The txn is committed under the head's exclusive lock, and the
  * head's chunks of those series are rebuilt without the deleted samples
  * (head_series_delete_range) before the lock is released, so a reader's
  * snapshot (head lock, then LMDB read txn) sees the batch either wholly
@@ -31,7 +33,8 @@
  * free pages left out, pages renumbered), which reads one consistent LMDB
  * snapshot.  The head is not in LMDB, so unless skip_head its chunks are
  * collected first and written into the copy as blocks (marked for
- * compaction, so the copy compacts them once opened) — the live database
+ * compaction, so the copy compacts them once opened; the archive is
+ * copied with the rest of the env) — the live database
  * is not changed.  For the copy and the collected head to fit together,
  * nothing may move from the head to LMDB in between: the snapshot holds
  * the maintenance mutex from before collecting until the head is written,
@@ -70,7 +73,8 @@ struct delete_op {
     struct block_span *spans;
     size_t cap;
     struct tsdb_samples buf;
-    struct sbuf scratch;
+    struct sbuf scratch, aval;
+    int64_t afirst, alast; /* the archive's windows; afirst > alast: none */
     struct sbuf walrec;
     int wal_rc;
 };
@@ -134,12 +138,95 @@ static int delete_block(MDB_txn *txn, struct delete_op *op, uint32_t id, const s
                             w, MDB_NOOVERWRITE, &op->scratch);
 }
 
+/* Deletes or rewrites (under its key) the archive part at key of window
+ * w if it overlaps the range. */
+static int delete_part(MDB_txn *txn, struct delete_op *op, int64_t w, const MDB_val *key)
+{
+    MDB_val val, blk;
+    int64_t t0, tmax;
+    int rc = mdb_get(txn, op->db->archive, (MDB_val *)key, &val);
+    if (rc != 0)
+        return rc;
+    if (!tsdb_archive_value(w, &val, &t0, &blk) || !tsdb_block_tmax(t0, &blk, &tmax))
+        return 0; /* corrupt: readers skip it too */
+    if (tmax < op->mint || t0 > op->maxt)
+        return 0;
+    if (t0 >= op->mint && tmax <= op->maxt)
+        return mdb_del(txn, op->db->archive, (MDB_val *)key, NULL);
+    op->buf.n = 0;
+    if (tsdb_block_decode_append(op->db->maint_codec, t0, &blk, &op->buf) != 0)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < op->buf.n; i++) {
+        if (op->buf.ts[i] >= op->mint && op->buf.ts[i] <= op->maxt)
+            continue;
+        op->buf.ts[n] = op->buf.ts[i];
+        op->buf.vs[n++] = op->buf.vs[i];
+    }
+    if (n == 0)
+        return mdb_del(txn, op->db->archive, (MDB_val *)key, NULL);
+    if ((rc = tsdb_block_encode(op->db->maint_codec, op->buf.ts, op->buf.vs, n, &op->scratch)) != 0)
+        return rc;
+    tsdb_archive_wrap(w, op->buf.ts[0], op->scratch.data, op->scratch.len, &op->aval);
+    MDB_val v = {op->aval.len, op->aval.data};
+    return mdb_put(txn, op->db->archive, (MDB_val *)key, &v, 0);
+}
+
+/* The archived windows of series id that overlap the range: a lookup per
+ * window the archive holds, each part deleted or rewritten. */
+static int delete_archive(MDB_txn *txn, struct delete_op *op, uint32_t id)
+{
+    if (op->alast < op->afirst)
+        return 0;
+    int64_t w = op->mint < op->afirst ? op->afirst : tsdb_window_start(op->mint);
+    int64_t wend = op->maxt > op->alast ? op->alast : tsdb_window_start(op->maxt);
+    for (; w <= wend; w += TSDB_WINDOW_MS) {
+        /* The keys first: rewriting moves the cursor's page under it. */
+        uint8_t keys[8][13];
+        size_t lens[8], n = 0;
+        for (unsigned part = 0;;) {
+            MDB_cursor *c;
+            int rc = mdb_cursor_open(txn, op->db->archive, &c);
+            if (rc != 0)
+                return rc;
+            uint8_t k[13];
+            size_t klen;
+            tsdb_archive_key(w, id, part, k, &klen);
+            MDB_val key = {klen, k}, val;
+            n = 0;
+            for (rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+                 rc == 0 && n < 8 && tsdb_archive_key_match(&key, w, id);
+                 rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+                memcpy(keys[n], key.mv_data, key.mv_size);
+                lens[n++] = key.mv_size;
+            }
+            mdb_cursor_close(c);
+            bool more = n == 8 && rc == 0 && tsdb_archive_key_match(&key, w, id);
+            for (size_t j = 0; j < n; j++) {
+                MDB_val kv = {lens[j], keys[j]};
+                if ((rc = delete_part(txn, op, w, &kv)) != 0)
+                    return rc;
+            }
+            if (!more)
+                break;
+            part = keys[n - 1][12] + 1u; /* parts 1.. have 13-byte keys */
+        }
+    }
+    return 0;
+}
+
 static int delete_txn(MDB_txn *txn, void *arg)
 {
     struct delete_op *op = arg;
+    if (!tsdb_archive_windows(txn, op->db->archive, &op->afirst, &op->alast)) {
+        op->afirst = 0;
+        op->alast = -1;
+    }
     for (size_t i = 0; i < op->n; i++) {
-        size_t nb;
-        int rc = delete_find(txn, op, op->ids[i], &nb);
+        size_t nb = 0;
+        int rc = delete_archive(txn, op, op->ids[i]);
+        if (rc == 0)
+            rc = delete_find(txn, op, op->ids[i], &nb);
         for (size_t j = 0; rc == 0 && j < nb; j++)
             rc = delete_block(txn, op, op->ids[i], &op->spans[j]);
         if (rc != 0)
@@ -258,6 +345,7 @@ int tsdb_delete_series(struct tsdb *db, const struct label_matcher *ms, size_t n
     free(op.spans);
     tsdb_samples_free(&op.buf);
     sbuf_free(&op.scratch);
+    sbuf_free(&op.aval);
     sbuf_free(&op.walrec);
     return rc;
 }

@@ -7,13 +7,17 @@
  * before its range without decoding it.
  *
  * Every writer of blocks goes through tsdb_block_write: the flusher (one
- * block per closed head chunk, marked for compaction), compaction (one
- * merged block per series and window, not marked), deletes (a block
+ * block per closed head chunk, marked for compaction), deletes (a block
  * re-encoded without the deleted samples, not marked) and snapshots (the
  * head's chunks written into the copy, marked).  Readers and rewriters
  * merge blocks with one rule, the one tsdb_select applies: blocks in key
  * order, a sample kept only if it is newer than the last one kept, so a
- * rewrite never changes what a reader sees. */
+ * rewrite never changes what a reader sees.
+ *
+ * The archive (finished windows, written by compaction) holds the same
+ * block values behind a uvarint of their first timestamp's offset in the
+ * window, since its keys are (window, id[, part]); readers take a
+ * window's archived parts before its blocks. */
 #include "storage/tsdb_internal.h"
 
 #include <errno.h>
@@ -138,4 +142,74 @@ int tsdb_block_write(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct block
         return 0;
     int rc = tsdb_block_encode(bc, ts, vs, n, scratch);
     return rc ? rc : tsdb_block_put(txn, blocks, compact, id, ts[0], scratch, flags);
+}
+
+/* ---- the archive DBI ---- */
+
+void tsdb_archive_key(int64_t window, uint32_t id, unsigned part, uint8_t key[13], size_t *len)
+{
+    tsdb_compact_key(window, id, key);
+    key[12] = (uint8_t)part;
+    *len = part ? 13 : 12;
+}
+
+bool tsdb_archive_key_match(const MDB_val *key, int64_t window, uint32_t id)
+{
+    uint8_t k[12];
+    tsdb_compact_key(window, id, k);
+    return key->mv_size >= 12 && memcmp(key->mv_data, k, 12) == 0;
+}
+
+bool tsdb_archive_value(int64_t window, const MDB_val *val, int64_t *t0, MDB_val *block)
+{
+    const uint8_t *p = val->mv_data;
+    uint64_t off;
+    size_t k = tsdb_uvarint_get(p, p + val->mv_size, &off);
+    if (!k || off >= (uint64_t)TSDB_WINDOW_MS || k == val->mv_size)
+        return false;
+    *t0 = window + (int64_t)off;
+    block->mv_data = (void *)(p + k);
+    block->mv_size = val->mv_size - k;
+    return true;
+}
+
+void tsdb_archive_wrap(int64_t window, int64_t t0, const void *block, size_t len, struct sbuf *out)
+{
+    uint8_t hdr[10];
+    sbuf_reset(out);
+    sbuf_append(out, hdr, tsdb_uvarint_put(hdr, (uint64_t)(t0 - window)));
+    sbuf_append(out, block, len);
+}
+
+int tsdb_archive_put(MDB_txn *txn, MDB_dbi archive, int64_t window, uint32_t id, unsigned part,
+                     const struct sbuf *val)
+{
+    uint8_t k[13];
+    size_t klen;
+    tsdb_archive_key(window, id, part, k, &klen);
+    MDB_val key = {klen, k}, v = {val->len, val->data};
+    /* Appending leaves the left page full where a plain put at the end
+     * would split it in half; LMDB refuses it for a key that is not the
+     * greatest (a late window), without harm to the txn. */
+    int rc = mdb_put(txn, archive, &key, &v, MDB_APPEND);
+    if (rc == MDB_KEYEXIST)
+        rc = mdb_put(txn, archive, &key, &v, 0);
+    return rc;
+}
+
+bool tsdb_archive_windows(MDB_txn *txn, MDB_dbi archive, int64_t *first, int64_t *last)
+{
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, archive, &c) != 0)
+        return false;
+    MDB_val key, val;
+    uint32_t id;
+    bool ok = mdb_cursor_get(c, &key, &val, MDB_FIRST) == 0 && key.mv_size >= 12;
+    if (ok)
+        tsdb_compact_key_decode(key.mv_data, first, &id);
+    ok = ok && mdb_cursor_get(c, &key, &val, MDB_LAST) == 0 && key.mv_size >= 12;
+    if (ok)
+        tsdb_compact_key_decode(key.mv_data, last, &id);
+    mdb_cursor_close(c);
+    return ok;
 }

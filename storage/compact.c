@@ -1,4 +1,4 @@
-/* compact.c — merging each series' blocks of a finished window into one.
+/* compact.c — moving each series' finished windows, merged, to the archive.
  *
  * The head cuts a chunk at 120 samples (30 min at a 15 s interval) and at
  * every TSDB_WINDOW_MS (2 h) boundary, and the flusher writes each closed
@@ -7,7 +7,8 @@
  * storage-compression.md measured ~0.50 bytes/sample at 120-sample blocks
  * (12-byte key each, zstd on less context) against ~0.31 with one block per
  * series per 2 h window.  Compaction rewrites the blocks of a finished
- * window as one.
+ * window as one value in the "archive" DBI (tsdb_internal.h) and deletes
+ * them from "blocks".
  *
  * What needs compaction is written down as it happens: whenever the flusher
  * writes a block it also puts a mark (window start, series id) in the
@@ -28,22 +29,32 @@
  * for a compacted window (a series that lags) is written as a new block
  * with a new mark and merged again.
  *
- * Merging decodes the window's blocks in key order with the readers' rule
- * (blocks.c), encodes the result with block_encode once, deletes the old
- * keys and puts the new one, in one write txn for a batch of series.
- * Readers hold LMDB read txns (MVCC), so each sees either the old blocks or
- * the merged one, and both decode to the same samples.  A window with a
- * single block is left as it is: re-encoding it would change nothing.
+ * Merging decodes what the series has of the window, archived parts
+ * first (a lagging series' window may be archived already) and then the
+ * blocks in key order, with the readers' rule (blocks.c), encodes the
+ * result with block_encode once, deletes the old keys and puts the new
+ * parts in the archive, in one write txn for a batch of series.  Readers
+ * hold LMDB read txns (MVCC), so each sees either the old state or the
+ * new one, and both decode to the same samples.  A window with a single
+ * block and nothing archived is moved as it is, not re-encoded.
  *
- * One exception to "one block per window": LMDB stores a value larger than
+ * Why a second DBI: "blocks" is keyed series first, so every flush
+ * inserts into the middle of its B-tree and its leaves sit half full (see
+ * the measurements below).  The archive is keyed window first, and marks
+ * are worked through window first, series in id order, so its keys come
+ * in increasing order and are put with MDB_APPEND, which leaves every
+ * leaf full; only a late window (a lagging series, a window that was not
+ * ready on the first pass) is a plain insert.
+ *
+ * One exception to "one value per window": LMDB stores a value larger than
  * about half a page (2018 bytes at 4 KiB, tsdb_block_inline_max) on
  * overflow pages of its own, whole pages, wasting half a page on average.
  * A window of a high-entropy series (17-digit floats, jittered
  * timestamps) merged into one block would cross that line, and measured
  * (bench/compact_bench.c, 15 s grid with +-50 ms jitter) one block per
  * window then cost more pages than the four small blocks did.  So the
- * window is cut into the fewest equal parts whose blocks stay inline, and
- * left alone if that is not fewer blocks than it has.
+ * window is cut into the fewest equal parts whose values stay inline
+ * (archive keys (window, id, part): tsdb_internal.h).
  *
  * Work is bounded: the flusher gives compaction a time budget per round
  * and it resumes after the last mark it looked at (compact_resume), going
@@ -60,8 +71,10 @@
  * under a quarter full.  Over 48 h of ingestion with compaction running,
  * the blocks DBI's pages cost 1.44 bytes/sample (grid) and 3.07 (jitter)
  * against 1.39 and 3.28 without it; the same blocks written densely would
- * take 0.88 and 2.06.  Getting there needs finished windows stored
- * window-first (appends only), not a better merge. */
+ * take 0.88 and 2.06.  Getting there needed finished windows stored
+ * window-first (appends only), not a better merge: with the archive, 48 h
+ * with compaction running cost 0.87 bytes/sample in pages on the grid
+ * (blocks and archive together; bench/compact_bench.c). */
 #include "storage/tsdb_internal.h"
 
 #include <errno.h>
@@ -72,6 +85,7 @@
 #include "util/log.h"
 
 #define COMPACT_BATCH_SERIES 2000 /* series merged per write txn */
+#define COMPACT_MAX_PARTS    256  /* archive parts per series and window */
 
 struct compact_mark {
     int64_t window;
@@ -89,6 +103,11 @@ struct compact_batch {
     struct sbuf *parts; /* the encoded values of the merged blocks */
     size_t partcap;
     uint64_t merged, blocks_removed; /* reset by each attempt of the txn */
+    int64_t window;                  /* of the series being merged */
+    uint8_t old[COMPACT_MAX_PARTS];  /* its parts already in the archive */
+    size_t nold;
+    MDB_val single; /* the value last gathered */
+    struct sbuf scratch;
 };
 
 /* The key just after key (big-endian increment). */
@@ -150,50 +169,82 @@ static void compact_check_head(struct tsdb *db, struct compact_mark *marks, size
     pthread_rwlock_unlock(&db->head.lock);
 }
 
-/* Encodes the merged samples as the fewest blocks, fewer than nblocks,
- * whose values stay inside a leaf page: k parts of equal sample counts for
- * k = 1, 2, ...  Returns k, or 0 if no such split exists (the blocks are
- * then best left as they are). */
-static size_t compact_encode(struct compact_batch *b, size_t nblocks)
+/* Encodes the merged samples as the fewest archive values that stay
+ * inside a leaf page: k parts of equal sample counts, k = 1, 2, ...
+ * (jumping ahead by the first attempt's size).  Returns k, 0 on an encode
+ * failure. */
+static size_t compact_encode(struct compact_batch *b)
 {
     struct tsdb *db = b->db;
-    size_t n = b->buf.n;
-    if (nblocks > b->partcap) {
-        b->parts = xrealloc(b->parts, nblocks * sizeof *b->parts);
-        for (size_t i = b->partcap; i < nblocks; i++)
-            b->parts[i] = (struct sbuf)SBUF_INIT;
-        b->partcap = nblocks;
-    }
-    for (size_t k = 1; k < nblocks && k <= n; k++) {
-        bool fit = true;
-        for (size_t p = 0; p < k && fit; p++) {
+    size_t n = b->buf.n, max = db->block_inline_max - 1; /* a 13-byte key */
+    for (size_t k = 1; k <= n && k <= COMPACT_MAX_PARTS;) {
+        if (k > b->partcap) {
+            b->parts = xrealloc(b->parts, k * sizeof *b->parts);
+            for (size_t i = b->partcap; i < k; i++)
+                b->parts[i] = (struct sbuf)SBUF_INIT;
+            b->partcap = k;
+        }
+        size_t p = 0;
+        for (; p < k; p++) {
             size_t from = n * p / k, to = n * (p + 1) / k;
             if (tsdb_block_encode(db->maint_codec, b->buf.ts + from, b->buf.vs + from, to - from,
-                                  &b->parts[p]) != 0)
+                                  &b->scratch) != 0)
                 return 0;
-            fit = b->parts[p].len <= db->block_inline_max;
+            tsdb_archive_wrap(b->window, b->buf.ts[from], b->scratch.data, b->scratch.len,
+                              &b->parts[p]);
+            if (b->parts[p].len > max)
+                break;
         }
-        if (fit)
+        if (p == k)
             return k;
+        size_t guess = k == 1 ? (b->parts[0].len + max - 1) / max : 0;
+        k = guess > k + 1 ? guess : k + 1;
     }
     return 0;
 }
 
-/* Decodes the blocks of series m->id in window m->window into b->buf
- * (readers' merge rule) and their keys' times into b->t0s.  Returns 0,
- * EINVAL for a corrupt block, or an LMDB status. */
+/* Decodes what series m->id has of window m->window, the archive's parts
+ * and then the blocks (the readers' order and merge rule), into b->buf,
+ * and notes the parts and the blocks' key times.  Returns 0, EINVAL for a
+ * corrupt value, or an LMDB status. */
 static int compact_gather(MDB_txn *txn, struct compact_batch *b, const struct compact_mark *m,
                           size_t *nblocks)
 {
     MDB_cursor *c;
-    int rc = mdb_cursor_open(txn, b->db->blocks, &c);
-    if (rc != 0)
-        return rc;
-    uint8_t k[12];
-    tsdb_block_key(m->id, m->window, k);
-    MDB_val key = {sizeof k, k}, val;
     *nblocks = 0;
     b->buf.n = 0;
+    b->nold = 0;
+    b->window = m->window;
+    int rc = mdb_cursor_open(txn, b->db->archive, &c);
+    if (rc != 0)
+        return rc;
+    uint8_t k[13];
+    size_t klen;
+    tsdb_archive_key(m->window, m->id, 0, k, &klen);
+    MDB_val key = {klen, k}, val, blk;
+    for (rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+         rc == 0 && tsdb_archive_key_match(&key, m->window, m->id);
+         rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+        int64_t t0;
+        if (!tsdb_archive_value(m->window, &val, &t0, &blk) ||
+            tsdb_block_decode_append(b->db->maint_codec, t0, &blk, &b->buf) != 0) {
+            rc = EINVAL;
+            break;
+        }
+        if (b->nold == COMPACT_MAX_PARTS) {
+            rc = EINVAL; /* parts are numbered by one byte: cannot happen */
+            break;
+        }
+        b->old[b->nold++] = key.mv_size == 13 ? ((const uint8_t *)key.mv_data)[12] : 0;
+        b->single = val; /* valid until the txn writes */
+    }
+    mdb_cursor_close(c);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, b->db->blocks, &c)) != 0)
+        return rc;
+    tsdb_block_key(m->id, m->window, k);
+    key = (MDB_val){12, k};
     for (rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
         uint32_t kid;
@@ -208,12 +259,13 @@ static int compact_gather(MDB_txn *txn, struct compact_batch *b, const struct co
             b->t0s = xrealloc(b->t0s, b->t0cap * sizeof *b->t0s);
         }
         b->t0s[(*nblocks)++] = t0;
+        b->single = val;
     }
     mdb_cursor_close(c);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Merges the blocks of one series in one window, in txn. */
+/* Moves one series' window to the archive, merged, in txn. */
 static int compact_series(MDB_txn *txn, struct compact_batch *b, const struct compact_mark *m)
 {
     struct tsdb *db = b->db;
@@ -226,20 +278,42 @@ static int compact_series(MDB_txn *txn, struct compact_batch *b, const struct co
                  ids);
         return 0;
     }
-    size_t parts = rc == 0 && nblocks > 1 ? compact_encode(b, nblocks) : 0;
-    if (parts == 0)
-        return rc;
+    if (rc != 0 || nblocks == 0)
+        return rc; /* nothing new in blocks: the window is archived as it is */
+    size_t parts;
+    if (nblocks == 1 && b->nold == 0 &&
+        b->single.mv_size + 4 < db->block_inline_max) { /* moved as it is */
+        tsdb_archive_wrap(m->window, b->t0s[0], b->single.mv_data, b->single.mv_size,
+                          &b->scratch);
+        if (b->partcap == 0) {
+            b->parts = xrealloc(b->parts, sizeof *b->parts);
+            b->parts[0] = (struct sbuf)SBUF_INIT;
+            b->partcap = 1;
+        }
+        sbuf_reset(&b->parts[0]);
+        sbuf_append(&b->parts[0], b->scratch.data, b->scratch.len);
+        parts = 1;
+    } else if ((parts = compact_encode(b)) == 0) {
+        return 0; /* left in blocks, where readers find it too */
+    }
     for (size_t i = 0; i < nblocks && rc == 0; i++) {
         uint8_t k[12];
         tsdb_block_key(m->id, b->t0s[i], k);
         MDB_val key = {sizeof k, k};
         rc = mdb_del(txn, db->blocks, &key, NULL);
     }
+    for (size_t i = 0; i < b->nold && rc == 0; i++) {
+        uint8_t k[13];
+        size_t klen;
+        tsdb_archive_key(m->window, m->id, b->old[i], k, &klen);
+        MDB_val key = {klen, k};
+        rc = mdb_del(txn, db->archive, &key, NULL);
+    }
     for (size_t p = 0; p < parts && rc == 0; p++)
-        rc = tsdb_block_put(txn, db->blocks, 0, m->id, b->buf.ts[b->buf.n * p / parts],
-                            &b->parts[p], MDB_NOOVERWRITE);
+        rc = tsdb_archive_put(txn, db->archive, m->window, m->id, (unsigned)p, &b->parts[p]);
     b->merged++;
-    b->blocks_removed += nblocks - parts;
+    size_t before = nblocks + b->nold;
+    b->blocks_removed += before > parts ? before - parts : 0;
     return rc;
 }
 
@@ -313,6 +387,7 @@ int tsdb_compact(struct tsdb *db, double budget_s)
     tsdb_samples_free(&b.buf);
     for (size_t i = 0; i < b.partcap; i++)
         sbuf_free(&b.parts[i]);
+    sbuf_free(&b.scratch);
     free(b.parts);
     return rc;
 }

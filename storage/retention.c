@@ -1,6 +1,12 @@
 /* retention.c — dropping old blocks by age (retention_ms) and by size
  * (retention_bytes).
  *
+ * Finished windows are in the archive, keyed window first, so its oldest
+ * data is a run of keys at the start of the tree: both kinds of retention
+ * delete it there with one cursor, in txns of ARCHIVE_BATCH_DELETES keys,
+ * which empties whole leaf pages.  The rest (unarchived blocks, keyed
+ * series first) is walked series by series as below.
+ *
  * Both delete whole blocks, oldest first, and leave series in the index
  * even when no sample of theirs is left (ingest paths may hold their ids;
  * garbage-collecting series is a later change).  Both walk the series ids
@@ -37,6 +43,7 @@
  * overshoot in deleted data is bounded by one window per run. */
 #include "storage/tsdb_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -86,6 +93,73 @@ static int time_batch_txn(MDB_txn *txn, void *arg)
     return rc;
 }
 
+/* Deletes, from the start of the archive, the whole windows that end by
+ * b->window_end and, up to b->cutoff, the parts whose last sample is older
+ * than b->cutoff; at most ARCHIVE_BATCH_DELETES per txn.  *more is set
+ * when it stopped at that limit. */
+struct archive_batch {
+    struct tsdb *db;
+    int64_t cutoff;      /* time: parts ending before it go */
+    int64_t window_end;  /* whole windows ending by it go */
+    uint64_t dropped;    /* reset by each attempt */
+    bool more;
+};
+
+#define ARCHIVE_BATCH_DELETES 100000
+
+static int archive_batch_txn(MDB_txn *txn, void *arg)
+{
+    struct archive_batch *b = arg;
+    MDB_cursor *c;
+    b->dropped = 0;
+    b->more = false;
+    int rc = mdb_cursor_open(txn, b->db->archive, &c);
+    if (rc != 0)
+        return rc;
+    MDB_val key, val, blk;
+    /* After a delete the cursor is on the next key: MDB_GET_CURRENT. */
+    bool deleted = false;
+    for (rc = mdb_cursor_get(c, &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &key, &val, deleted ? MDB_GET_CURRENT : MDB_NEXT)) {
+        int64_t w, t0, tmax;
+        uint32_t id;
+        deleted = false;
+        if (key.mv_size < 12)
+            continue;
+        tsdb_compact_key_decode(key.mv_data, &w, &id);
+        if (w > b->cutoff)
+            break; /* every later window starts after the cutoff */
+        bool whole = w <= b->window_end - TSDB_WINDOW_MS;
+        if (!whole && (!tsdb_archive_value(w, &val, &t0, &blk) || !tsdb_block_tmax(t0, &blk, &tmax) ||
+                       tmax >= b->cutoff))
+            continue;
+        if (b->dropped == ARCHIVE_BATCH_DELETES) {
+            b->more = true;
+            break;
+        }
+        if ((rc = mdb_cursor_del(c, 0)) != 0)
+            break;
+        b->dropped++;
+        deleted = true;
+    }
+    mdb_cursor_close(c);
+    /* Deleting the last key empties the tree and uninitialises the cursor,
+     * so MDB_GET_CURRENT then says EINVAL. */
+    return rc == MDB_NOTFOUND || (rc == EINVAL && deleted) ? 0 : rc;
+}
+
+/* Runs archive_batch_txn until done; adds the parts deleted to *dropped. */
+static int archive_drop(struct tsdb *db, int64_t cutoff, int64_t window_end, uint64_t *dropped)
+{
+    struct archive_batch b = {.db = db, .cutoff = cutoff, .window_end = window_end};
+    int rc;
+    do {
+        rc = tsdb_write(db, archive_batch_txn, &b);
+        *dropped += rc == 0 ? b.dropped : 0;
+    } while (rc == 0 && b.more);
+    return rc;
+}
+
 static uint32_t series_count(struct tsdb *db)
 {
     MDB_txn *txn;
@@ -103,7 +177,9 @@ int tsdb_retention_time(struct tsdb *db)
     struct time_batch b = {.db = db, .cutoff = tsdb_now_ms() - db->opts.retention_ms};
     uint32_t last = series_count(db);
     uint64_t dropped = 0;
-    int rc = 0;
+    /* The archive: whole windows before the cutoff's, then a scan of the
+     * window holding it. */
+    int rc = archive_drop(db, b.cutoff, tsdb_window_start(b.cutoff), &dropped);
     for (uint32_t from = 1; rc == 0 && from <= last; from += RETENTION_BATCH_SERIES) {
         b.from = from;
         b.to = last - from < RETENTION_BATCH_SERIES ? last + 1 : from + RETENTION_BATCH_SERIES;
@@ -119,22 +195,27 @@ int tsdb_retention_time(struct tsdb *db)
 
 /* ---- size ---- */
 
-/* The used bytes (LMDB and WAL) and the blocks DBI's page bytes per entry. */
-static int size_measure(struct tsdb *db, uint64_t *used, double *per_block)
+/* The used bytes (LMDB and WAL) and the page bytes per entry of the
+ * blocks and archive DBIs. */
+static int size_measure(struct tsdb *db, uint64_t *used, double per_entry[2])
 {
     MDB_txn *txn;
     int rc = tsdb_read_begin(db, &txn);
     if (rc != 0)
         return rc;
-    MDB_stat st;
-    mdb_stat(txn, db->blocks, &st);
+    MDB_stat st[2];
+    mdb_stat(txn, db->blocks, &st[0]);
+    mdb_stat(txn, db->archive, &st[1]);
     *used = tsdb_env_used_bytes(db, txn);
     tsdb_read_end(db, txn);
     struct wal_stats ws;
     wal_stats_get(db->wal, &ws);
     *used += ws.storage_bytes;
-    uint64_t pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
-    *per_block = st.ms_entries ? (double)pages * st.ms_psize / (double)st.ms_entries : 0;
+    for (int i = 0; i < 2; i++) {
+        uint64_t pages = st[i].ms_branch_pages + st[i].ms_leaf_pages + st[i].ms_overflow_pages;
+        per_entry[i] =
+            st[i].ms_entries ? (double)pages * st[i].ms_psize / (double)st[i].ms_entries : 0;
+    }
     return 0;
 }
 
@@ -198,13 +279,25 @@ static int size_drop_window(struct tsdb *db, uint32_t last, int64_t w, uint64_t 
     return 0;
 }
 
+/* The oldest window in the archive, or INT64_MAX. */
+static int64_t archive_oldest(struct tsdb *db)
+{
+    MDB_txn *txn;
+    int64_t first, last;
+    if (tsdb_read_begin(db, &txn) != 0)
+        return INT64_MAX;
+    bool any = tsdb_archive_windows(txn, db->archive, &first, &last);
+    tsdb_read_end(db, txn);
+    return any ? first : INT64_MAX;
+}
+
 int tsdb_retention_size(struct tsdb *db)
 {
     if (db->opts.retention_bytes <= 0)
         return 0;
     uint64_t bound = (uint64_t)db->opts.retention_bytes, used;
-    double per_block;
-    int rc = size_measure(db, &used, &per_block);
+    double per[2];
+    int rc = size_measure(db, &used, per);
     if (rc != 0 || used <= bound) {
         db->size_room = 0;
         return rc;
@@ -217,18 +310,27 @@ int tsdb_retention_size(struct tsdb *db)
     double excess = (double)(used - bound - room), freed = 0;
     uint32_t last = series_count(db);
     uint64_t dropped = 0;
-    /* A window below every block's makes the first pass find the oldest. */
-    int64_t w = INT64_MIN, next;
-    rc = size_drop_window(db, last, w, &dropped, &next);
-    while (rc == 0 && next != INT64_MAX && freed < excess) {
-        uint64_t before = dropped;
-        w = next;
-        rc = size_drop_window(db, last, w, &dropped, &next);
-        freed += (double)(dropped - before) * per_block;
+    /* A window below every block's makes the first pass over the blocks
+     * find their oldest; the archive's oldest is its first key.  Then the
+     * oldest window of the two goes, from both, until enough is freed. */
+    int64_t bnext;
+    rc = size_drop_window(db, last, INT64_MIN, &dropped, &bnext);
+    int64_t anext = archive_oldest(db);
+    while (rc == 0 && (bnext != INT64_MAX || anext != INT64_MAX) && freed < excess) {
+        int64_t w = anext < bnext ? anext : bnext;
+        uint64_t nb = 0, na = 0;
+        if (anext <= w) {
+            rc = archive_drop(db, w, w + TSDB_WINDOW_MS, &na);
+            anext = archive_oldest(db);
+        }
+        if (rc == 0 && bnext <= w)
+            rc = size_drop_window(db, last, w, &nb, &bnext);
+        dropped += nb + na;
+        freed += (double)nb * per[0] + (double)na * per[1];
     }
     uint64_t after = used;
     if (rc == 0)
-        rc = size_measure(db, &after, &per_block);
+        rc = size_measure(db, &after, per);
     if (rc != 0) {
         log_error(db->opts.log, "tsdb", "Size retention failed", "err", mdb_strerror(rc));
         return rc;

@@ -4,7 +4,8 @@
  *   lock        flock(2)ed exclusively while a server has the dir open; an
  *               flock dies with its process, so kill -9 never leaves a stale
  *               lock behind (unlike a pid file)
- *   index.mdb/  the LMDB environment: the series index and the blocks
+ *   index.mdb/  the LMDB environment: the series index, the blocks and the
+ *               archive of finished windows (tsdb_internal.h)
  *   wal/        the write-ahead log of samples still only in the head
  *
  * Why the WAL is its own files and not LMDB: an LMDB commit that is durable
@@ -138,7 +139,44 @@ int tsdb_mkdir_all(const char *path)
     return rc;
 }
 
-int64_t tsdb_persisted_maxt(struct tsdb *db, MDB_txn *txn, uint32_t id)
+/* The newest archived timestamp of series id in windows [lo, hi], newest
+ * window first; INT64_MIN if none. */
+static int64_t archive_maxt(struct tsdb *db, MDB_txn *txn, uint32_t id, int64_t lo, int64_t hi)
+{
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, db->archive, &c) != 0)
+        return INT64_MIN;
+    int64_t maxt = INT64_MIN;
+    for (int64_t w = hi; w >= lo && maxt == INT64_MIN; w -= TSDB_WINDOW_MS) {
+        uint8_t k[13];
+        size_t klen;
+        tsdb_archive_key(w, id, 0, k, &klen);
+        MDB_val key = {klen, k}, val, blk;
+        int64_t t0, tmax;
+        for (int rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+             rc == 0 && tsdb_archive_key_match(&key, w, id);
+             rc = mdb_cursor_get(c, &key, &val, MDB_NEXT))
+            if (tsdb_archive_value(w, &val, &t0, &blk) && tsdb_block_tmax(t0, &blk, &tmax) &&
+                tmax > maxt)
+                maxt = tmax;
+        if (w < INT64_MIN + TSDB_WINDOW_MS)
+            break;
+    }
+    mdb_cursor_close(c);
+    return maxt;
+}
+
+/* The blocks DBI first (the series' last key), then the archive.  Is the
+ * archive needed?  Compaction archives a series' window only once the head
+ * holds no sample of the series before the window's end, so while the
+ * head has samples of a window, its newest data is not archived; but a
+ * series that went quiet has its last chunk flushed and then archived,
+ * and its samples may still be in the WAL: replay must find them there or
+ * it would take them into the head again.  The archive is window first,
+ * so finding a series' newest entry is a lookup per window, newest first;
+ * windows ending before since (the first replayed sample: what replay
+ * compares is at or after it) or before the newest block cannot matter. */
+int64_t tsdb_persisted_maxt(struct tsdb *db, MDB_txn *txn, uint32_t id, int64_t since)
 {
     uint8_t k[12];
     tsdb_block_key(id + 1, INT64_MIN, k);
@@ -159,7 +197,13 @@ int64_t tsdb_persisted_maxt(struct tsdb *db, MDB_txn *txn, uint32_t id)
             maxt = t0 + (int64_t)dt;
     }
     mdb_cursor_close(c);
-    return maxt;
+    int64_t first, last;
+    if (!tsdb_archive_windows(txn, db->archive, &first, &last))
+        return maxt;
+    int64_t floor = since > maxt ? since : maxt;
+    int64_t lo = floor < first ? first : tsdb_window_start(floor);
+    int64_t amax = archive_maxt(db, txn, id, lo, last);
+    return amax > maxt ? amax : maxt;
 }
 
 /* ---- opening ---- */
@@ -208,6 +252,8 @@ static int tsdb_env_open(struct tsdb *db, char *err, size_t errlen)
         rc = mdb_dbi_open(txn, "blocks", MDB_CREATE, &db->blocks);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "compact", MDB_CREATE, &db->compact);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "archive", MDB_CREATE, &db->archive);
     if (rc != 0) {
         if (txn)
             mdb_txn_abort(txn);
@@ -294,7 +340,7 @@ static int replay_record(void *arg, uint8_t type, const uint8_t *p, size_t len)
         struct head_series *s = head_series_get(&rc->db->head, (uint32_t)id, false);
         if (!s) {
             s = head_series_get(&rc->db->head, (uint32_t)id, true);
-            s->persisted_maxt = tsdb_persisted_maxt(rc->db, rc->txn, (uint32_t)id);
+            s->persisted_maxt = tsdb_persisted_maxt(rc->db, rc->txn, (uint32_t)id, t);
         }
         if (tsdb_head_apply(rc->db, (uint32_t)id, t, v, 1) == HEAD_APPENDED) {
             rc->samples++;
@@ -868,6 +914,8 @@ int tsdb_stats_get(struct tsdb *db, size_t limit, struct tsdb_stats *st, char *e
     MDB_stat bs;
     mdb_stat(txn, db->blocks, &bs);
     st->blocks = bs.ms_entries;
+    mdb_stat(txn, db->archive, &bs);
+    st->blocks += bs.ms_entries; /* an archived part is a block too */
     uint64_t used = tsdb_env_used_bytes(db, txn);
     tsdb_read_end(db, txn);
     struct wal_stats ws;

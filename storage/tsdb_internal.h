@@ -25,6 +25,20 @@
  *             in the order it works through it (oldest window first).
  *             Written in the same txn as the block, so it survives crashes
  *             and needs no rebuild on open.
+ *   "archive" key   u64 window start (as above) | u32 series id (big
+ *                   endian) [| u8 part, only for parts 1..255]
+ *             value uvarint (first timestamp - window start) | a block
+ *                   value as in "blocks"
+ *             the finished windows, one entry per series and window (or a
+ *             few parts, each small enough to stay inside a leaf page),
+ *             written by compaction (compact.c).  Keyed window first so
+ *             that compaction, which finishes windows in time order and
+ *             series in id order, only appends (MDB_APPEND: full leaves),
+ *             and retention drops the oldest windows from the start of the
+ *             tree.  A series' data of one window may be in both DBIs (a
+ *             sample that arrived after its window was archived); readers
+ *             take, window by window, the archive's parts and then the
+ *             blocks, with the merge rule of blocks.c.
  *
  * WAL records (storage/wal.h frames them):
  *   WAL_REC_SAMPLES  uvarint count, then per sample: uvarint series id,
@@ -81,6 +95,7 @@ struct tsdb {
     MDB_env *env;
     MDB_dbi blocks;
     MDB_dbi compact;         /* the compaction to-do marks */
+    MDB_dbi archive;         /* finished windows, window first */
     size_t block_inline_max; /* tsdb_block_inline_max of the env's page size */
     struct index *index;
     struct wal *wal;
@@ -152,8 +167,13 @@ int tsdb_mkdir_all(const char *path);
 enum head_append_result tsdb_head_apply(struct tsdb *db, uint32_t id, int64_t t, double v,
                                         uint32_t segment);
 
-/* The newest timestamp of series id stored in LMDB, or INT64_MIN. */
-int64_t tsdb_persisted_maxt(struct tsdb *db, MDB_txn *txn, uint32_t id);
+/* The newest timestamp of series id stored in LMDB, or INT64_MIN, as far
+ * as it is at or after since: archive windows that end before since are
+ * not looked at (one lookup per window from the newest archived one back
+ * to since's), so a result below since may miss older archived data.
+ * WAL replay passes the series' first replayed sample: only the samples
+ * from there on are compared with the result.  See tsdb.c. */
+int64_t tsdb_persisted_maxt(struct tsdb *db, MDB_txn *txn, uint32_t id, int64_t since);
 
 /* Runs the flusher's periodic work now, on the calling thread: closes idle
  * head chunks, flushes every closed chunk, truncates the WAL, compacts
@@ -247,6 +267,26 @@ int tsdb_block_write(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct block
 /* The compaction mark key of (window start, id). */
 void tsdb_compact_key(int64_t window, uint32_t id, uint8_t key[12]);
 void tsdb_compact_key_decode(const uint8_t key[12], int64_t *window, uint32_t *id);
+
+/* The archive DBI's key of (window start, id, part): 12 bytes for part 0,
+ * 13 for parts 1..255 (so a window's parts follow its first one). */
+void tsdb_archive_key(int64_t window, uint32_t id, unsigned part, uint8_t key[13], size_t *len);
+/* Whether key is one of (window, id)'s parts. */
+bool tsdb_archive_key_match(const MDB_val *key, int64_t window, uint32_t id);
+/* Splits an archive value of window into its first timestamp and the
+ * block value (the "blocks" format, pointing into val); false if
+ * malformed. */
+bool tsdb_archive_value(int64_t window, const MDB_val *val, int64_t *t0, MDB_val *block);
+/* The archive value of a block value of len bytes whose first sample is
+ * at t0, into out (reset first). */
+void tsdb_archive_wrap(int64_t window, int64_t t0, const void *block, size_t len,
+                       struct sbuf *out);
+/* Puts val under (window, id, part), appending when that is the greatest
+ * key.  Returns 0 or an LMDB status. */
+int tsdb_archive_put(MDB_txn *txn, MDB_dbi archive, int64_t window, uint32_t id, unsigned part,
+                     const struct sbuf *val);
+/* The oldest and newest window in the archive; false if it is empty. */
+bool tsdb_archive_windows(MDB_txn *txn, MDB_dbi archive, int64_t *first, int64_t *last);
 
 /* ---- compaction (compact.c) ---- */
 

@@ -8,9 +8,14 @@
  * holds every sample of every batch committed before it and none of the
  * later ones; a chunk caught both in LMDB and in the head is merged once.
  *
- * Iteration then decodes each series' blocks from LMDB (one cursor seek,
- * then a short scan over that series' adjacent keys) and appends the head
- * samples that are newer, into arrays reused from series to series.
+ * Iteration then decodes each series' data from LMDB and appends the head
+ * samples that are newer, into arrays reused from series to series.  In
+ * LMDB a series has blocks (one cursor seek, then a short scan over that
+ * series' adjacent keys) and archived windows (keyed window first, so one
+ * point lookup per window of the range the archive holds: ~1 us each,
+ * against ~1.2 us to decode the window's 480 samples at a 15 s interval).
+ * Window by window, the archive comes before the blocks, and a sample is
+ * kept only if newer than the last one kept (blocks.c).
  *
  * A series set holds its read txn, and so its place in the env gate
  * (tsdb_env.c), until it is freed: free it promptly, since growing the map
@@ -24,6 +29,9 @@ struct tsdb_series_set {
     struct tsdb *db;
     MDB_txn *txn;
     MDB_cursor *cur;
+    MDB_cursor *acur;          /* the archive's */
+    int64_t afirst, alast;     /* its windows; afirst > alast if empty */
+    bool abounds;              /* afirst, alast are known */
     uint32_t *ids;
     size_t nids, pos;
     size_t *head_off; /* per id: byte offset and count of its head samples */
@@ -123,11 +131,43 @@ static size_t set_add_block(struct tsdb_series_set *set, int64_t t0, const MDB_v
     return w;
 }
 
+/* Appends the archive's parts of (w, id) after `n` samples. */
+static size_t set_add_archive(struct tsdb_series_set *set, int64_t w, uint32_t id, size_t n)
+{
+    uint8_t k[13];
+    size_t klen;
+    tsdb_archive_key(w, id, 0, k, &klen);
+    MDB_val key = {klen, k}, val, blk;
+    for (int rc = mdb_cursor_get(set->acur, &key, &val, MDB_SET_RANGE);
+         rc == 0 && tsdb_archive_key_match(&key, w, id);
+         rc = mdb_cursor_get(set->acur, &key, &val, MDB_NEXT)) {
+        int64_t t0;
+        if (tsdb_archive_value(w, &val, &t0, &blk))
+            n = set_add_block(set, t0, &blk, n);
+    }
+    return n;
+}
+
+/* The series' samples in LMDB: window by window, the archive's parts,
+ * then the blocks (tsdb_internal.h).  The blocks come from one cursor
+ * scan over the series' adjacent keys; the archive costs a lookup per
+ * window of the range that the archive holds. */
 static size_t set_read_blocks(struct tsdb_series_set *set, uint32_t id)
 {
     struct tsdb *db = set->db;
     if (!set->cur && mdb_cursor_open(set->txn, db->blocks, &set->cur) != 0)
         return 0;
+    if (!set->abounds) {
+        set->abounds = true;
+        if (mdb_cursor_open(set->txn, db->archive, &set->acur) != 0 ||
+            !tsdb_archive_windows(set->txn, db->archive, &set->afirst, &set->alast)) {
+            set->afirst = 0;
+            set->alast = -1;
+        }
+    }
+    /* The archive windows to look up: aw, aw + TSDB_WINDOW_MS, ... aend. */
+    int64_t aw = set->mint < set->afirst ? set->afirst : tsdb_window_start(set->mint);
+    int64_t aend = set->maxt > set->alast ? set->alast : tsdb_window_start(set->maxt);
     uint8_t k[12];
     int64_t from = set->mint > INT64_MIN + TSDB_WINDOW_MS ? set->mint - TSDB_WINDOW_MS : INT64_MIN;
     tsdb_block_key(id, from, k);
@@ -142,8 +182,12 @@ static size_t set_read_blocks(struct tsdb_series_set *set, uint32_t id)
         tsdb_block_key_decode(key.mv_data, &kid, &t0);
         if (kid != id || t0 > set->maxt)
             break;
+        for (; aw <= aend && aw <= t0; aw += TSDB_WINDOW_MS)
+            n = set_add_archive(set, aw, id, n);
         n = set_add_block(set, t0, &val, n);
     }
+    for (; aw <= aend; aw += TSDB_WINDOW_MS)
+        n = set_add_archive(set, aw, id, n);
     return n;
 }
 
@@ -187,6 +231,8 @@ void tsdb_series_set_free(struct tsdb_series_set *set)
         return;
     if (set->cur)
         mdb_cursor_close(set->cur);
+    if (set->acur)
+        mdb_cursor_close(set->acur);
     if (set->txn)
         tsdb_read_end(set->db, set->txn);
     free(set->ids);

@@ -575,23 +575,58 @@ static size_t count_blocks(struct tsdb *db, uint32_t id, int64_t w)
     return n;
 }
 
-/* Keys plus values of the whole blocks DBI, and its entries. */
-static uint64_t blocks_bytes(struct tsdb *db, uint64_t *entries)
+/* Archive parts of series id in the window starting at w. */
+static size_t count_archive(struct tsdb *db, uint32_t id, int64_t w)
 {
     MDB_txn *txn;
     MDB_cursor *c;
     assert_int_equal(tsdb_read_begin(db, &txn), 0);
-    assert_int_equal(mdb_cursor_open(txn, db->blocks, &c), 0);
-    MDB_val key, val;
-    uint64_t bytes = 0;
-    *entries = 0;
-    while (mdb_cursor_get(c, &key, &val, MDB_NEXT) == 0) {
-        bytes += key.mv_size + val.mv_size;
-        (*entries)++;
-    }
+    assert_int_equal(mdb_cursor_open(txn, db->archive, &c), 0);
+    uint8_t k[13];
+    size_t klen;
+    tsdb_archive_key(w, id, 0, k, &klen);
+    MDB_val key = {klen, k}, val;
+    size_t n = 0;
+    for (int rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+         rc == 0 && tsdb_archive_key_match(&key, w, id);
+         rc = mdb_cursor_get(c, &key, &val, MDB_NEXT))
+        n++;
     mdb_cursor_close(c);
     tsdb_read_end(db, txn);
+    return n;
+}
+
+/* Keys plus values of the whole blocks and archive DBIs, and their
+ * entries. */
+static uint64_t blocks_bytes(struct tsdb *db, uint64_t *entries)
+{
+    MDB_txn *txn;
+    assert_int_equal(tsdb_read_begin(db, &txn), 0);
+    uint64_t bytes = 0;
+    *entries = 0;
+    MDB_dbi dbis[2] = {db->blocks, db->archive};
+    for (int i = 0; i < 2; i++) {
+        MDB_cursor *c;
+        assert_int_equal(mdb_cursor_open(txn, dbis[i], &c), 0);
+        MDB_val key, val;
+        while (mdb_cursor_get(c, &key, &val, MDB_NEXT) == 0) {
+            bytes += key.mv_size + val.mv_size;
+            (*entries)++;
+        }
+        mdb_cursor_close(c);
+    }
+    tsdb_read_end(db, txn);
     return bytes;
+}
+
+static uint64_t archive_entries(struct tsdb *db)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    assert_int_equal(tsdb_read_begin(db, &txn), 0);
+    mdb_stat(txn, db->archive, &st);
+    tsdb_read_end(db, txn);
+    return st.ms_entries;
 }
 
 static double metric_text_value(struct metrics_registry *r, const char *name)
@@ -671,14 +706,18 @@ static void test_compaction_merges_finished_windows(void **state)
     assert_int_equal(vc.bad, 0);
 
     /* Windows 0 and 1 are finished (they end over an hour before the newest
-     * sample): one block each, except that the 17-digit floats (i % 4 == 3,
-     * ~3.7 KB a window) take two, so that no value leaves its leaf page for
-     * overflow pages.  Window 2 is not finished. */
+     * sample): moved to the archive, one part each, except that the
+     * 17-digit floats (i % 4 == 3, ~3.7 KB a window) take two, so that no
+     * value leaves its leaf page for overflow pages.  Window 2 is not
+     * finished and stays in blocks. */
     for (int i = 0; i < NCS; i++) {
         size_t want = i % 4 == 3 ? 2 : 1;
-        assert_int_equal(count_blocks(db, (uint32_t)refs[i], T0), want);
-        assert_int_equal(count_blocks(db, (uint32_t)refs[i], T0 + TSDB_WINDOW_MS), want);
+        assert_int_equal(count_blocks(db, (uint32_t)refs[i], T0), 0);
+        assert_int_equal(count_blocks(db, (uint32_t)refs[i], T0 + TSDB_WINDOW_MS), 0);
+        assert_int_equal(count_archive(db, (uint32_t)refs[i], T0), want);
+        assert_int_equal(count_archive(db, (uint32_t)refs[i], T0 + TSDB_WINDOW_MS), want);
         assert_int_equal(count_blocks(db, (uint32_t)refs[i], T0 + 2 * TSDB_WINDOW_MS), 3);
+        assert_int_equal(count_archive(db, (uint32_t)refs[i], T0 + 2 * TSDB_WINDOW_MS), 0);
     }
     uint64_t bytes_after = blocks_bytes(db, &n_after);
     assert_int_equal(n_after, NCS * 5 + NCS / 2);
@@ -687,8 +726,16 @@ static void test_compaction_merges_finished_windows(void **state)
     MDB_stat bst;
     assert_int_equal(tsdb_read_begin(db, &txn), 0);
     mdb_stat(txn, db->blocks, &bst);
-    tsdb_read_end(db, txn);
     assert_int_equal(bst.ms_overflow_pages, 0);
+    mdb_stat(txn, db->archive, &bst);
+    assert_int_equal(bst.ms_overflow_pages, 0);
+    assert_int_equal(bst.ms_entries, 2 * NCS + NCS / 2);
+    tsdb_read_end(db, txn);
+    char serr[256];
+    struct tsdb_stats tst;
+    assert_int_equal(tsdb_stats_get(db, 1, &tst, serr, sizeof serr), 0);
+    assert_int_equal(tst.blocks, n_after); /* both DBIs */
+    tsdb_stats_free(&tst);
     assert_int_equal(verify_metric(db, "cmp", NCS, &e), 0);
     assert_true(metric_text_value(reg, "prometheus_tsdb_compactions_total") >= 1);
     assert_true(metric_text_value(reg, "vigil_tsdb_compaction_blocks_merged_total") ==
@@ -707,7 +754,7 @@ static void test_compaction_merges_finished_windows(void **state)
     assert_int_equal(verify_metric(db, "cmp", NCS, &e), 0);
     assert_int_equal(tsdb_maintain_now(db), 0);
     for (int i = 0; i < NCS; i += 7)
-        assert_int_equal(count_blocks(db, (uint32_t)refs[i], T0 + 2 * TSDB_WINDOW_MS),
+        assert_int_equal(count_archive(db, (uint32_t)refs[i], T0 + 2 * TSDB_WINDOW_MS),
                          i % 4 == 3 ? 2 : 1);
     assert_int_equal(verify_metric(db, "cmp", NCS, &e), 0);
     tsdb_close(db);
@@ -764,7 +811,8 @@ static void test_delete_series(void **state)
     assert_int_equal(tsdb_maintain_now(db), 0);
     append_range(db, "del", NDS, 900, 1100, refs);
     append_range(db, "other", NDS, 900, 1100, refs2);
-    assert_int_equal(count_blocks(db, (uint32_t)refs[0], T0), 1);
+    assert_int_equal(count_archive(db, (uint32_t)refs[0], T0), 1);
+    assert_int_equal(count_blocks(db, (uint32_t)refs[0], T0), 0);
     assert_int_equal(count_blocks(db, (uint32_t)refs[0], T0 + TSDB_WINDOW_MS), 3);
 
     /* From just after sample 100 (inside the compacted block) to sample 1050
@@ -788,7 +836,8 @@ static void test_delete_series(void **state)
     struct expect all = {.nk = 1100, .del_from = 1, .del_to = 0};
     assert_int_equal(verify_metric(db, "del", NDS, &e), 0);
     assert_int_equal(verify_metric(db, "other", NDS, &all), 0);   /* same labels, other name */
-    assert_int_equal(count_blocks(db, (uint32_t)refs[0], T0), 1); /* rewritten */
+    assert_int_equal(count_archive(db, (uint32_t)refs[0], T0), 1); /* rewritten */
+    assert_int_equal(count_archive(db, (uint32_t)refs[1], T0), 1);
     assert_int_equal(count_blocks(db, (uint32_t)refs[0], T0 + TSDB_WINDOW_MS), 0);
     assert_int_equal(count_blocks(db, (uint32_t)refs[1], T0 + TSDB_WINDOW_MS), 3);
 
@@ -817,7 +866,10 @@ static void test_delete_series(void **state)
     /* Deleting everything of a series leaves it in the index, sample-less. */
     struct label_matcher one[2] = {{LABEL_MATCH_EQ, "__name__", "other"},
                                    {LABEL_MATCH_EQ, "i", "4"}};
+    assert_int_equal(count_archive(db, (uint32_t)refs2[4], T0), 1);
     assert_int_equal(tsdb_delete_series(db, one, 2, INT64_MIN, INT64_MAX, err, sizeof err), 0);
+    assert_int_equal(count_archive(db, (uint32_t)refs2[4], T0), 0);
+    assert_int_equal(count_archive(db, (uint32_t)refs2[5], T0), 1);
     size_t nseries;
     count_samples(db, "other", INT64_MIN, INT64_MAX, &nseries);
     assert_int_equal(nseries, NDS - 1);
@@ -876,10 +928,11 @@ static void test_snapshot(void **state)
     append_range(snap, "snap", NSS, 701, 1300, srefs);
     assert_int_equal(srefs[3], refs[3]); /* same ids */
     assert_int_equal(tsdb_maintain_now(snap), 0);
-    assert_int_equal(count_blocks(snap, (uint32_t)refs[0], T0 + TSDB_WINDOW_MS), 1);
+    assert_int_equal(count_archive(snap, (uint32_t)refs[0], T0 + TSDB_WINDOW_MS), 1);
     full.nk = 1300;
     assert_int_equal(verify_metric(snap, "snap", NSS, &full), 0);
     tsdb_close(snap);
+    full.nk = 701;
 
     assert_int_equal(tsdb_snapshot(db, true, name, sizeof name, err, sizeof err), 0);
     snprintf(path, sizeof path, "%s/snapshots/%s", dir, name);
@@ -887,6 +940,115 @@ static void test_snapshot(void **state)
     struct expect blocks_only = {.nk = 480, .del_from = 1, .del_to = 0};
     assert_int_equal(verify_metric(snap, "snap", NSS, &blocks_only), 0);
     tsdb_close(snap);
+
+    /* A snapshot of archived windows, blocks and the head: window 0
+     * archived, window 1 in blocks and the head. */
+    append_range(db, "snap", NSS, 701, 1100, refs);
+    assert_int_equal(tsdb_maintain_now(db), 0);
+    assert_int_equal(count_archive(db, (uint32_t)refs[0], T0), 1);
+    assert_int_equal(tsdb_snapshot(db, false, name, sizeof name, err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s/snapshots/%s", dir, name);
+    snap = open_db_opts(path, &so);
+    full.nk = 1100;
+    assert_int_equal(verify_metric(snap, "snap", NSS, &full), 0);
+    assert_int_equal(count_archive(snap, (uint32_t)refs[0], T0), 1);
+    tsdb_close(snap);
+    tsdb_close(db);
+    rm_rf(dir);
+}
+
+#define NAS 12
+
+/* Every series of metric holds exactly samples [a, b] of [0, nk) (and
+ * series "lag" those below lag_nk) in a read of [TK(a), TK(b)]. */
+static long verify_range(struct tsdb *db, const char *metric, long nk, long a, long b)
+{
+    struct label_matcher m = {LABEL_MATCH_EQ, "__name__", metric};
+    struct tsdb_series_set *set;
+    char err[256];
+    if (tsdb_select(db, &m, 1, TK(a), TK(b), &set, err, sizeof err) < 0)
+        return 1000000;
+    const struct labels *ls;
+    const int64_t *ts;
+    const double *vs;
+    size_t n;
+    long bad = 0, seen = 0;
+    while (tsdb_series_set_next(set, &ls, &ts, &vs, &n)) {
+        int i = atoi(ls->v[2].value);
+        long want = (b < nk - 1 ? b : nk - 1) - a + 1;
+        seen++;
+        bad += (long)n != want;
+        for (size_t j = 0; j < n && j < (size_t)want; j++) {
+            double v = gen_value(i, a + (long)j);
+            bad += ts[j] != TK(a + (long)j) || memcmp(&vs[j], &v, 8) != 0;
+        }
+    }
+    tsdb_series_set_free(set);
+    return bad + (seen != NAS ? 1000 : 0);
+}
+
+/* Reads that span the archive, blocks and the head, and a series whose
+ * samples arrive for a window after it was archived. */
+static void test_archive_reads_and_late_samples(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    struct tsdb_options o = {0};
+    struct tsdb *db = open_db_opts(dir, &o);
+    uint64_t refs[NAS] = {0}, lag[NAS] = {0};
+    /* "arc": windows 0 and 1 archived, window 2 in blocks and the head.
+     * "lag" stops at sample 300, so its window 0 is archived with 301
+     * samples (its last chunk is closed as idle). */
+    append_range(db, "arc", NAS, 0, 1500, refs);
+    append_range(db, "lag", NAS, 0, 301, lag);
+    assert_int_equal(tsdb_maintain_now(db), 0);
+    assert_int_equal(count_archive(db, (uint32_t)refs[5], T0 + TSDB_WINDOW_MS), 1);
+    assert_int_equal(count_archive(db, (uint32_t)lag[5], T0), 1);
+    assert_int_equal(count_blocks(db, (uint32_t)lag[5], T0), 0);
+    static const long ranges[][2] = {{0, 1499},   {100, 1000}, {479, 481},  {470, 1300},
+                                     {959, 1499}, {1200, 1499}, {0, 0},     {480, 959},
+                                     {960, 1439}, {1450, 1499}, {700, 2000}};
+    for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++)
+        if (verify_range(db, "arc", 1500, ranges[r][0], ranges[r][1]) != 0)
+            fail_msg("range [%ld, %ld]", ranges[r][0], ranges[r][1]);
+
+    /* "lag" catches up in window 0: the archive and the head, then the
+     * archive and a block of the same window, then one merged part. */
+    append_range(db, "lag", NAS, 301, 450, lag);
+    struct expect e = {.nk = 450, .del_from = 1, .del_to = 0};
+    assert_int_equal(verify_metric(db, "lag", NAS, &e), 0);
+    assert_int_equal(verify_range(db, "lag", 450, 250, 400), 0);
+    assert_int_equal(tsdb_flush_now(db), 0);
+    assert_true(count_blocks(db, (uint32_t)lag[5], T0) >= 1); /* 301..420, 421..449 */
+    assert_int_equal(count_archive(db, (uint32_t)lag[5], T0), 1);
+    assert_int_equal(verify_metric(db, "lag", NAS, &e), 0);
+    assert_int_equal(verify_range(db, "lag", 450, 250, 400), 0);
+    assert_int_equal(tsdb_maintain_now(db), 0);
+    assert_int_equal(count_blocks(db, (uint32_t)lag[5], T0), 0);
+    assert_int_equal(count_archive(db, (uint32_t)lag[5], T0), 1);
+    assert_int_equal(verify_metric(db, "lag", NAS, &e), 0);
+
+    /* A restart replays the WAL, which still holds every sample of "lag":
+     * they are all archived now, so replay must skip them (the archive
+     * counts for the persisted max t) rather than write them again. */
+    tsdb_close(db);
+    db = open_db_opts(dir, &o);
+    struct tsdb_head_stats hs;
+    tsdb_head_stats_get(db, &hs);
+    assert_int_equal(hs.chunks_closed, 0);
+    assert_int_equal(tsdb_flush_now(db), 0);
+    assert_int_equal(count_blocks(db, (uint32_t)lag[5], T0), 0);
+    assert_int_equal(verify_metric(db, "lag", NAS, &e), 0);
+    for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++)
+        if (verify_range(db, "arc", 1500, ranges[r][0], ranges[r][1]) != 0)
+            fail_msg("after restart: range [%ld, %ld]", ranges[r][0], ranges[r][1]);
+    /* Appends continue where the archive ends. */
+    struct tsdb_appender *a = tsdb_appender_new(db);
+    assert_int_equal(tsdb_append(a, &lag[0], NULL, TK(449), gen_value(0, 449)), 0);
+    struct tsdb_commit_stats st;
+    assert_int_equal(tsdb_appender_commit(a, &st), 0);
+    assert_int_equal(st.appended, 0);
+    tsdb_appender_free(a);
     tsdb_close(db);
     rm_rf(dir);
 }
@@ -942,6 +1104,10 @@ static void test_size_retention_drops_oldest_first(void **state)
     assert_true(first > 0);
     assert_int_equal(first % 480, 0); /* whole windows, oldest first */
     assert_true(first <= 480 * 6);    /* not much more than the excess */
+    /* The archive holds windows 0..10; those before first are gone. */
+    assert_int_equal(count_archive(db, (uint32_t)refs[0], T0 + (first / 480 - 1) * TSDB_WINDOW_MS),
+                     0);
+    assert_true(count_archive(db, (uint32_t)refs[0], T0 + first / 480 * TSDB_WINDOW_MS) > 0);
     struct expect e = {.nk = nk, .del_from = 1, .del_to = 0, .first = first};
     assert_int_equal(verify_metric(db, "size", NRS, &e), 0);
     assert_true(metric_text_value(reg, "prometheus_tsdb_size_retentions_total") == 1);
@@ -977,6 +1143,7 @@ static void test_time_retention(void **state)
     /* Blocks of the old series are gone; their last open chunk stays in the
      * head (retention drops blocks only). */
     assert_true(count_samples(db, "old", INT64_MIN, INT64_MAX, NULL) < 4 * 121);
+    assert_int_equal(archive_entries(db), 0); /* archived windows went too */
     assert_true(metric_text_value(reg, "prometheus_tsdb_time_retentions_total") == 1);
     tsdb_close(db);
     metrics_registry_free(reg);
@@ -1084,6 +1251,7 @@ int main(void)
         cmocka_unit_test(test_compaction_merges_finished_windows),
         cmocka_unit_test(test_delete_series),
         cmocka_unit_test(test_snapshot),
+        cmocka_unit_test(test_archive_reads_and_late_samples),
         cmocka_unit_test(test_size_retention_drops_oldest_first),
         cmocka_unit_test(test_time_retention),
         cmocka_unit_test(test_map_grows_when_full),

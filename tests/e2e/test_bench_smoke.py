@@ -30,5 +30,21 @@ class BenchSmokeTest(unittest.TestCase):
         self.assertIn("resident memory after load", out)
 
 
+    def test_storage_bench(self):
+        if SANITIZED:
+            self.skipTest("benchmarks run on the release build only")
+        for tool in ("promtool", "prometheus", "prometheus-node-exporter", "victoria-metrics"):
+            if not shutil.which(tool):
+                self.skipTest(tool + " not installed")
+        env = dict(os.environ, VIGIL_BIN=VIGIL_BIN)
+        p = subprocess.run(["bash", os.path.join(VIGIL_SRC, "bench", "storage.sh"), "20"],
+                           capture_output=True, env=env, timeout=300)
+        out = p.stdout.decode()
+        self.assertEqual(p.returncode, 0, out + p.stderr.decode())
+        for store in ("prometheus 2.42", "victoriametrics", "vigil"):
+            self.assertIn(store, out)
+        self.assertRegex(out, r"ratios: prometheus/vigil [0-9.]+x, victoriametrics/vigil [0-9.]+x")
+
+
 if __name__ == "__main__":
     main()

@@ -5,6 +5,10 @@
  *                            timestamps), which `vigil tsdb import` and
  *                            `promtool tsdb create-blocks-from openmetrics`
  *                            read back
+ *   vigil tsdb import [--storage.tsdb.path=DIR] FILE|-
+ *                            OpenMetrics text with timestamps into DIR
+ *                            (default data/): how users migrate, and how
+ *                            the benchmarks load data
  *
  * Both open the directory like the server does (taking its lock, replaying
  * its WAL), so they refuse to run beside a live server on the same data. */
@@ -12,7 +16,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "scrape/textparse.h"
 #include "server/server.h"
+
+#define IMPORT_BATCH 65536 /* samples per appender commit */
 
 static struct tsdb *cmd_tsdb_open(const char *dir)
 {
@@ -131,12 +143,238 @@ static int cmd_tsdb_dump(const char *dir)
     return 0;
 }
 
+/* Reads all of path ("-" = stdin) into memory. */
+static int read_all(const char *path, struct sbuf *out)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "vigil: error: open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        sbuf_append(out, buf, n);
+    int bad = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        fprintf(stderr, "vigil: error: read %s failed\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int label_text_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct label *)a)->name, ((const struct label *)b)->name);
+}
+
+/* The series of the current sample as a sorted label set without empty
+ * values, as Prometheus builds series from exposition text. */
+static size_t import_labels(struct textparse *p, struct sbuf *scratch,
+                            struct textparse_label_text **tv, size_t *tvcap, struct label **lv)
+{
+    size_t need = textparse_label_count(p) + 1;
+    if (need > *tvcap) {
+        *tvcap = need * 2;
+        *tv = xrealloc(*tv, *tvcap * sizeof **tv);
+        *lv = xrealloc(*lv, *tvcap * sizeof **lv);
+    }
+    sbuf_reset(scratch);
+    size_t n = textparse_labels_unescape(p, scratch, *tv), m = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((*tv)[i].value_len)
+            (*lv)[m++] = (struct label){(*tv)[i].name, (*tv)[i].value};
+    qsort(*lv, m, sizeof **lv, label_text_cmp);
+    return m;
+}
+
+struct import_state {
+    struct tsdb_appender *app;
+    uint64_t *refs; /* stable until commit: the appender fills new series' refs */
+    size_t nrefs;
+    uint64_t samples, rejected, series;
+    const char *last_raw;
+    size_t last_len;
+    uint64_t *last_ref;
+};
+
+static int import_commit(struct import_state *st)
+{
+    struct tsdb_commit_stats cs;
+    if (tsdb_appender_commit(st->app, &cs) < 0) {
+        fprintf(stderr, "vigil: error: %s\n", tsdb_appender_error(st->app));
+        return -1;
+    }
+    st->samples += cs.appended;
+    st->rejected += cs.out_of_order + cs.duplicate;
+    st->series += cs.series_created;
+    st->nrefs = 0;
+    st->last_raw = NULL;
+    return 0;
+}
+
+static void import_progress(const struct import_state *st, double t0, bool done)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double el = (double)ts.tv_sec + ts.tv_nsec / 1e9 - t0;
+    fprintf(stderr, "%simported %" PRIu64 " samples, %" PRIu64 " new series (%.0f samples/s)%s",
+            done ? "" : "\r", st->samples, st->series, el > 0 ? (double)st->samples / el : 0.0,
+            done ? "\n" : "");
+}
+
+/* Appends one sample line; consecutive lines of the same series share a
+ * ref, so the label set is decoded once per series run. */
+static int import_sample(struct import_state *st, struct textparse *p, struct sbuf *scratch,
+                         struct textparse_label_text **tv, size_t *tvcap, struct label **lv)
+{
+    int64_t t;
+    if (!textparse_timestamp(p, &t)) {
+        fprintf(stderr, "vigil: error: line %lu: sample without a timestamp\n",
+                textparse_line(p));
+        return -1;
+    }
+    const char *raw;
+    size_t rawlen;
+    textparse_series(p, &raw, &rawlen);
+    bool same = st->last_raw && rawlen == st->last_len && memcmp(raw, st->last_raw, rawlen) == 0;
+    if (!same || !*st->last_ref) {
+        size_t n = import_labels(p, scratch, tv, tvcap, lv);
+        struct labels ls = {*lv, n};
+        if (!same) {
+            st->last_ref = &st->refs[st->nrefs++];
+            *st->last_ref = 0;
+        }
+        st->last_raw = raw;
+        st->last_len = rawlen;
+        if (tsdb_append(st->app, st->last_ref, &ls, t, textparse_value(p)) < 0) {
+            fprintf(stderr, "vigil: error: line %lu: %s\n", textparse_line(p),
+                    tsdb_appender_error(st->app));
+            return -1;
+        }
+    } else if (tsdb_append(st->app, st->last_ref, NULL, t, textparse_value(p)) < 0) {
+        return -1;
+    }
+    return st->nrefs == IMPORT_BATCH ? import_commit(st) : 0;
+}
+
+static int import_parse(struct tsdb *db, const struct sbuf *text)
+{
+    struct import_state st = {.app = tsdb_appender_new(db)};
+    st.refs = xmalloc(IMPORT_BATCH * sizeof *st.refs);
+    struct textparse p;
+    textparse_init(&p, TEXTPARSE_OPENMETRICS, text->data ? text->data : "", text->len);
+    struct sbuf scratch = SBUF_INIT;
+    struct textparse_label_text *tv = NULL;
+    struct label *lv = NULL;
+    size_t tvcap = 0, pending = 0;
+    bool tty = isatty(2);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double t0 = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    int rc = 0;
+    for (enum textparse_entry e; rc == 0 && (e = textparse_next(&p)) != TEXTPARSE_END;) {
+        if (e == TEXTPARSE_ERROR) {
+            fprintf(stderr, "vigil: error: %s\n", textparse_error(&p));
+            rc = -1;
+        } else if (e == TEXTPARSE_SERIES) {
+            rc = import_sample(&st, &p, &scratch, &tv, &tvcap, &lv);
+            if (++pending == IMPORT_BATCH) {
+                rc = rc ? rc : import_commit(&st);
+                pending = 0;
+                if (tty)
+                    import_progress(&st, t0, false);
+            }
+        }
+    }
+    if (rc == 0)
+        rc = import_commit(&st);
+    if (rc == 0) {
+        if (tty)
+            fputc('\n', stderr);
+        import_progress(&st, t0, true);
+        if (st.rejected)
+            fprintf(stderr, "%" PRIu64 " samples rejected (out of order or duplicate)\n",
+                    st.rejected);
+    }
+    textparse_free(&p);
+    sbuf_free(&scratch);
+    free(tv);
+    free(lv);
+    free(st.refs);
+    tsdb_appender_free(st.app);
+    return rc;
+}
+
+/* An LMDB file keeps the pages its B-trees freed; a snapshot is a copy
+ * without them.  After an import the head is empty and the WAL holds
+ * nothing, so the snapshot is the whole database: it replaces the LMDB
+ * directory (the old one is removed only after the rename). */
+static int import_swap_in_snapshot(const char *dir, const char *snap)
+{
+    char from[4096], to[4096], old[4096], cmd[8192];
+    snprintf(from, sizeof from, "%s/snapshots/%s/index.mdb", dir, snap);
+    snprintf(to, sizeof to, "%s/index.mdb", dir);
+    snprintf(old, sizeof old, "%s/index.mdb.old", dir);
+    if (rename(to, old) < 0 || rename(from, to) < 0) {
+        fprintf(stderr, "vigil: error: replacing %s with its compacted copy: %s\n", to,
+                strerror(errno));
+        return -1;
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s/snapshots/%s'", old, dir, snap);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int cmd_tsdb_import(int argc, char **argv)
+{
+    const char *dir = "data/", *file = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strncmp(argv[i], "--storage.tsdb.path=", 20) == 0)
+            dir = argv[i] + 20;
+        else if (strcmp(argv[i], "--storage.tsdb.path") == 0 && i + 1 < argc)
+            dir = argv[++i];
+        else if (!file && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0))
+            file = argv[i];
+        else {
+            fprintf(stderr, "vigil: error: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!file) {
+        fprintf(stderr, "usage: vigil tsdb import [--storage.tsdb.path=DIR] FILE|-\n");
+        return 2;
+    }
+    struct sbuf text = SBUF_INIT;
+    if (read_all(file, &text) < 0)
+        return 1;
+    struct tsdb *db = cmd_tsdb_open(dir);
+    if (!db) {
+        sbuf_free(&text);
+        return 1;
+    }
+    int rc = import_parse(db, &text);
+    sbuf_free(&text);
+    if (rc == 0 && tsdb_flush_head(db) < 0)
+        rc = -1;
+    char snap[TSDB_SNAPSHOT_NAME_LEN], err[512];
+    bool compacted = rc == 0 && tsdb_snapshot(db, true, snap, sizeof snap, err, sizeof err) == 0;
+    tsdb_close(db);
+    if (compacted && import_swap_in_snapshot(dir, snap) < 0)
+        rc = -1;
+    return rc == 0 ? 0 : 1;
+}
+
 int cmd_tsdb(int argc, char **argv)
 {
+    if (argc >= 1 && strcmp(argv[0], "import") == 0)
+        return cmd_tsdb_import(argc - 1, argv + 1);
     if (argc == 2 && strcmp(argv[0], "stats") == 0)
         return cmd_tsdb_stats(argv[1]);
     if (argc == 2 && strcmp(argv[0], "dump") == 0)
         return cmd_tsdb_dump(argv[1]);
-    fprintf(stderr, "usage: vigil tsdb stats DIR | vigil tsdb dump DIR\n");
+    fprintf(stderr, "usage: vigil tsdb stats DIR | vigil tsdb dump DIR | "
+                    "vigil tsdb import [--storage.tsdb.path=DIR] FILE|-\n");
     return 2;
 }

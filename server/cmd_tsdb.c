@@ -23,6 +23,7 @@
 
 #include "scrape/textparse.h"
 #include "server/server.h"
+#include "util/fsutil.h"
 
 #define IMPORT_BATCH 65536 /* samples per appender commit */
 
@@ -314,7 +315,7 @@ static int import_parse(struct tsdb *db, const struct sbuf *text)
  * directory (the old one is removed only after the rename). */
 static int import_swap_in_snapshot(const char *dir, const char *snap)
 {
-    char from[4096], to[4096], old[4096], cmd[8192];
+    char from[4096], to[4096], old[4096], snapdir[4096];
     snprintf(from, sizeof from, "%s/snapshots/%s/index.mdb", dir, snap);
     snprintf(to, sizeof to, "%s/index.mdb", dir);
     snprintf(old, sizeof old, "%s/index.mdb.old", dir);
@@ -323,8 +324,12 @@ static int import_swap_in_snapshot(const char *dir, const char *snap)
                 strerror(errno));
         return -1;
     }
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s/snapshots/%s'", old, dir, snap);
-    return system(cmd) == 0 ? 0 : -1;
+    snprintf(snapdir, sizeof snapdir, "%s/snapshots/%s", dir, snap);
+    if (fs_remove_tree(old) < 0 || fs_remove_tree(snapdir) < 0)
+        return -1;
+    snprintf(snapdir, sizeof snapdir, "%s/snapshots", dir);
+    rmdir(snapdir); /* only if no other snapshot is there */
+    return 0;
 }
 
 static int cmd_tsdb_import(int argc, char **argv)

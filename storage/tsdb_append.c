@@ -33,8 +33,17 @@ struct new_series {
     uint32_t id;
 };
 
+/* A series' newest timestamp in LMDB, looked up at commit (see
+ * appender_load_persisted); holds the first staged t until then. */
+struct known_series {
+    uint32_t id;
+    int64_t maxt;
+};
+
 struct tsdb_appender {
     struct tsdb *db;
+    struct known_series *known;
+    size_t nknown, capknown;
     struct staged *v;
     size_t n, cap;
     struct new_series *ns;
@@ -71,6 +80,7 @@ void tsdb_appender_free(struct tsdb_appender *a)
         mdb_txn_abort(a->rtxn);
     free(a->v);
     free(a->ns);
+    free(a->known);
     sbuf_free(&a->strings);
     sbuf_free(&a->walbuf);
     sbuf_free(&a->labelbuf);
@@ -303,6 +313,52 @@ static int appender_apply(struct tsdb_appender *a, struct tsdb_commit_stats *st)
     return 0;
 }
 
+/* A series the head has not seen since the database was opened may have
+ * samples in LMDB (flushed before a restart, with the WAL since emptied):
+ * its newest stored timestamp decides what is out of order, as during WAL
+ * replay.  Looked up before the exclusive head lock is taken, because LMDB
+ * reads enter the env gate, which must never be waited for under that lock.
+ * Fills a->known with (id, newest stored t) pairs. */
+static void appender_load_persisted(struct tsdb_appender *a)
+{
+    struct tsdb *db = a->db;
+    a->nknown = 0;
+    pthread_rwlock_rdlock(&db->head.lock);
+    for (size_t i = 0; i < a->n; i++) {
+        uint32_t id = a->v[i].id;
+        if (!id || head_series_get(&db->head, id, false))
+            continue;
+        if (a->nknown && a->known[a->nknown - 1].id == id)
+            continue;
+        if (a->nknown == a->capknown) {
+            a->capknown = a->capknown ? a->capknown * 2 : 64;
+            a->known = xrealloc(a->known, a->capknown * sizeof *a->known);
+        }
+        a->known[a->nknown++] = (struct known_series){id, a->v[i].t};
+    }
+    pthread_rwlock_unlock(&db->head.lock);
+    if (!a->nknown)
+        return;
+    MDB_txn *txn;
+    if (tsdb_read_begin(db, &txn) != 0) {
+        a->nknown = 0;
+        return;
+    }
+    for (size_t i = 0; i < a->nknown; i++)
+        a->known[i].maxt = tsdb_persisted_maxt(db, txn, a->known[i].id, a->known[i].maxt);
+    tsdb_read_end(db, txn);
+}
+
+/* Exclusive head lock held. */
+static void appender_apply_persisted(struct tsdb_appender *a)
+{
+    for (size_t i = 0; i < a->nknown; i++) {
+        struct head_series *s = head_series_get(&a->db->head, a->known[i].id, true);
+        if (a->known[i].maxt > s->persisted_maxt)
+            s->persisted_maxt = a->known[i].maxt;
+    }
+}
+
 int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_commit_stats *out)
 {
     struct tsdb_commit_stats st = {0};
@@ -311,7 +367,9 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_commit_stats *out)
         appender_reset(a);
         return -1;
     }
+    appender_load_persisted(a);
     pthread_rwlock_wrlock(&a->db->head.lock);
+    appender_apply_persisted(a);
     int rc = appender_apply(a, &st);
     pthread_rwlock_unlock(&a->db->head.lock);
     struct tsdb *db = a->db;

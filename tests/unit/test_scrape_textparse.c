@@ -343,6 +343,7 @@ static double bench_page(const char *buf, size_t len, bool decode)
         ns[r] = ns_since(&t0) / (double)samples;
     }
     sbuf_free(&sb);
+    (void)sink;
     qsort(ns, RUNS, sizeof ns[0], dbl_cmp);
     return ns[RUNS / 2];
 }

@@ -400,6 +400,40 @@ static void test_kill9_loses_no_acknowledged_batch(void **state)
     rm_rf(dir);
 }
 
+/* After the head was flushed and the WAL emptied, a restarted database
+ * still knows each series' newest sample: older ones are out of order and
+ * the same ones are no-ops, not stored twice. */
+static void test_order_rules_survive_flush_and_restart(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    struct tsdb *db = open_db(dir, 0);
+    struct tsdb_appender *a = tsdb_appender_new(db);
+    struct series_name s;
+    series_name_set(&s, "flushed", 0);
+    uint64_t ref = 0;
+    for (int k = 0; k < 10; k++)
+        tsdb_append(a, &ref, &s.ls, k * 1000, k);
+    assert_int_equal(tsdb_appender_commit(a, NULL), 0);
+    tsdb_appender_free(a);
+    assert_int_equal(tsdb_flush_head(db), 0);
+    tsdb_close(db);
+    db = open_db(dir, 0);
+    a = tsdb_appender_new(db);
+    ref = 0;
+    struct tsdb_commit_stats st;
+    tsdb_append(a, &ref, &s.ls, 5000, 99); /* older than stored: out of order */
+    tsdb_append(a, &ref, &s.ls, 9000, 9);  /* the newest stored one again */
+    tsdb_append(a, &ref, &s.ls, 10000, 10);
+    assert_int_equal(tsdb_appender_commit(a, &st), 0);
+    assert_int_equal(st.appended, 1);
+    assert_int_equal(st.out_of_order, 1);
+    assert_int_equal(count_samples(db, "flushed", INT64_MIN, INT64_MAX, NULL), 11);
+    tsdb_appender_free(a);
+    tsdb_close(db);
+    rm_rf(dir);
+}
+
 static void test_unwritable_path_reports_why(void **state)
 {
     (void)state;
@@ -1247,6 +1281,7 @@ int main(void)
         cmocka_unit_test(test_batches_atomic_for_readers),
         cmocka_unit_test(test_restart_replays_wal),
         cmocka_unit_test(test_kill9_loses_no_acknowledged_batch),
+        cmocka_unit_test(test_order_rules_survive_flush_and_restart),
         cmocka_unit_test(test_unwritable_path_reports_why),
         cmocka_unit_test(test_compaction_merges_finished_windows),
         cmocka_unit_test(test_delete_series),

@@ -1,7 +1,8 @@
 /* cmd_tsdb.c — `vigil tsdb ...`: operator tools on a data directory.
  *
  *   vigil tsdb stats DIR     cardinality, head and disk figures
- *   vigil tsdb dump DIR      every sample as OpenMetrics text (with
+ *   vigil tsdb dump DIR [--match=SELECTOR]
+ *                            every sample as OpenMetrics text (with
  *                            timestamps), which `vigil tsdb import` and
  *                            `promtool tsdb create-blocks-from openmetrics`
  *                            read back
@@ -21,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "query/promql.h"
 #include "scrape/textparse.h"
 #include "server/server.h"
 #include "util/fsutil.h"
@@ -110,14 +112,33 @@ static void print_series_name(const struct labels *ls)
         putchar('}');
 }
 
-static int cmd_tsdb_dump(const char *dir)
+/* Dumps the series matching `match` (a PromQL selector; NULL = all). */
+static int cmd_tsdb_dump(const char *dir, const char *match)
 {
+    struct promql_arena *arena = promql_arena_new();
+    const struct label_matcher *ms = NULL;
+    size_t nms = 0;
+    if (match) {
+        struct promql_parse_error pe;
+        struct promql_expr *sel = promql_parse_selector(arena, match, strlen(match), &pe);
+        if (!sel) {
+            fprintf(stderr, "vigil: error: --match: %s\n", pe.msg);
+            promql_arena_free(arena);
+            return 2;
+        }
+        ms = sel->vs.matchers;
+        nms = sel->vs.nmatchers;
+    }
     struct tsdb *db = cmd_tsdb_open(dir);
-    if (!db)
+    if (!db) {
+        promql_arena_free(arena);
         return 1;
+    }
     struct tsdb_series_set *set;
     char err[256];
-    if (tsdb_select(db, NULL, 0, INT64_MIN, INT64_MAX, &set, err, sizeof err) < 0) {
+    int rc = tsdb_select(db, ms, nms, INT64_MIN, INT64_MAX, &set, err, sizeof err);
+    promql_arena_free(arena);
+    if (rc < 0) {
         fprintf(stderr, "vigil: error: %s\n", err);
         tsdb_close(db);
         return 1;
@@ -377,9 +398,22 @@ int cmd_tsdb(int argc, char **argv)
         return cmd_tsdb_import(argc - 1, argv + 1);
     if (argc == 2 && strcmp(argv[0], "stats") == 0)
         return cmd_tsdb_stats(argv[1]);
-    if (argc == 2 && strcmp(argv[0], "dump") == 0)
-        return cmd_tsdb_dump(argv[1]);
-    fprintf(stderr, "usage: vigil tsdb stats DIR | vigil tsdb dump DIR | "
+    if (argc >= 2 && strcmp(argv[0], "dump") == 0) {
+        const char *dir = NULL, *match = NULL;
+        for (int i = 1; i < argc; i++) {
+            if (strncmp(argv[i], "--match=", 8) == 0)
+                match = argv[i] + 8;
+            else if (strcmp(argv[i], "--match") == 0 && i + 1 < argc)
+                match = argv[++i];
+            else if (!dir)
+                dir = argv[i];
+            else
+                dir = NULL, argc = 0; /* a second directory: usage error below */
+        }
+        if (dir)
+            return cmd_tsdb_dump(dir, match);
+    }
+    fprintf(stderr, "usage: vigil tsdb stats DIR | vigil tsdb dump DIR [--match=SELECTOR] | "
                     "vigil tsdb import [--storage.tsdb.path=DIR] FILE|-\n");
     return 2;
 }

@@ -66,6 +66,13 @@ class TsdbToolsTest(unittest.TestCase):
         for k, v in samples.items():
             self.assertIn(k, got)
             self.assertEqual(float(got[k]), float(v), k)
+        code, out, err = vigil("tsdb", "dump", data, '--match=m1{i=~"1|4"}')
+        self.assertEqual(code, 0, err)
+        dumped = {l.rsplit(" ", 2)[0] for l in out.splitlines() if l != "# EOF"}
+        self.assertEqual(dumped, {'m1{i="1",job="j"}', 'm1{i="4",job="j"}'})
+        code, _, err = vigil("tsdb", "dump", data, "--match=m1{")
+        self.assertEqual(code, 2)
+        self.assertIn("--match: 1:4: parse error", err)
         code, out, err = vigil("tsdb", "stats", data)
         self.assertEqual(code, 0, err)
         self.assertIn("Series:          30", out)

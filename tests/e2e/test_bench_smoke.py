@@ -30,6 +30,17 @@ class BenchSmokeTest(unittest.TestCase):
         self.assertIn("resident memory after load", out)
 
 
+    def test_ingest_bench(self):
+        if SANITIZED:
+            self.skipTest("benchmarks run on the release build only")
+        exe = os.path.join(os.path.dirname(VIGIL_BIN), "bench_ingest")
+        p = subprocess.run([exe, "5000", "4", "500"], capture_output=True, timeout=120)
+        out = p.stdout.decode()
+        self.assertEqual(p.returncode, 0, out + p.stderr.decode())
+        self.assertRegex(out, r"append \(steady\) +[0-9.]+ us CPU/sample")
+        self.assertRegex(out, r"resident memory +[0-9]+ bytes per active series")
+        self.assertIn("(40 samples of one metric)", out)
+
     def test_storage_bench(self):
         if SANITIZED:
             self.skipTest("benchmarks run on the release build only")

@@ -505,4 +505,19 @@ void promql_result_free(struct promql_result *r);
  * writes the data of a query response (query/result_json.c). */
 void promql_result_json(const struct promql_result *r, struct sbuf *out);
 
+/* ---- The conformance runner (query/promqltest.c) ------------------------ */
+
+#include <stdio.h>
+
+struct promqltest_stats {
+    int passed, failed, skipped; /* eval blocks */
+};
+
+/* Runs one Prometheus test script (shared/promql-tests/FORMAT.md) on a
+ * fresh database in a temporary directory; prints "FAIL FILE:LINE: ..."
+ * for each failing block and a last line "N passed, M failed" to out.
+ * Returns 0 when all ran blocks passed, 1 when some failed, -1 when the
+ * file could not be run (it then counts what ran before). */
+int promqltest_run_file(const char *path, FILE *out, struct promqltest_stats *st);
+
 #endif

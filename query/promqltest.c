@@ -39,6 +39,10 @@ struct pt_ctx {
     char datadir[300];
     int gen;
     struct tsdb *db;
+    /* label sets of series loaded with native histogram samples */
+    struct promql_arena *hist_arena;
+    struct labels *hist;
+    size_t nhist, caphist;
 };
 
 /* ---- small helpers ---- */
@@ -325,12 +329,108 @@ static void db_close(struct pt_ctx *c)
     }
 }
 
+/* Remembers a series that holds (or, for load_with_nhcb, yields) native
+ * histogram samples, so that blocks reading it count as skipped. */
+static void hist_record(struct pt_ctx *c, const char *sel, size_t sl, bool native)
+{
+    struct labels ls;
+    char err[600];
+    if (parse_labels(c->hist_arena, sel, sl, &ls, err, sizeof err) < 0)
+        return;
+    if (!native) {
+        /* load_with_nhcb: X_bucket{le=...}, X_count, X_sum give X */
+        const char *name = NULL;
+        for (size_t i = 0; i < ls.n; i++)
+            if (strcmp(ls.v[i].name, "__name__") == 0)
+                name = ls.v[i].value;
+        if (!name)
+            return;
+        size_t nl = strlen(name);
+        static const char *const suf[] = {"_bucket", "_count", "_sum"};
+        bool ok = false;
+        for (int k = 0; k < 3 && !ok; k++) {
+            size_t sn = strlen(suf[k]);
+            if (nl > sn && strcmp(name + nl - sn, suf[k]) == 0) {
+                struct label *v = promql_arena_alloc(c->hist_arena, (ls.n + 1) * sizeof *v);
+                size_t m = 0;
+                for (size_t i = 0; i < ls.n; i++) {
+                    if (strcmp(ls.v[i].name, "le") == 0)
+                        continue;
+                    v[m] = ls.v[i];
+                    if (strcmp(ls.v[i].name, "__name__") == 0)
+                        v[m].value = promql_arena_strndup(c->hist_arena, name, nl - sn);
+                    m++;
+                }
+                ls = (struct labels){v, m};
+                ok = true;
+            }
+        }
+        if (!ok)
+            return;
+    }
+    if (c->nhist == c->caphist) {
+        c->caphist = c->caphist ? c->caphist * 2 : 16;
+        c->hist = xrealloc(c->hist, c->caphist * sizeof *c->hist);
+    }
+    c->hist[c->nhist++] = ls;
+}
+
+static bool matcher_ok(const struct label_matcher *m, const struct labels *ls)
+{
+    const char *v = "";
+    for (size_t i = 0; i < ls->n; i++)
+        if (strcmp(ls->v[i].name, m->name) == 0)
+            v = ls->v[i].value;
+    switch (m->type) {
+    case LABEL_MATCH_EQ:
+        return strcmp(v, m->value) == 0;
+    case LABEL_MATCH_NEQ:
+        return strcmp(v, m->value) != 0;
+    default: {
+        struct sbuf re = SBUF_INIT;
+        sbuf_printf(&re, "^(?s:%s)$", m->value);
+        int ec;
+        PCRE2_SIZE eo;
+        pcre2_code *code = pcre2_compile((PCRE2_SPTR)re.data, re.len, PCRE2_UTF, &ec, &eo, NULL);
+        sbuf_free(&re);
+        if (!code)
+            return false;
+        pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
+        bool hit = pcre2_match(code, (PCRE2_SPTR)v, strlen(v), 0, 0, md, NULL) >= 0;
+        pcre2_match_data_free(md);
+        pcre2_code_free(code);
+        return m->type == LABEL_MATCH_RE ? hit : !hit;
+    }
+    }
+}
+
+/* Whether a selector of e selects a series loaded with histograms. */
+static bool reads_histograms(const struct pt_ctx *c, const struct promql_expr *e)
+{
+    const struct promql_expr *sel[256];
+    size_t n = promql_expr_selectors(e, sel, 256);
+    if (n > 256)
+        n = 256;
+    for (size_t i = 0; i < n; i++)
+        for (size_t h = 0; h < c->nhist; h++) {
+            bool all = true;
+            for (size_t k = 0; k < sel[i]->vs.nmatchers && all; k++)
+                all = matcher_ok(&sel[i]->vs.matchers[k], &c->hist[h]);
+            if (all)
+                return true;
+        }
+    return false;
+}
+
 static int do_load(struct pt_ctx *c, char **lines, size_t n, int64_t interval, int lineno)
 {
+    bool nhcb = strncmp(lines[-1], "load_with_nhcb", 14) == 0;
     struct promql_arena *a = promql_arena_new();
     struct tsdb_appender *ap = tsdb_appender_new(c->db);
     uint64_t *refs = xcalloc(n + 1, sizeof *refs);
     int rc = 0;
+    char **keys = xcalloc(n + 1, sizeof *keys);
+    struct sbuf kb = SBUF_INIT;
     for (size_t i = 0; i < n && rc == 0; i++) {
         size_t sl;
         const char *rest = split_series(lines[i], &sl);
@@ -345,6 +445,24 @@ static int do_load(struct pt_ctx *c, char **lines, size_t n, int64_t interval, i
             rc = -1;
             break;
         }
+        /* A series listed twice: the later line wins, as in Prometheus's
+         * runner (its load command keys series by label hash). */
+        labels_key(&ls, &kb);
+        keys[i] = xstrdup(kb.data);
+        bool later = false;
+        for (size_t k = i + 1; k < n && !later; k++) {
+            size_t sl2;
+            split_series(lines[k], &sl2);
+            struct labels ls2;
+            if (parse_labels(a, lines[k], sl2, &ls2, err, sizeof err) == 0) {
+                struct sbuf k2 = SBUF_INIT;
+                labels_key(&ls2, &k2);
+                later = strcmp(k2.data, kb.data) == 0;
+                sbuf_free(&k2);
+            }
+        }
+        if (later)
+            continue;
         struct values vs;
         if (parse_values(rest, &vs) < 0) {
             fprintf(c->out, "%s:%d: bad values in load: %s\n", c->path, lineno, rest);
@@ -352,6 +470,8 @@ static int do_load(struct pt_ctx *c, char **lines, size_t n, int64_t interval, i
             rc = -1;
             break;
         }
+        if (vs.hist || nhcb)
+            hist_record(c, lines[i], sl, vs.hist);
         for (size_t k = 0; k < vs.n; k++) {
             if (!vs.present[k])
                 continue;
@@ -371,6 +491,10 @@ static int do_load(struct pt_ctx *c, char **lines, size_t n, int64_t interval, i
         tsdb_appender_rollback(ap);
     tsdb_appender_free(ap);
     free(refs);
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
+    sbuf_free(&kb);
     promql_arena_free(a);
     return rc;
 }
@@ -704,6 +828,11 @@ static void run_block(struct pt_ctx *c, struct block *b, char **raw, size_t nraw
     struct promql_expr *e = promql_parse(a, b->query, strlen(b->query), PROMQL_FEATURES_ALL, &perr);
     char err[1024] = "";
     int rc;
+    if (e && reads_histograms(c, e)) {
+        c->st->skipped++;
+        promql_arena_free(a);
+        return;
+    }
     if (!e) {
         snprintf(err, sizeof err, "%s", perr.msg);
         rc = -1;
@@ -825,6 +954,7 @@ int promqltest_run_file(const char *path, FILE *out, struct promqltest_stats *st
     fclose(f);
 
     struct pt_ctx c = {.path = path, .out = out, .st = st};
+    c.hist_arena = promql_arena_new();
     snprintf(c.dir, sizeof c.dir, "%s/vigil-promqltest-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     int rc = 0;
     if (!mkdtemp(c.dir)) {
@@ -845,6 +975,7 @@ int promqltest_run_file(const char *path, FILE *out, struct promqltest_stats *st
         }
         int lineno = (int)i + 1;
         if (strcmp(l, "clear") == 0) {
+            c.nhist = 0;
             db_close(&c);
             if (db_open(&c) < 0) {
                 rc = -1;
@@ -918,6 +1049,8 @@ int promqltest_run_file(const char *path, FILE *out, struct promqltest_stats *st
 cleanup:
     nftw(c.dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 done:
+    free(c.hist);
+    promql_arena_free(c.hist_arena);
     for (size_t k = 0; k < nl; k++)
         free(lines[k]);
     free(lines);

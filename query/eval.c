@@ -798,9 +798,18 @@ static void ev_init(struct evaluator *ev, struct tsdb *db, const char *query,
     ev->nodes = promql_arena_alloc(ev->qa, ev->capnodes * sizeof *ev->nodes);
 }
 
-/* Drops marked names and checks for label sets that became equal. */
-static void finish_series(struct evaluator *ev, struct promql_series *s, size_t n, const bool *drop,
-                          bool sort)
+static int point_cmp(const void *a, const void *b)
+{
+    int64_t x = ((const struct promql_point *)a)->t, y = ((const struct promql_point *)b)->t;
+    return x < y ? -1 : x > y;
+}
+
+/* Drops marked names and checks for label sets that became equal: an
+ * error in a vector; in a matrix, series that became equal are merged
+ * unless they have a point at the same time (Prometheus's
+ * cleanupMetricLabels with delayed name removal).  Returns the count. */
+static size_t finish_series(struct evaluator *ev, struct promql_series *s, size_t n,
+                            const bool *drop, bool matrix)
 {
     for (size_t i = 0; i < n; i++)
         if (drop[i])
@@ -808,19 +817,40 @@ static void finish_series(struct evaluator *ev, struct promql_series *s, size_t 
     struct strmap m;
     strmap_init(&m, ev->qa, n);
     struct sbuf key = SBUF_INIT;
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         sbuf_reset(&key);
         lbl_key(&s[i].labels, &key);
         bool found;
-        strmap_put(&m, key.data ? key.data : "", key.len, &found);
-        if (found) {
+        size_t *slot = strmap_put(&m, key.data ? key.data : "", key.len, &found);
+        if (!found) {
+            *slot = k;
+            s[k++] = s[i];
+            continue;
+        }
+        if (!matrix) {
             sbuf_free(&key);
             ev_fail(ev, "vector cannot contain metrics with the same labelset");
         }
+        struct promql_series *d = &s[*slot];
+        struct promql_point *p =
+            promql_arena_alloc(ev->qa, (d->npoints + s[i].npoints) * sizeof *p);
+        memcpy(p, d->points, d->npoints * sizeof *p);
+        memcpy(p + d->npoints, s[i].points, s[i].npoints * sizeof *p);
+        size_t np = d->npoints + s[i].npoints;
+        qsort(p, np, sizeof *p, point_cmp);
+        for (size_t j = 1; j < np; j++)
+            if (p[j].t == p[j - 1].t) {
+                sbuf_free(&key);
+                ev_fail(ev, "vector cannot contain metrics with the same labelset");
+            }
+        d->points = p;
+        d->npoints = np;
     }
     sbuf_free(&key);
-    if (sort)
-        qsort(s, n, sizeof *s, sample_cmp_labels);
+    if (matrix)
+        qsort(s, k, sizeof *s, sample_cmp_labels);
+    return k;
 }
 
 int promql_eval_instant(struct tsdb *db, const char *query, const struct promql_expr *e, int64_t t,
@@ -860,8 +890,7 @@ int promql_eval_instant(struct tsdb *db, const char *query, const struct promql_
             r->series[i] = (struct promql_series){v.s[i].ls, p, 1};
             drop[i] = v.s[i].drop;
         }
-        r->nseries = v.n;
-        finish_series(&ev, r->series, v.n, drop, false);
+        r->nseries = finish_series(&ev, r->series, v.n, drop, false);
         break;
     }
     case PROMQL_MATRIX: {
@@ -874,8 +903,7 @@ int promql_eval_instant(struct tsdb *db, const char *query, const struct promql_
             r->series[i] = (struct promql_series){v.m[i].ls, p, v.m[i].n};
             drop[i] = v.m[i].drop;
         }
-        r->nseries = v.nm;
-        finish_series(&ev, r->series, v.nm, drop, true);
+        r->nseries = finish_series(&ev, r->series, v.nm, drop, true);
         break;
     }
     default:
@@ -937,8 +965,7 @@ int promql_eval_range(struct tsdb *db, const char *query, const struct promql_ex
         r->series[i] = (struct promql_series){c.s[i].ls, p, c.s[i].n};
         drop[i] = c.s[i].drop;
     }
-    r->nseries = c.n;
-    finish_series(&ev, r->series, c.n, drop, true);
+    r->nseries = finish_series(&ev, r->series, c.n, drop, true);
     *out = r;
     return 0;
 }

@@ -222,11 +222,6 @@ struct ev_value ev_aggregate(struct evaluator *ev, const struct promql_expr *e, 
             break;
         case PROMQL_AGG_STDDEV:
         case PROMQL_AGG_STDVAR: {
-            if (gr->count == 1) {
-                gr->mean = f;
-                gr->value = 0;
-                break;
-            }
             double delta = f - gr->mean;
             gr->mean += delta / gr->count;
             gr->value += delta * (f - gr->mean);

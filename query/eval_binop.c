@@ -188,9 +188,9 @@ static struct ev_value vector_binop(struct evaluator *ev, const struct promql_ex
             lbl_string(&ml, &msg);
             sbuf_printf(&msg, " on the %s hand-side of the operation: [",
                         m->card == PROMQL_CARD_ONE_TO_MANY ? "left" : "right");
-            lbl_string(&rhs.s[i].ls, &msg);
-            sbuf_puts(&msg, ", ");
             lbl_string(&rhs.s[*slot].ls, &msg);
+            sbuf_puts(&msg, ", ");
+            lbl_string(&rhs.s[i].ls, &msg);
             sbuf_puts(&msg, "];many-to-many matching not allowed: matching labels must be unique on one side");
             char tmp[1024];
             snprintf(tmp, sizeof tmp, "%s", msg.data);
@@ -213,6 +213,16 @@ static struct ev_value vector_binop(struct evaluator *ev, const struct promql_ex
         if (!ri)
             continue;
         const struct ev_sample *rs = &rhs.s[*ri];
+        bool found;
+        if (m->card == PROMQL_CARD_ONE_TO_ONE) {
+            strmap_put(&matched, b.data, b.len, &found);
+            if (found) {
+                sbuf_free(&b);
+                sbuf_free(&k2);
+                ev_fail(ev, "multiple matches for labels: many-to-one matching must be explicit "
+                            "(group_left/group_right)");
+            }
+        }
         double fl = lhs.s[i].v, fr = rs->v;
         if (m->card == PROMQL_CARD_ONE_TO_MANY) {
             fl = rs->v;
@@ -226,16 +236,7 @@ static struct ev_value vector_binop(struct evaluator *ev, const struct promql_ex
             continue;
         }
         struct labels met = result_metric(ev, &lhs.s[i].ls, &rs->ls, op, m);
-        bool found;
-        if (m->card == PROMQL_CARD_ONE_TO_ONE) {
-            strmap_put(&matched, b.data, b.len, &found);
-            if (found) {
-                sbuf_free(&b);
-                sbuf_free(&k2);
-                ev_fail(ev, "multiple matches for labels: many-to-one matching must be explicit "
-                            "(group_left/group_right)");
-            }
-        } else {
+        if (m->card != PROMQL_CARD_ONE_TO_ONE) {
             sbuf_reset(&k2);
             sbuf_append(&k2, b.data, b.len);
             sbuf_putc(&k2, 0);

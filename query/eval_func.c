@@ -703,11 +703,19 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
         }
         return o;
     }
-    case PROMQL_FN_TIMESTAMP:
+    case PROMQL_FN_TIMESTAMP: {
+        /* The sample's own time only straight from a selector, else the
+         * evaluation time, as Prometheus. */
+        const struct promql_expr *a0 = e->call.args[0];
+        while (a0->kind == PROMQL_EXPR_PAREN)
+            a0 = a0->paren.expr;
+        bool own = a0->kind == PROMQL_EXPR_VECTOR_SELECTOR;
         o = vec_new(ev, args[0].n);
         for (size_t i = 0; i < args[0].n; i++)
-            o.s[o.n++] = (struct ev_sample){args[0].s[i].ls, (double)args[0].s[i].t / 1000, ts, true};
+            o.s[o.n++] = (struct ev_sample){args[0].s[i].ls,
+                                            (double)(own ? args[0].s[i].t : ts) / 1000, ts, true};
         return o;
+    }
     case PROMQL_FN_HISTOGRAM_QUANTILE:
         return histogram_quantile(ev, e, args[0].scalar, args[1], ts);
     case PROMQL_FN_HISTOGRAM_AVG:
@@ -718,17 +726,28 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
     case PROMQL_FN_HISTOGRAM_FRACTION:
     case PROMQL_FN_HISTOGRAM_QUANTILES:
         return o; /* native histograms only */
+    case PROMQL_FN_MIN_OF:
+    case PROMQL_FN_MAX_OF: {
+        double x = args[0].scalar, y = args[1].scalar, r;
+        if (isnan(x) || isnan(y))
+            r = NAN;
+        else
+            r = id == PROMQL_FN_MIN_OF ? fmin(x, y) : fmax(x, y);
+        return (struct ev_value){.type = PROMQL_SCALAR, .scalar = r};
+    }
     case PROMQL_FN_INFO:
     case PROMQL_FN_START_TIMESTAMP:
-    case PROMQL_FN_MIN_OF:
-    case PROMQL_FN_MAX_OF:
         ev_fail(ev, "function %s is not supported", e->call.func->name);
     default:
         break;
     }
 
     /* instant-vector functions */
-    if (nargs == 0 || args[0].type == PROMQL_VECTOR || args[0].type == PROMQL_SCALAR) {
+    bool has_matrix = false;
+    for (size_t i = 0; i < nargs; i++)
+        if (args[i].type == PROMQL_MATRIX)
+            has_matrix = true;
+    if (!has_matrix) {
         struct ev_value in;
         if (nargs == 0) {
             in = vec_new(ev, 1);

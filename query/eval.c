@@ -364,6 +364,7 @@ static bool time_dependent_call(const struct promql_expr *e)
     switch (e->call.func->id) {
     case PROMQL_FN_TIME:
     case PROMQL_FN_PREDICT_LINEAR:
+    case PROMQL_FN_TIMESTAMP: /* of anything but a selector: the step's time */
         return true;
     case PROMQL_FN_YEAR:
     case PROMQL_FN_MONTH:

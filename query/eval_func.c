@@ -472,8 +472,71 @@ static double bucket_quantile(double q, struct bucket *b, size_t n, bool *forced
     return start + (end - start) * (rank / count);
 }
 
+/* Prometheus's BucketFraction for classic buckets. */
+static double bucket_fraction(double lower, double upper, struct bucket *b, size_t n)
+{
+    qsort(b, n, sizeof *b, bucket_cmp);
+    if (!isinf(b[n - 1].ub) || b[n - 1].ub < 0)
+        return NAN;
+    size_t k = 0;
+    struct bucket last = b[0];
+    for (size_t i = 1; i < n; i++) {
+        if (b[i].ub == last.ub) {
+            last.count += b[i].count;
+        } else {
+            b[k++] = last;
+            last = b[i];
+        }
+    }
+    b[k++] = last;
+    n = k;
+    double count = b[n - 1].count;
+    if (count == 0 || isnan(lower) || isnan(upper))
+        return NAN;
+    if (lower >= upper)
+        return 0;
+    double rank = 0, lr = 0, ur = 0;
+    bool ls = false, us = false;
+    for (size_t i = 0; i < n; i++) {
+        double lb = -INFINITY;
+        if (i > 0)
+            lb = b[i - 1].ub;
+        else if (b[i].ub > 0)
+            lb = 0;
+        double ubd = b[i].ub;
+        if (!ls && lb >= lower) {
+            lr = rank;
+            ls = true;
+        }
+        if (!us && lb >= upper) {
+            ur = rank;
+            us = true;
+        }
+        if (ls && us)
+            break;
+        if (!ls && lb < lower && ubd > lower) {
+            lr = isinf(lb) || isinf(ubd) ? rank : rank + (b[i].count - rank) * (lower - lb) / (ubd - lb);
+            ls = true;
+        }
+        if (!us && lb < upper && ubd > upper) {
+            ur = isinf(lb) || isinf(ubd) ? b[i].count
+                                          : rank + (b[i].count - rank) * (upper - lb) / (ubd - lb);
+            us = true;
+        }
+        if (ls && us)
+            break;
+        rank = b[i].count;
+    }
+    if (!ls || lr > count)
+        lr = count;
+    if (!us || ur > count)
+        ur = count;
+    return (ur - lr) / count;
+}
+
 static struct ev_value histogram_quantile(struct evaluator *ev, const struct promql_expr *e,
-                                          double q, struct ev_value in, int64_t ts)
+                                          double q, struct ev_value in, int64_t ts, bool fraction,
+                                          double upper)
 {
     struct strmap map;
     strmap_init(&map, ev->a, in.n);
@@ -494,7 +557,9 @@ static struct ev_value histogram_quantile(struct evaluator *ev, const struct pro
             badle = true;
             continue;
         }
-        struct labels ls = lbl_del(ev->a, &in.s[i].ls, &le, 1, true);
+        /* grouped with the metric name: two histograms that differ only in
+         * it collide when the name goes (an error, as in Prometheus) */
+        struct labels ls = lbl_del(ev->a, &in.s[i].ls, &le, 1, false);
         sbuf_reset(&key);
         lbl_key(&ls, &key);
         bool found;
@@ -511,8 +576,9 @@ static struct ev_value histogram_quantile(struct evaluator *ev, const struct pro
     }
     sbuf_free(&key);
     if (badle)
-        ev_warn(ev, false, e->call.args[1], "bucket label \"le\" is missing or has a malformed value");
-    if (q < 0 || q > 1 || isnan(q)) {
+        ev_warn(ev, false, e->call.args[fraction ? 2 : 1],
+                "bucket label \"le\" is missing or has a malformed value");
+    if (!fraction && (q < 0 || q > 1 || isnan(q))) {
         struct sbuf b = SBUF_INIT;
         go_format_float_v(&b, q);
         ev_warn(ev, false, e->call.args[0], "quantile value should be between 0 and 1, got %s", b.data);
@@ -520,15 +586,16 @@ static struct ev_value histogram_quantile(struct evaluator *ev, const struct pro
     }
     struct ev_value o = vec_new(ev, ng);
     for (size_t i = 0; i < ng; i++) {
-        bool forced, fixed;
-        double v = bucket_quantile(q, g[i].b, g[i].n, &forced, &fixed);
+        bool forced = false, fixed;
+        double v = fraction ? bucket_fraction(q, upper, g[i].b, g[i].n)
+                            : bucket_quantile(q, g[i].b, g[i].n, &forced, &fixed);
         if (forced)
             ev_warn(ev, true, e->call.args[1],
                     "input to histogram_quantile needed to be fixed for monotonicity (see "
                     "https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) "
                     "for metric name \"%s\"",
                     "");
-        o.s[o.n++] = (struct ev_sample){g[i].ls, v, ts, false};
+        o.s[o.n++] = (struct ev_sample){g[i].ls, v, ts, true};
     }
     return o;
 }
@@ -717,13 +784,14 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
         return o;
     }
     case PROMQL_FN_HISTOGRAM_QUANTILE:
-        return histogram_quantile(ev, e, args[0].scalar, args[1], ts);
+        return histogram_quantile(ev, e, args[0].scalar, args[1], ts, false, 0);
+    case PROMQL_FN_HISTOGRAM_FRACTION:
+        return histogram_quantile(ev, e, args[0].scalar, args[2], ts, true, args[1].scalar);
     case PROMQL_FN_HISTOGRAM_AVG:
     case PROMQL_FN_HISTOGRAM_COUNT:
     case PROMQL_FN_HISTOGRAM_SUM:
     case PROMQL_FN_HISTOGRAM_STDDEV:
     case PROMQL_FN_HISTOGRAM_STDVAR:
-    case PROMQL_FN_HISTOGRAM_FRACTION:
     case PROMQL_FN_HISTOGRAM_QUANTILES:
         return o; /* native histograms only */
     case PROMQL_FN_MIN_OF:

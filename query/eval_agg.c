@@ -19,6 +19,7 @@ struct group {
     struct labels ls;
     double value, c, mean, count;
     bool incremental;
+    bool drop;
     size_t first;     /* first member's index in the input */
     size_t *members;  /* for quantile/topk/bottomk */
     size_t nmembers;
@@ -119,9 +120,10 @@ struct ev_value ev_aggregate(struct evaluator *ev, const struct promql_expr *e, 
     size_t *gi = ev_alloc(ev, (in.n + 1) * sizeof *gi);
     struct sbuf key = SBUF_INIT;
     for (size_t i = 0; i < in.n; i++) {
+        /* With delayed name removal a marked name still groups (by
+         * (__name__)); the group's name goes at the end if any member's
+         * was marked. */
         struct labels ls = in.s[i].ls;
-        if (in.s[i].drop)
-            ls = lbl_drop_name(ev->a, &ls);
         struct labels gl = e->aggregate.without
                                ? lbl_del(ev->a, &ls, e->aggregate.grouping, e->aggregate.ngrouping, true)
                                : lbl_keep(ev->a, &ls, e->aggregate.grouping, e->aggregate.ngrouping);
@@ -141,6 +143,7 @@ struct ev_value ev_aggregate(struct evaluator *ev, const struct promql_expr *e, 
             ng++;
         }
         gi[i] = *slot;
+        g[*slot].drop = g[*slot].drop || in.s[i].drop;
     }
     sbuf_free(&key);
 
@@ -274,7 +277,7 @@ struct ev_value ev_aggregate(struct evaluator *ev, const struct promql_expr *e, 
         default:
             break;
         }
-        o.s[o.n++] = (struct ev_sample){gr->ls, v, ts, false};
+        o.s[o.n++] = (struct ev_sample){gr->ls, v, ts, gr->drop};
     }
     return o;
 }

@@ -515,12 +515,11 @@ static double bucket_fraction(double lower, double upper, struct bucket *b, size
         if (ls && us)
             break;
         if (!ls && lb < lower && ubd > lower) {
-            lr = isinf(lb) || isinf(ubd) ? rank : rank + (b[i].count - rank) * (lower - lb) / (ubd - lb);
+            lr = isinf(lb) ? b[i].count : isinf(ubd) ? rank : rank + (b[i].count - rank) * (lower - lb) / (ubd - lb);
             ls = true;
         }
         if (!us && lb < upper && ubd > upper) {
-            ur = isinf(lb) || isinf(ubd) ? b[i].count
-                                          : rank + (b[i].count - rank) * (upper - lb) / (ubd - lb);
+            ur = isinf(lb) ? b[i].count : isinf(ubd) ? rank : rank + (b[i].count - rank) * (upper - lb) / (ubd - lb);
             us = true;
         }
         if (ls && us)

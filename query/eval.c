@@ -937,6 +937,13 @@ int promql_eval_range(struct tsdb *db, const char *query, const struct promql_ex
         ev_fail(&ev, "invalid expression type \"%s\" for range query, must be Scalar or instant Vector",
                 promql_type_name(e->type));
     prepare(&ev, e, start, end);
+    if (e->kind == PROMQL_EXPR_CALL) {
+        enum promql_func_id id = e->call.func->id;
+        if (id == PROMQL_FN_SORT || id == PROMQL_FN_SORT_DESC || id == PROMQL_FN_SORT_BY_LABEL ||
+            id == PROMQL_FN_SORT_BY_LABEL_DESC)
+            ev_warn(&ev, false, e,
+                    "sort is ineffective for range queries since results are always ordered by labels");
+    }
     struct collector c;
     coll_init(&c, ev.qa);
     for (int64_t t = start; t <= end; t += step) {

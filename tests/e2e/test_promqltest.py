@@ -31,7 +31,7 @@ FLOORS = {
     "name_label_dropping.test": 21,
     "native_histograms.test": 1,
     "operators.test": 101,
-    "range_queries.test": 9,
+    "range_queries.test": 12,
     "selectors.test": 22,
     "staleness.test": 12,
     "start_timestamps.test": 0,

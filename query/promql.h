@@ -441,4 +441,83 @@ void promql_format(const struct promql_expr *e, struct sbuf *out);
  * 100 bytes are split over indented lines. */
 void promql_format_pretty(const struct promql_expr *e, struct sbuf *out);
 
+/* ---- Evaluation (query/eval*.c) --------------------------------------- */
+
+struct tsdb;
+
+/* Engine settings; zero values give Prometheus's defaults. */
+struct promql_eval_opts {
+    int64_t lookback_ms;       /* 0 = 5m: an instant selector sees samples in (t-lookback, t] */
+    int64_t default_step_ms;   /* 0 = 1m: subquery step when written [5m:] */
+    size_t max_samples;        /* 0 = 50000000 */
+    int64_t timeout_ms;        /* 0 = none */
+    const volatile int *cancel; /* non-zero: stop between steps; may be NULL */
+};
+
+struct promql_point {
+    int64_t t; /* ms */
+    double v;
+};
+
+/* A result series.  An instant vector's series have one point each, at
+ * the evaluation time. */
+struct promql_series {
+    struct labels labels;
+    struct promql_point *points;
+    size_t npoints;
+};
+
+/* The outcome of a query.  Everything lives in arena; free with
+ * promql_result_free.  type is PROMQL_SCALAR (scalar, t), PROMQL_STRING
+ * (str, slen), PROMQL_VECTOR or PROMQL_MATRIX (series, sorted by labels
+ * for a matrix, in evaluation order for a vector). */
+struct promql_result {
+    enum promql_type type;
+    double scalar;
+    int64_t t;
+    const char *str;
+    size_t slen;
+    struct promql_series *series;
+    size_t nseries;
+    /* Annotations as Prometheus renders them ("PromQL warning: ... (1:10)"). */
+    const char **warnings;
+    size_t nwarnings;
+    const char **infos;
+    size_t ninfos;
+    struct promql_arena *arena;
+};
+
+/* Evaluates e (parsed from query, which annotations cite) at time t (ms).
+ * Returns 0 and *out, or -1 with the engine's message in err ("vector
+ * cannot contain metrics with the same labelset", "query processing would
+ * load too many samples into memory in query execution", ...). */
+int promql_eval_instant(struct tsdb *db, const char *query, const struct promql_expr *e, int64_t t,
+                        const struct promql_eval_opts *opts, struct promql_result **out, char *err,
+                        size_t errsz);
+/* Evaluates e at start, start+step, ... <= end; the result is a matrix
+ * (a scalar query gives one series without labels). */
+int promql_eval_range(struct tsdb *db, const char *query, const struct promql_expr *e,
+                      int64_t start, int64_t end, int64_t step, const struct promql_eval_opts *opts,
+                      struct promql_result **out, char *err, size_t errsz);
+void promql_result_free(struct promql_result *r);
+
+/* Appends {"resultType":"vector","result":[...]} as Prometheus's HTTP API
+ * writes the data of a query response (query/result_json.c). */
+void promql_result_json(const struct promql_result *r, struct sbuf *out);
+
+/* ---- The conformance runner (query/promqltest.c) ------------------------ */
+
+#include <stdio.h>
+
+struct promqltest_stats {
+    int passed, failed, skipped; /* eval blocks */
+};
+
+/* Runs one Prometheus test script (shared/promql-tests/FORMAT.md) on a
+ * fresh database in a temporary directory; prints "FAIL FILE:LINE: ..."
+ * for each failing block and a last line "N passed, M failed" to out.
+ * Returns 0 when all ran blocks passed, 1 when some failed, -1 when the
+ * file could not be run (it then counts what ran before). */
+int promqltest_run_file(const char *path, FILE *out, struct promqltest_stats *st);
+
 #endif

@@ -39,6 +39,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "check") == 0)
         return cmd_check(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "promqltest") == 0)
+        return cmd_promqltest(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "tsdb") == 0)
         return cmd_tsdb(argc - 2, argv + 2);
     return server_main(argc - 1, argv + 1);

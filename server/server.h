@@ -66,5 +66,7 @@ void server_api_register(struct vigil_server *s);
 /* cmd_check.c, cmd_tsdb.c */
 int cmd_check(int argc, char **argv);
 int cmd_tsdb(int argc, char **argv);
+/* cmd_promqltest.c */
+int cmd_promqltest(int argc, char **argv);
 
 #endif

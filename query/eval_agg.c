@@ -1,0 +1,288 @@
+/* eval_agg.c — aggregation operators.
+ *
+ * Samples are grouped by the grouping labels (by: only those; without: all
+ * but those and __name__), groups kept in order of first appearance, as
+ * Prometheus's orderedResult.  Sums use Kahan-Neumaier compensation and
+ * avg switches to an incremental mean when the sum would overflow, exactly
+ * as Prometheus's aggregation() does; stddev/stdvar use Welford's method.
+ * topk/bottomk keep the input series' labels, sorted within each group. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/eval_internal.h"
+#include "query/promql_internal.h"
+#include "util/sbuf.h"
+
+struct group {
+    struct labels ls;
+    double value, c, mean, count;
+    bool incremental;
+    bool drop;
+    size_t first;     /* first member's index in the input */
+    size_t *members;  /* for quantile/topk/bottomk */
+    size_t nmembers;
+};
+
+static void fmt_f(struct sbuf *b, double v);
+
+static int nan_first_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    if (isnan(x))
+        return isnan(y) ? 0 : -1;
+    if (isnan(y))
+        return 1;
+    return x < y ? -1 : x > y;
+}
+
+double ev_quantile(double q, double *v, size_t n);
+double ev_quantile(double q, double *v, size_t n)
+{
+    if (n == 0 || isnan(q))
+        return NAN;
+    if (q < 0)
+        return -INFINITY;
+    if (q > 1)
+        return INFINITY;
+    qsort(v, n, sizeof *v, nan_first_cmp);
+    double rank = q * (double)(n - 1);
+    double lower = fmax(0, floor(rank));
+    double upper = fmin((double)n - 1, lower + 1);
+    double w = rank - floor(rank);
+    return v[(size_t)lower] * (1 - w) + v[(size_t)upper] * w;
+}
+
+struct ksort_ctx {
+    const struct ev_sample *s;
+    bool top;
+};
+static struct ksort_ctx g_ks; /* qsort has no context argument in C11 */
+
+static int k_cmp(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    double x = g_ks.s[i].v, y = g_ks.s[j].v;
+    bool nx = isnan(x), ny = isnan(y);
+    int c = 0;
+    if (nx || ny)
+        c = nx && ny ? 0 : nx ? 1 : -1; /* NaN last */
+    else if (x != y)
+        c = g_ks.top ? (x > y ? -1 : 1) : (x < y ? -1 : 1);
+    if (c == 0)
+        c = i < j ? -1 : i > j;
+    return c;
+}
+
+struct ev_value ev_aggregate(struct evaluator *ev, const struct promql_expr *e, int64_t ts)
+{
+    enum promql_agg_op op = e->aggregate.op;
+    struct ev_value in = ev_eval(ev, e->aggregate.expr, ts);
+    double param = 0;
+    const char *sparam = NULL;
+    if (e->aggregate.param) {
+        struct ev_value p = ev_eval(ev, e->aggregate.param, ts);
+        if (p.type == PROMQL_STRING)
+            sparam = promql_arena_strndup(ev->a, p.str, p.slen);
+        else
+            param = p.scalar;
+    }
+    struct ev_value o = {.type = PROMQL_VECTOR};
+    if (op == PROMQL_AGG_TOPK || op == PROMQL_AGG_BOTTOMK || op == PROMQL_AGG_LIMITK) {
+        if (isnan(param))
+            ev_fail(ev, "Parameter value is NaN");
+        if (param > 9.2e18 || param < -9.2e18)
+            ev_fail(ev, "Scalar value %g overflows int64", param);
+    }
+    if (op == PROMQL_AGG_QUANTILE && (isnan(param) || param < 0 || param > 1)) {
+        struct sbuf b = SBUF_INIT;
+        go_format_float_v(&b, param);
+        ev_warn(ev, false, e->aggregate.param, "quantile value should be between 0 and 1, got %s",
+                b.data);
+        sbuf_free(&b);
+    }
+    if (op == PROMQL_AGG_COUNT_VALUES) {
+        /* label name validity: any UTF-8 in Prometheus 3 */
+        if (!*sparam || !utf8_valid(sparam, strlen(sparam))) {
+            struct sbuf b = SBUF_INIT;
+            go_quote(&b, sparam, strlen(sparam));
+            char tmp[512];
+            snprintf(tmp, sizeof tmp, "%s", b.data);
+            sbuf_free(&b);
+            ev_fail(ev, "invalid label name %s", tmp);
+        }
+    }
+    struct strmap map;
+    strmap_init(&map, ev->a, in.n);
+    struct group *g = ev_alloc(ev, (in.n + 1) * sizeof *g);
+    size_t ng = 0;
+    size_t *gi = ev_alloc(ev, (in.n + 1) * sizeof *gi);
+    struct sbuf key = SBUF_INIT;
+    for (size_t i = 0; i < in.n; i++) {
+        /* With delayed name removal a marked name still groups (by
+         * (__name__)); the group's name goes at the end if any member's
+         * was marked. */
+        struct labels ls = in.s[i].ls;
+        struct labels gl = e->aggregate.without
+                               ? lbl_del(ev->a, &ls, e->aggregate.grouping, e->aggregate.ngrouping, true)
+                               : lbl_keep(ev->a, &ls, e->aggregate.grouping, e->aggregate.ngrouping);
+        if (op == PROMQL_AGG_COUNT_VALUES) {
+            struct sbuf vb = SBUF_INIT;
+            fmt_f(&vb, in.s[i].v);
+            gl = lbl_set(ev->a, &gl, sparam, vb.data);
+            sbuf_free(&vb);
+        }
+        sbuf_reset(&key);
+        lbl_key(&gl, &key);
+        bool found;
+        size_t *slot = strmap_put(&map, key.data ? key.data : "", key.len, &found);
+        if (!found) {
+            *slot = ng;
+            g[ng] = (struct group){.ls = gl, .first = i};
+            ng++;
+        }
+        gi[i] = *slot;
+        g[*slot].drop = g[*slot].drop || in.s[i].drop;
+    }
+    sbuf_free(&key);
+
+    if (op == PROMQL_AGG_TOPK || op == PROMQL_AGG_BOTTOMK || op == PROMQL_AGG_LIMITK) {
+        int64_t k = (int64_t)param;
+        o.s = ev_alloc(ev, (in.n + 1) * sizeof *o.s);
+        if (k < 1)
+            return o;
+        size_t *idx = ev_alloc(ev, (in.n + 1) * sizeof *idx);
+        for (size_t gg = 0; gg < ng; gg++) {
+            size_t m = 0;
+            for (size_t i = 0; i < in.n; i++)
+                if (gi[i] == gg)
+                    idx[m++] = i;
+            if (op != PROMQL_AGG_LIMITK) {
+                g_ks = (struct ksort_ctx){in.s, op == PROMQL_AGG_TOPK};
+                qsort(idx, m, sizeof *idx, k_cmp);
+            }
+            for (size_t j = 0; j < m && (int64_t)j < k; j++) {
+                o.s[o.n] = in.s[idx[j]];
+                o.s[o.n].t = ts;
+                o.n++;
+            }
+        }
+        return o;
+    }
+
+    double *vals = NULL;
+    if (op == PROMQL_AGG_QUANTILE)
+        vals = ev_alloc(ev, (in.n + 1) * sizeof *vals);
+    for (size_t i = 0; i < in.n; i++) {
+        struct group *gr = &g[gi[i]];
+        double f = in.s[i].v;
+        gr->count++;
+        switch (op) {
+        case PROMQL_AGG_SUM:
+            gr->value = kahan_inc(f, gr->value, &gr->c);
+            break;
+        case PROMQL_AGG_AVG:
+            if (gr->count == 1) {
+                gr->value = f;
+                gr->mean = f;
+                break;
+            }
+            if (!gr->incremental) {
+                double c = gr->c;
+                double nv = kahan_inc(f, gr->value, &c);
+                if (!isinf(nv)) {
+                    gr->value = nv;
+                    gr->c = c;
+                    break;
+                }
+                gr->incremental = true;
+                gr->mean = gr->value / (gr->count - 1);
+                gr->c /= gr->count - 1;
+            }
+            if (isinf(gr->mean)) {
+                if (isinf(f) && (gr->mean > 0) == (f > 0))
+                    break;
+                if (!isinf(f) && !isnan(f))
+                    break;
+            }
+            {
+                double cur = gr->mean + gr->c;
+                gr->mean = kahan_inc(f / gr->count - cur / gr->count, gr->mean, &gr->c);
+            }
+            break;
+        case PROMQL_AGG_COUNT:
+        case PROMQL_AGG_COUNT_VALUES:
+        case PROMQL_AGG_GROUP:
+            break;
+        case PROMQL_AGG_MIN:
+            if (gr->count == 1 || gr->value > f || isnan(gr->value))
+                gr->value = f;
+            break;
+        case PROMQL_AGG_MAX:
+            if (gr->count == 1 || gr->value < f || isnan(gr->value))
+                gr->value = f;
+            break;
+        case PROMQL_AGG_STDDEV:
+        case PROMQL_AGG_STDVAR: {
+            double delta = f - gr->mean;
+            gr->mean += delta / gr->count;
+            gr->value += delta * (f - gr->mean);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    o.s = ev_alloc(ev, (ng + 1) * sizeof *o.s);
+    for (size_t gg = 0; gg < ng; gg++) {
+        struct group *gr = &g[gg];
+        double v = 0;
+        switch (op) {
+        case PROMQL_AGG_SUM:
+            v = gr->value + gr->c;
+            break;
+        case PROMQL_AGG_AVG:
+            v = gr->count == 1 ? gr->value
+                : gr->incremental ? gr->mean + gr->c
+                                  : (gr->value + gr->c) / gr->count;
+            break;
+        case PROMQL_AGG_COUNT:
+        case PROMQL_AGG_COUNT_VALUES:
+            v = gr->count;
+            break;
+        case PROMQL_AGG_GROUP:
+            v = 1;
+            break;
+        case PROMQL_AGG_MIN:
+        case PROMQL_AGG_MAX:
+            v = gr->value;
+            break;
+        case PROMQL_AGG_STDVAR:
+            v = gr->value / gr->count;
+            break;
+        case PROMQL_AGG_STDDEV:
+            v = sqrt(gr->value / gr->count);
+            break;
+        case PROMQL_AGG_QUANTILE: {
+            size_t m = 0;
+            for (size_t i = 0; i < in.n; i++)
+                if (gi[i] == gg)
+                    vals[m++] = in.s[i].v;
+            v = ev_quantile(param, vals, m);
+            break;
+        }
+        case PROMQL_AGG_LIMIT_RATIO:
+            ev_fail(ev, "limit_ratio is not supported");
+        default:
+            break;
+        }
+        o.s[o.n++] = (struct ev_sample){gr->ls, v, ts, gr->drop};
+    }
+    return o;
+}
+
+static void fmt_f(struct sbuf *b, double v)
+{
+    go_format_float_f(b, v);
+}

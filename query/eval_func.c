@@ -1,0 +1,1023 @@
+/* eval_func.c — PromQL's functions over float samples.
+ *
+ * Every function gets its arguments evaluated at the step's time; range
+ * functions see each series' window (mint, maxt] as a slice of the
+ * preloaded samples.  The arithmetic follows Prometheus's functions.go
+ * line for line where results depend on it: extrapolatedRate for
+ * rate/increase/delta, Kahan-compensated sums and means, the linear
+ * regression of deriv/predict_linear, and histogram_quantile's bucket
+ * coalescing and monotonicity fixes for classic (le) histograms.  Native
+ * histograms are not stored by Vigil, so histogram_* functions that only
+ * read them return nothing. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <math.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "query/eval_internal.h"
+#include "query/promql_internal.h"
+#include "util/sbuf.h"
+
+double ev_quantile(double q, double *v, size_t n);
+
+static struct ev_value vec_new(struct evaluator *ev, size_t cap)
+{
+    struct ev_value o = {.type = PROMQL_VECTOR};
+    o.s = ev_alloc(ev, (cap + 1) * sizeof *o.s);
+    return o;
+}
+
+/* ---- range functions ---- */
+
+static double extrapolated_rate(const struct ev_series *s, int64_t rstart, int64_t rend,
+                                bool counter, bool rate, bool *ok)
+{
+    *ok = s->n >= 2;
+    if (!*ok)
+        return 0;
+    size_t n1 = s->n - 1;
+    double result = s->v[n1] - s->v[0];
+    if (counter) {
+        double last = 0;
+        for (size_t i = 0; i < s->n; i++) {
+            if (s->v[i] < last)
+                result += last;
+            last = s->v[i];
+        }
+    }
+    double to_start = (double)(s->t[0] - rstart) / 1000;
+    double to_end = (double)(rend - s->t[n1]) / 1000;
+    double sampled = (double)(s->t[n1] - s->t[0]) / 1000;
+    double avg = sampled / (double)n1;
+    double threshold = avg * 1.1;
+    double interval = sampled;
+    if (to_start >= threshold)
+        to_start = avg / 2;
+    if (counter && result > 0 && s->v[0] >= 0) {
+        double to_zero = sampled * (s->v[0] / result);
+        if (to_zero < to_start)
+            to_start = to_zero;
+    }
+    interval += to_start;
+    if (to_end >= threshold)
+        to_end = avg / 2;
+    interval += to_end;
+    double factor = interval / sampled;
+    if (rate)
+        factor /= (double)(rend - rstart) / 1000;
+    return result * factor;
+}
+
+static void linear_regression(const struct ev_series *s, int64_t t0, double *slope,
+                              double *intercept)
+{
+    double n = 0, sx = 0, cx = 0, sy = 0, cy = 0, sxy = 0, cxy = 0, sx2 = 0, cx2 = 0;
+    double init = s->v[0];
+    bool consty = true;
+    for (size_t i = 0; i < s->n; i++) {
+        if (consty && i > 0 && s->v[i] != init)
+            consty = false;
+        n += 1;
+        double x = (double)(s->t[i] - t0) / 1e3;
+        sx = kahan_inc(x, sx, &cx);
+        sy = kahan_inc(s->v[i], sy, &cy);
+        sxy = kahan_inc(x * s->v[i], sxy, &cxy);
+        sx2 = kahan_inc(x * x, sx2, &cx2);
+    }
+    if (consty) {
+        if (isinf(init)) {
+            *slope = *intercept = NAN;
+            return;
+        }
+        *slope = 0;
+        *intercept = init;
+        return;
+    }
+    sx += cx;
+    sy += cy;
+    sxy += cxy;
+    sx2 += cx2;
+    double cov = sxy - sx * sy / n;
+    double var = sx2 - sx * sx / n;
+    *slope = cov / var;
+    *intercept = sy / n - *slope * sx / n;
+}
+
+static double avg_over(const struct ev_series *s)
+{
+    double sum = s->v[0], count = 1, mean = 0, c = 0;
+    bool inc = false;
+    for (size_t i = 1; i < s->n; i++) {
+        double f = s->v[i];
+        count = (double)(i + 1);
+        if (!inc) {
+            double c2 = c;
+            double ns = kahan_inc(f, sum, &c2);
+            if (!isinf(ns)) {
+                sum = ns;
+                c = c2;
+                continue;
+            }
+            inc = true;
+            mean = sum / (count - 1);
+            c /= count - 1;
+        }
+        double q = (count - 1) / count;
+        double cc = q * c;
+        mean = kahan_inc(f / count, q * mean, &cc);
+        c = cc;
+    }
+    if (inc)
+        return mean + c;
+    return sum / count + c / count;
+}
+
+static double stdvar_over(const struct ev_series *s)
+{
+    double count = 0, mean = 0, cm = 0, aux = 0, ca = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        count++;
+        double delta = s->v[i] - (mean + cm);
+        mean = kahan_inc(delta / count, mean, &cm);
+        aux = kahan_inc(delta * (s->v[i] - (mean + cm)), aux, &ca);
+    }
+    return (aux + ca) / count;
+}
+
+static struct labels absent_labels(struct evaluator *ev, const struct promql_expr *arg)
+{
+    struct labels out = {NULL, 0};
+    while (arg->kind == PROMQL_EXPR_PAREN)
+        arg = arg->paren.expr;
+    const struct promql_expr *vs = NULL;
+    if (arg->kind == PROMQL_EXPR_VECTOR_SELECTOR)
+        vs = arg;
+    else if (arg->kind == PROMQL_EXPR_MATRIX_SELECTOR)
+        vs = arg->matrix.vs;
+    if (!vs)
+        return out;
+    const struct label_matcher *m = vs->vs.matchers;
+    size_t n = vs->vs.nmatchers;
+    const char **has = ev_alloc(ev, (n + 1) * sizeof *has);
+    size_t nh = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(m[i].name, "__name__") == 0)
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < nh; k++)
+            if (strcmp(has[k], m[i].name) == 0)
+                seen = true;
+        if (m[i].type == LABEL_MATCH_EQ && !seen) {
+            out = lbl_set(ev->a, &out, m[i].name, m[i].value);
+            has[nh++] = m[i].name;
+        } else {
+            const char *nm = m[i].name;
+            out = lbl_del(ev->a, &out, &nm, 1, false);
+        }
+    }
+    return out;
+}
+
+/* ---- label_replace ---- */
+
+static void expand(struct sbuf *out, const char *tmpl, const char *src, PCRE2_SIZE *ov, int rc,
+                   pcre2_code *re)
+{
+    for (const char *p = tmpl; *p; p++) {
+        if (*p != '$') {
+            sbuf_putc(out, *p);
+            continue;
+        }
+        p++;
+        if (*p == '$') {
+            sbuf_putc(out, '$');
+            continue;
+        }
+        const char *name = p;
+        size_t nl = 0;
+        bool brace = false;
+        if (*p == '{') {
+            const char *q = strchr(p + 1, '}');
+            if (!q) {
+                sbuf_putc(out, '$');
+                p--;
+                continue;
+            }
+            name = p + 1;
+            nl = (size_t)(q - name);
+            brace = true;
+            p = q;
+        } else {
+            while (name[nl] && (name[nl] == '_' || (name[nl] >= '0' && name[nl] <= '9') ||
+                                (name[nl] >= 'a' && name[nl] <= 'z') ||
+                                (name[nl] >= 'A' && name[nl] <= 'Z')))
+                nl++;
+            if (nl == 0) {
+                sbuf_putc(out, '$');
+                p--;
+                continue;
+            }
+            p += nl - 1;
+        }
+        (void)brace;
+        if (nl == 0)
+            continue;
+        long idx = -1;
+        char nbuf[256];
+        snprintf(nbuf, sizeof nbuf, "%.*s", (int)nl, name);
+        bool digits = true;
+        for (size_t i = 0; i < nl; i++)
+            if (name[i] < '0' || name[i] > '9')
+                digits = false;
+        if (digits)
+            idx = strtol(nbuf, NULL, 10);
+        else
+            idx = pcre2_substring_number_from_name(re, (PCRE2_SPTR)nbuf);
+        if (idx < 0 || idx >= rc)
+            continue;
+        if (ov[2 * idx] == PCRE2_UNSET)
+            continue;
+        sbuf_append(out, src + ov[2 * idx], ov[2 * idx + 1] - ov[2 * idx]);
+    }
+}
+
+static struct ev_value label_replace(struct evaluator *ev, const struct promql_expr *e,
+                                     struct ev_value *args)
+{
+    const char *dst = promql_arena_strndup(ev->a, args[1].str, args[1].slen);
+    const char *repl = promql_arena_strndup(ev->a, args[2].str, args[2].slen);
+    const char *src = promql_arena_strndup(ev->a, args[3].str, args[3].slen);
+    struct sbuf pat = SBUF_INIT;
+    sbuf_puts(&pat, "^(?s:");
+    sbuf_append(&pat, args[4].str, args[4].slen);
+    sbuf_puts(&pat, ")$");
+    int ecode;
+    PCRE2_SIZE eoff;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat.data, pat.len, PCRE2_UTF, &ecode, &eoff, NULL);
+    sbuf_free(&pat);
+    (void)e;
+    if (!re) {
+        char msg[256];
+        pcre2_get_error_message(ecode, (PCRE2_UCHAR *)msg, sizeof msg);
+        ev_fail(ev, "invalid regular expression in label_replace(): %s", msg);
+    }
+    if (!*dst || !utf8_valid(dst, strlen(dst))) {
+        pcre2_code_free(re);
+        ev_fail(ev, "invalid destination label name in label_replace(): %s", dst);
+    }
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    struct ev_value in = args[0];
+    struct ev_value o = vec_new(ev, in.n);
+    struct sbuf res = SBUF_INIT;
+    for (size_t i = 0; i < in.n; i++) {
+        struct ev_sample s = in.s[i];
+        const char *sv = lbl_get(&s.ls, src);
+        if (!sv)
+            sv = "";
+        int rc = pcre2_match(re, (PCRE2_SPTR)sv, strlen(sv), 0, 0, md, NULL);
+        if (rc > 0) {
+            sbuf_reset(&res);
+            sbuf_puts(&res, "");
+            expand(&res, repl, sv, pcre2_get_ovector_pointer(md), rc, re);
+            s.ls = lbl_set(ev->a, &s.ls, dst, res.data);
+            if (strcmp(dst, "__name__") == 0)
+                s.drop = false;
+        }
+        o.s[o.n++] = s;
+    }
+    sbuf_free(&res);
+    pcre2_match_data_free(md);
+    pcre2_code_free(re);
+    return o;
+}
+
+static struct ev_value label_join(struct evaluator *ev, struct ev_value *args, size_t nargs)
+{
+    const char *dst = promql_arena_strndup(ev->a, args[1].str, args[1].slen);
+    if (!*dst || !utf8_valid(dst, strlen(dst)))
+        ev_fail(ev, "invalid destination label name in label_join(): %s", dst);
+    struct ev_value in = args[0];
+    struct ev_value o = vec_new(ev, in.n);
+    struct sbuf b = SBUF_INIT;
+    for (size_t i = 0; i < in.n; i++) {
+        struct ev_sample s = in.s[i];
+        sbuf_reset(&b);
+        sbuf_puts(&b, "");
+        for (size_t k = 3; k < nargs; k++) {
+            if (k > 3)
+                sbuf_append(&b, args[2].str, args[2].slen);
+            char *name = promql_arena_strndup(ev->a, args[k].str, args[k].slen);
+            const char *v = lbl_get(&s.ls, name);
+            if (v)
+                sbuf_puts(&b, v);
+        }
+        s.ls = lbl_set(ev->a, &s.ls, dst, b.data);
+        if (strcmp(dst, "__name__") == 0)
+            s.drop = false;
+        o.s[o.n++] = s;
+    }
+    sbuf_free(&b);
+    return o;
+}
+
+/* ---- sorting ---- */
+
+static int natcmp(const char *a, const char *b)
+{
+    while (*a && *b) {
+        if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
+            const char *ea = a, *eb = b;
+            while (*a == '0')
+                a++;
+            while (*b == '0')
+                b++;
+            while (*ea >= '0' && *ea <= '9')
+                ea++;
+            while (*eb >= '0' && *eb <= '9')
+                eb++;
+            size_t la = (size_t)(ea - a), lb = (size_t)(eb - b);
+            if (la != lb)
+                return la < lb ? -1 : 1;
+            int c = memcmp(a, b, la);
+            if (c)
+                return c;
+            a = ea;
+            b = eb;
+            continue;
+        }
+        if (*a != *b)
+            return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+        a++;
+        b++;
+    }
+    return *a ? 1 : *b ? -1 : 0;
+}
+
+struct sort_ctx {
+    const char **names;
+    size_t n;
+    bool desc;
+    bool by_label;
+};
+static struct sort_ctx g_sort;
+
+static int sample_sort_cmp(const void *pa, const void *pb)
+{
+    const struct ev_sample *a = pa, *b = pb;
+    int c = 0;
+    if (g_sort.by_label) {
+        for (size_t i = 0; i < g_sort.n && !c; i++) {
+            const char *x = lbl_get(&a->ls, g_sort.names[i]), *y = lbl_get(&b->ls, g_sort.names[i]);
+            c = natcmp(x ? x : "", y ? y : "");
+        }
+        if (!c)
+            c = lbl_cmp(&a->ls, &b->ls);
+        return g_sort.desc ? -c : c;
+    }
+    bool na = isnan(a->v), nb = isnan(b->v);
+    if (na || nb)
+        return na && nb ? 0 : na ? 1 : -1;
+    if (a->v != b->v)
+        c = a->v < b->v ? -1 : 1;
+    return g_sort.desc ? -c : c;
+}
+
+/* ---- histogram_quantile over classic buckets ---- */
+
+struct bucket {
+    double ub, count;
+};
+
+static int bucket_cmp(const void *a, const void *b)
+{
+    double x = ((const struct bucket *)a)->ub, y = ((const struct bucket *)b)->ub;
+    return x < y ? -1 : x > y;
+}
+
+static bool almost_equal(double a, double b, double eps)
+{
+    if (a == b)
+        return true;
+    double absSum = fabs(a) + fabs(b);
+    double diff = fabs(a - b);
+    if (a == 0 || b == 0 || absSum < 2.2250738585072014e-308)
+        return diff < eps * 2.2250738585072014e-308;
+    return diff / fmin(absSum, 1.7976931348623157e308) < eps;
+}
+
+static double bucket_quantile(double q, struct bucket *b, size_t n, bool *forced, bool *fixed)
+{
+    *forced = *fixed = false;
+    if (isnan(q))
+        return NAN;
+    if (q < 0)
+        return -INFINITY;
+    if (q > 1)
+        return INFINITY;
+    qsort(b, n, sizeof *b, bucket_cmp);
+    if (!isinf(b[n - 1].ub) || b[n - 1].ub < 0)
+        return NAN;
+    /* coalesce */
+    size_t k = 0;
+    struct bucket last = b[0];
+    for (size_t i = 1; i < n; i++) {
+        if (b[i].ub == last.ub) {
+            last.count += b[i].count;
+        } else {
+            b[k++] = last;
+            last = b[i];
+        }
+    }
+    b[k++] = last;
+    n = k;
+    double prev = b[0].count;
+    for (size_t i = 1; i < n; i++) {
+        double cur = b[i].count;
+        if (cur == prev)
+            continue;
+        if (almost_equal(prev, cur, 1e-12)) {
+            b[i].count = prev;
+            *fixed = true;
+            continue;
+        }
+        if (cur < prev) {
+            b[i].count = prev;
+            *forced = true;
+            continue;
+        }
+        prev = cur;
+    }
+    if (n < 2)
+        return NAN;
+    double obs = b[n - 1].count;
+    if (obs == 0)
+        return NAN;
+    double rank = q * obs;
+    size_t i = 0;
+    while (i < n - 1 && !(b[i].count >= rank))
+        i++;
+    if (i == n - 1)
+        return b[n - 2].ub;
+    if (i == 0 && b[0].ub <= 0)
+        return b[0].ub;
+    double start = 0, end = b[i].ub, count = b[i].count;
+    if (i > 0) {
+        start = b[i - 1].ub;
+        count -= b[i - 1].count;
+        rank -= b[i - 1].count;
+    }
+    return start + (end - start) * (rank / count);
+}
+
+/* Prometheus's BucketFraction for classic buckets. */
+static double bucket_fraction(double lower, double upper, struct bucket *b, size_t n)
+{
+    qsort(b, n, sizeof *b, bucket_cmp);
+    if (!isinf(b[n - 1].ub) || b[n - 1].ub < 0)
+        return NAN;
+    size_t k = 0;
+    struct bucket last = b[0];
+    for (size_t i = 1; i < n; i++) {
+        if (b[i].ub == last.ub) {
+            last.count += b[i].count;
+        } else {
+            b[k++] = last;
+            last = b[i];
+        }
+    }
+    b[k++] = last;
+    n = k;
+    double count = b[n - 1].count;
+    if (count == 0 || isnan(lower) || isnan(upper))
+        return NAN;
+    if (lower >= upper)
+        return 0;
+    double rank = 0, lr = 0, ur = 0;
+    bool ls = false, us = false;
+    for (size_t i = 0; i < n; i++) {
+        double lb = -INFINITY;
+        if (i > 0)
+            lb = b[i - 1].ub;
+        else if (b[i].ub > 0)
+            lb = 0;
+        double ubd = b[i].ub;
+        if (!ls && lb >= lower) {
+            lr = rank;
+            ls = true;
+        }
+        if (!us && lb >= upper) {
+            ur = rank;
+            us = true;
+        }
+        if (ls && us)
+            break;
+        if (!ls && lb < lower && ubd > lower) {
+            lr = isinf(lb) ? b[i].count : isinf(ubd) ? rank : rank + (b[i].count - rank) * (lower - lb) / (ubd - lb);
+            ls = true;
+        }
+        if (!us && lb < upper && ubd > upper) {
+            ur = isinf(lb) ? b[i].count : isinf(ubd) ? rank : rank + (b[i].count - rank) * (upper - lb) / (ubd - lb);
+            us = true;
+        }
+        if (ls && us)
+            break;
+        rank = b[i].count;
+    }
+    if (!ls || lr > count)
+        lr = count;
+    if (!us || ur > count)
+        ur = count;
+    return (ur - lr) / count;
+}
+
+static struct ev_value histogram_quantile(struct evaluator *ev, const struct promql_expr *e,
+                                          double q, struct ev_value in, int64_t ts, bool fraction,
+                                          double upper)
+{
+    struct strmap map;
+    strmap_init(&map, ev->a, in.n);
+    struct hgroup {
+        struct labels ls;
+        struct bucket *b;
+        size_t n;
+    } *g = ev_alloc(ev, (in.n + 1) * sizeof *g);
+    size_t ng = 0;
+    struct sbuf key = SBUF_INIT;
+    static const char *const le = "le";
+    bool badle = false;
+    for (size_t i = 0; i < in.n; i++) {
+        const char *lev = lbl_get(&in.s[i].ls, "le");
+        char *end = NULL;
+        double ub = lev ? strtod(lev, &end) : 0;
+        if (!lev || !*lev || *end) {
+            badle = true;
+            continue;
+        }
+        /* grouped with the metric name: two histograms that differ only in
+         * it collide when the name goes (an error, as in Prometheus) */
+        struct labels ls = lbl_del(ev->a, &in.s[i].ls, &le, 1, false);
+        sbuf_reset(&key);
+        lbl_key(&ls, &key);
+        bool found;
+        size_t *slot = strmap_put(&map, key.data ? key.data : "", key.len, &found);
+        if (!found) {
+            *slot = ng;
+            g[ng].ls = ls;
+            g[ng].b = ev_alloc(ev, (in.n + 1) * sizeof *g[ng].b);
+            g[ng].n = 0;
+            ng++;
+        }
+        struct hgroup *gr = &g[*slot];
+        gr->b[gr->n++] = (struct bucket){ub, in.s[i].v};
+    }
+    sbuf_free(&key);
+    if (badle)
+        ev_warn(ev, false, e->call.args[fraction ? 2 : 1],
+                "bucket label \"le\" is missing or has a malformed value");
+    if (!fraction && (q < 0 || q > 1 || isnan(q))) {
+        struct sbuf b = SBUF_INIT;
+        go_format_float_v(&b, q);
+        ev_warn(ev, false, e->call.args[0], "quantile value should be between 0 and 1, got %s", b.data);
+        sbuf_free(&b);
+    }
+    struct ev_value o = vec_new(ev, ng);
+    for (size_t i = 0; i < ng; i++) {
+        bool forced = false, fixed;
+        double v = fraction ? bucket_fraction(q, upper, g[i].b, g[i].n)
+                            : bucket_quantile(q, g[i].b, g[i].n, &forced, &fixed);
+        if (forced)
+            ev_warn(ev, true, e->call.args[1],
+                    "input to histogram_quantile needed to be fixed for monotonicity (see "
+                    "https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) "
+                    "for metric name \"%s\"",
+                    "");
+        o.s[o.n++] = (struct ev_sample){g[i].ls, v, ts, true};
+    }
+    return o;
+}
+
+/* ---- dates ---- */
+
+static double date_part(enum promql_func_id id, double f)
+{
+    if (isnan(f) || isinf(f))
+        return f;
+    time_t t = (time_t)(int64_t)f;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    switch (id) {
+    case PROMQL_FN_YEAR:
+        return tm.tm_year + 1900;
+    case PROMQL_FN_MONTH:
+        return tm.tm_mon + 1;
+    case PROMQL_FN_DAY_OF_MONTH:
+        return tm.tm_mday;
+    case PROMQL_FN_DAY_OF_WEEK:
+        return tm.tm_wday;
+    case PROMQL_FN_DAY_OF_YEAR:
+        return tm.tm_yday + 1;
+    case PROMQL_FN_HOUR:
+        return tm.tm_hour;
+    case PROMQL_FN_MINUTE:
+        return tm.tm_min;
+    case PROMQL_FN_DAYS_IN_MONTH: {
+        static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        int y = tm.tm_year + 1900;
+        int d = days[tm.tm_mon];
+        if (tm.tm_mon == 1 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+            d = 29;
+        return d;
+    }
+    default:
+        return f;
+    }
+}
+
+static double simple(enum promql_func_id id, double f, const double *p, bool *keep)
+{
+    *keep = true;
+    switch (id) {
+    case PROMQL_FN_ABS:
+        return fabs(f);
+    case PROMQL_FN_CEIL:
+        return ceil(f);
+    case PROMQL_FN_FLOOR:
+        return floor(f);
+    case PROMQL_FN_EXP:
+        return exp(f);
+    case PROMQL_FN_SQRT:
+        return sqrt(f);
+    case PROMQL_FN_LN:
+        return log(f);
+    case PROMQL_FN_LOG2:
+        return log2(f);
+    case PROMQL_FN_LOG10:
+        return log10(f);
+    case PROMQL_FN_SIN:
+        return sin(f);
+    case PROMQL_FN_COS:
+        return cos(f);
+    case PROMQL_FN_TAN:
+        return tan(f);
+    case PROMQL_FN_ASIN:
+        return asin(f);
+    case PROMQL_FN_ACOS:
+        return acos(f);
+    case PROMQL_FN_ATAN:
+        return atan(f);
+    case PROMQL_FN_SINH:
+        return sinh(f);
+    case PROMQL_FN_COSH:
+        return cosh(f);
+    case PROMQL_FN_TANH:
+        return tanh(f);
+    case PROMQL_FN_ASINH:
+        return asinh(f);
+    case PROMQL_FN_ACOSH:
+        return acosh(f);
+    case PROMQL_FN_ATANH:
+        return atanh(f);
+    case PROMQL_FN_DEG:
+        return f * 180 / M_PI;
+    case PROMQL_FN_RAD:
+        return f * M_PI / 180;
+    case PROMQL_FN_SGN:
+        return f > 0 ? 1 : f < 0 ? -1 : f;
+    case PROMQL_FN_ROUND: {
+        double inv = 1.0 / p[0];
+        return floor(f * inv + 0.5) / inv;
+    }
+    case PROMQL_FN_CLAMP_MIN:
+        return isnan(f) || isnan(p[0]) ? NAN : fmax(p[0], f);
+    case PROMQL_FN_CLAMP_MAX:
+        return isnan(f) || isnan(p[0]) ? NAN : fmin(p[0], f);
+    default:
+        return date_part(id, f);
+    }
+}
+
+/* ---- dispatcher ---- */
+
+struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64_t ts)
+{
+    enum promql_func_id id = e->call.func->id;
+    size_t nargs = e->call.nargs;
+    struct ev_value args[16];
+    if (nargs > 16)
+        ev_fail(ev, "too many arguments");
+    for (size_t i = 0; i < nargs; i++)
+        args[i] = ev_eval(ev, e->call.args[i], ts);
+    struct ev_value o = vec_new(ev, 1);
+
+    switch (id) {
+    case PROMQL_FN_TIME:
+        return (struct ev_value){.type = PROMQL_SCALAR, .scalar = (double)ts / 1000};
+    case PROMQL_FN_PI:
+        return (struct ev_value){.type = PROMQL_SCALAR, .scalar = M_PI};
+    case PROMQL_FN_START:
+        return (struct ev_value){.type = PROMQL_SCALAR, .scalar = (double)ev->start / 1000};
+    case PROMQL_FN_END:
+        return (struct ev_value){.type = PROMQL_SCALAR, .scalar = (double)ev->end / 1000};
+    case PROMQL_FN_STEP:
+        return (struct ev_value){.type = PROMQL_SCALAR, .scalar = (double)ev->interval / 1000};
+    case PROMQL_FN_RANGE:
+        return (struct ev_value){.type = PROMQL_SCALAR,
+                                 .scalar = (double)(ev->end - ev->start) / 1000};
+    case PROMQL_FN_SCALAR:
+        return (struct ev_value){.type = PROMQL_SCALAR,
+                                 .scalar = args[0].n == 1 ? args[0].s[0].v : NAN};
+    case PROMQL_FN_VECTOR:
+        o.s[o.n++] = (struct ev_sample){{NULL, 0}, args[0].scalar, ts, false};
+        return o;
+    case PROMQL_FN_ABSENT:
+        if (args[0].n == 0)
+            o.s[o.n++] = (struct ev_sample){absent_labels(ev, e->call.args[0]), 1, ts, false};
+        return o;
+    case PROMQL_FN_ABSENT_OVER_TIME:
+        if (args[0].nm == 0)
+            o.s[o.n++] = (struct ev_sample){absent_labels(ev, e->call.args[0]), 1, ts, false};
+        return o;
+    case PROMQL_FN_LABEL_REPLACE:
+        return label_replace(ev, e, args);
+    case PROMQL_FN_LABEL_JOIN:
+        return label_join(ev, args, nargs);
+    case PROMQL_FN_SORT:
+    case PROMQL_FN_SORT_DESC:
+    case PROMQL_FN_SORT_BY_LABEL:
+    case PROMQL_FN_SORT_BY_LABEL_DESC: {
+        o = vec_new(ev, args[0].n);
+        memcpy(o.s, args[0].s, args[0].n * sizeof *o.s);
+        o.n = args[0].n;
+        const char **names = ev_alloc(ev, (nargs + 1) * sizeof *names);
+        for (size_t i = 1; i < nargs; i++)
+            names[i - 1] = promql_arena_strndup(ev->a, args[i].str, args[i].slen);
+        g_sort = (struct sort_ctx){names, nargs ? nargs - 1 : 0,
+                                   id == PROMQL_FN_SORT_DESC || id == PROMQL_FN_SORT_BY_LABEL_DESC,
+                                   id == PROMQL_FN_SORT_BY_LABEL || id == PROMQL_FN_SORT_BY_LABEL_DESC};
+        /* a stable sort: insertion sort keeps equal elements in input order */
+        for (size_t i = 1; i < o.n; i++) {
+            struct ev_sample x = o.s[i];
+            size_t j = i;
+            while (j > 0 && sample_sort_cmp(&o.s[j - 1], &x) > 0) {
+                o.s[j] = o.s[j - 1];
+                j--;
+            }
+            o.s[j] = x;
+        }
+        return o;
+    }
+    case PROMQL_FN_TIMESTAMP: {
+        /* The sample's own time only straight from a selector, else the
+         * evaluation time, as Prometheus. */
+        const struct promql_expr *a0 = e->call.args[0];
+        while (a0->kind == PROMQL_EXPR_PAREN)
+            a0 = a0->paren.expr;
+        bool own = a0->kind == PROMQL_EXPR_VECTOR_SELECTOR;
+        o = vec_new(ev, args[0].n);
+        for (size_t i = 0; i < args[0].n; i++)
+            o.s[o.n++] = (struct ev_sample){args[0].s[i].ls,
+                                            (double)(own ? args[0].s[i].t : ts) / 1000, ts, true};
+        return o;
+    }
+    case PROMQL_FN_HISTOGRAM_QUANTILE:
+        return histogram_quantile(ev, e, args[0].scalar, args[1], ts, false, 0);
+    case PROMQL_FN_HISTOGRAM_FRACTION:
+        return histogram_quantile(ev, e, args[0].scalar, args[2], ts, true, args[1].scalar);
+    case PROMQL_FN_HISTOGRAM_AVG:
+    case PROMQL_FN_HISTOGRAM_COUNT:
+    case PROMQL_FN_HISTOGRAM_SUM:
+    case PROMQL_FN_HISTOGRAM_STDDEV:
+    case PROMQL_FN_HISTOGRAM_STDVAR:
+    case PROMQL_FN_HISTOGRAM_QUANTILES:
+        return o; /* native histograms only */
+    case PROMQL_FN_MIN_OF:
+    case PROMQL_FN_MAX_OF: {
+        double x = args[0].scalar, y = args[1].scalar, r;
+        if (isnan(x) || isnan(y))
+            r = NAN;
+        else
+            r = id == PROMQL_FN_MIN_OF ? fmin(x, y) : fmax(x, y);
+        return (struct ev_value){.type = PROMQL_SCALAR, .scalar = r};
+    }
+    case PROMQL_FN_INFO:
+    case PROMQL_FN_START_TIMESTAMP:
+        ev_fail(ev, "function %s is not supported", e->call.func->name);
+    default:
+        break;
+    }
+
+    /* instant-vector functions */
+    bool has_matrix = false;
+    for (size_t i = 0; i < nargs; i++)
+        if (args[i].type == PROMQL_MATRIX)
+            has_matrix = true;
+    if (!has_matrix) {
+        struct ev_value in;
+        if (nargs == 0) {
+            in = vec_new(ev, 1);
+            in.s[in.n++] = (struct ev_sample){{NULL, 0}, (double)ts / 1000, ts, false};
+        } else {
+            in = args[0];
+        }
+        double p[2] = {0, 0};
+        for (size_t i = 1; i < nargs && i < 3; i++)
+            p[i - 1] = args[i].scalar;
+        if (id == PROMQL_FN_ROUND && nargs < 2)
+            p[0] = 1;
+        if (id == PROMQL_FN_CLAMP && p[1] < p[0])
+            return o;
+        o = vec_new(ev, in.n);
+        for (size_t i = 0; i < in.n; i++) {
+            bool keep;
+            double v = simple(id, in.s[i].v, p, &keep);
+            if (id == PROMQL_FN_CLAMP)
+                v = isnan(in.s[i].v) ? in.s[i].v : fmax(p[0], fmin(p[1], in.s[i].v));
+            o.s[o.n++] = (struct ev_sample){in.s[i].ls, v, ts, true};
+        }
+        return o;
+    }
+
+    /* range-vector functions: the matrix is the first argument except for
+     * quantile_over_time */
+    size_t mi = id == PROMQL_FN_QUANTILE_OVER_TIME ? 1 : 0;
+    struct ev_value m = args[mi];
+    o = vec_new(ev, m.nm);
+    double q = mi == 1 ? args[0].scalar : 0;
+    if (id == PROMQL_FN_QUANTILE_OVER_TIME && (isnan(q) || q < 0 || q > 1)) {
+        struct sbuf b = SBUF_INIT;
+        go_format_float_v(&b, q);
+        ev_warn(ev, false, e->call.args[0], "quantile value should be between 0 and 1, got %s", b.data);
+        sbuf_free(&b);
+    }
+    if (id == PROMQL_FN_DOUBLE_EXPONENTIAL_SMOOTHING) {
+        double sf = args[1].scalar, tf = args[2].scalar;
+        if (sf <= 0 || sf >= 1)
+            ev_fail(ev, "invalid smoothing factor. Expected: 0 < sf < 1, got: %f", sf);
+        if (tf <= 0 || tf >= 1)
+            ev_fail(ev, "invalid trend factor. Expected: 0 < tf < 1, got: %f", tf);
+    }
+    for (size_t si = 0; si < m.nm; si++) {
+        const struct ev_series *s = &m.m[si];
+        if (s->n == 0)
+            continue;
+        bool ok = true, drop = true;
+        double v = 0;
+        switch (id) {
+        case PROMQL_FN_RATE:
+            v = extrapolated_rate(s, m.mint, m.maxt, true, true, &ok);
+            break;
+        case PROMQL_FN_INCREASE:
+            v = extrapolated_rate(s, m.mint, m.maxt, true, false, &ok);
+            break;
+        case PROMQL_FN_DELTA:
+            v = extrapolated_rate(s, m.mint, m.maxt, false, false, &ok);
+            break;
+        case PROMQL_FN_IRATE:
+        case PROMQL_FN_IDELTA: {
+            if (s->n < 2) {
+                ok = false;
+                break;
+            }
+            double last = s->v[s->n - 1], prev = s->v[s->n - 2];
+            bool israte = id == PROMQL_FN_IRATE;
+            v = israte && last < prev ? last : last - prev;
+            int64_t dt = s->t[s->n - 1] - s->t[s->n - 2];
+            if (dt == 0) {
+                ok = false;
+                break;
+            }
+            if (israte)
+                v /= (double)dt / 1000;
+            break;
+        }
+        case PROMQL_FN_DERIV:
+        case PROMQL_FN_PREDICT_LINEAR: {
+            if (s->n < 2) {
+                ok = false;
+                break;
+            }
+            double slope, icpt;
+            if (id == PROMQL_FN_DERIV) {
+                linear_regression(s, s->t[0], &slope, &icpt);
+                v = slope;
+            } else {
+                linear_regression(s, ts, &slope, &icpt);
+                v = slope * args[1].scalar + icpt;
+            }
+            break;
+        }
+        case PROMQL_FN_RESETS:
+        case PROMQL_FN_CHANGES: {
+            double c = 0;
+            for (size_t i = 1; i < s->n; i++) {
+                if (id == PROMQL_FN_RESETS) {
+                    if (s->v[i] < s->v[i - 1])
+                        c++;
+                } else if (s->v[i] != s->v[i - 1] && !(isnan(s->v[i]) && isnan(s->v[i - 1]))) {
+                    c++;
+                }
+            }
+            v = c;
+            break;
+        }
+        case PROMQL_FN_AVG_OVER_TIME:
+            v = avg_over(s);
+            break;
+        case PROMQL_FN_SUM_OVER_TIME: {
+            double sum = 0, c = 0;
+            for (size_t i = 0; i < s->n; i++)
+                sum = kahan_inc(s->v[i], sum, &c);
+            v = isinf(sum) ? sum : sum + c;
+            break;
+        }
+        case PROMQL_FN_COUNT_OVER_TIME:
+            v = (double)s->n;
+            break;
+        case PROMQL_FN_MIN_OVER_TIME:
+        case PROMQL_FN_MAX_OVER_TIME:
+        case PROMQL_FN_TS_OF_MIN_OVER_TIME:
+        case PROMQL_FN_TS_OF_MAX_OVER_TIME: {
+            bool mx = id == PROMQL_FN_MAX_OVER_TIME || id == PROMQL_FN_TS_OF_MAX_OVER_TIME;
+            double best = s->v[0];
+            int64_t bt = s->t[0];
+            bool ts_of = id == PROMQL_FN_TS_OF_MIN_OVER_TIME || id == PROMQL_FN_TS_OF_MAX_OVER_TIME;
+            for (size_t i = 1; i < s->n; i++) {
+                double f = s->v[i];
+                bool better = mx ? f > best : f < best;
+                if (better || isnan(best) || (ts_of && f == best)) {
+                    best = f;
+                    bt = s->t[i];
+                }
+            }
+            v = (id == PROMQL_FN_MIN_OVER_TIME || id == PROMQL_FN_MAX_OVER_TIME) ? best
+                                                                                 : (double)bt / 1000;
+            break;
+        }
+        case PROMQL_FN_LAST_OVER_TIME:
+            v = s->v[s->n - 1];
+            drop = s->drop;
+            break;
+        case PROMQL_FN_FIRST_OVER_TIME:
+            v = s->v[0];
+            drop = s->drop;
+            break;
+        case PROMQL_FN_TS_OF_LAST_OVER_TIME:
+            v = (double)s->t[s->n - 1] / 1000;
+            break;
+        case PROMQL_FN_TS_OF_FIRST_OVER_TIME:
+            v = (double)s->t[0] / 1000;
+            break;
+        case PROMQL_FN_PRESENT_OVER_TIME:
+            v = 1;
+            break;
+        case PROMQL_FN_STDVAR_OVER_TIME:
+            v = stdvar_over(s);
+            break;
+        case PROMQL_FN_STDDEV_OVER_TIME:
+            v = sqrt(stdvar_over(s));
+            break;
+        case PROMQL_FN_QUANTILE_OVER_TIME:
+        case PROMQL_FN_MAD_OVER_TIME: {
+            double *vals = ev_alloc(ev, s->n * sizeof *vals);
+            memcpy(vals, s->v, s->n * sizeof *vals);
+            if (id == PROMQL_FN_QUANTILE_OVER_TIME) {
+                v = ev_quantile(q, vals, s->n);
+            } else {
+                double med = ev_quantile(0.5, vals, s->n);
+                for (size_t i = 0; i < s->n; i++)
+                    vals[i] = fabs(s->v[i] - med);
+                v = ev_quantile(0.5, vals, s->n);
+            }
+            break;
+        }
+        case PROMQL_FN_DOUBLE_EXPONENTIAL_SMOOTHING: {
+            if (s->n < 2) {
+                ok = false;
+                break;
+            }
+            double sf = args[1].scalar, tf = args[2].scalar;
+            double s0 = 0, s1 = s->v[0], b = s->v[1] - s->v[0];
+            for (size_t i = 1; i < s->n; i++) {
+                double x = sf * s->v[i];
+                if (i - 1 != 0)
+                    b = tf * (s1 - s0) + (1 - tf) * b;
+                double y = (1 - sf) * (s1 + b);
+                s0 = s1;
+                s1 = x + y;
+            }
+            v = s1;
+            break;
+        }
+        case PROMQL_FN_INTEGRAL:
+            ev_fail(ev, "function %s is not supported", e->call.func->name);
+        default:
+            ev_fail(ev, "function %s is not supported", e->call.func->name);
+        }
+        if (ok)
+            o.s[o.n++] = (struct ev_sample){s->ls, v, ts, drop};
+    }
+    return o;
+}

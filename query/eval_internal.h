@@ -1,0 +1,143 @@
+/* eval_internal.h — what the evaluator's files (eval.c, eval_binop.c,
+ * eval_agg.c, eval_func.c, result_json.c) share; not for other modules.
+ *
+ * Values during evaluation live in arenas: the query arena (preloaded
+ * series, step-invariant results, the final result) and one step arena per
+ * outer evaluation step, freed when the step's output has been merged into
+ * the result.  Label sets are immutable once built and may be shared by any
+ * number of samples.  Errors unwind with longjmp to the entry point; only
+ * arena memory is live at that moment, so nothing leaks. */
+#ifndef VIGIL_QUERY_EVAL_INTERNAL_H
+#define VIGIL_QUERY_EVAL_INTERNAL_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "query/promql.h"
+
+struct tsdb;
+
+/* One sample of an instant vector. t is the sample's own timestamp when it
+ * comes straight from a selector (timestamp() reads it), else the
+ * evaluation time.  drop: the metric name is to be removed at the end
+ * (delayed name removal, as Prometheus's runner enables it). */
+struct ev_sample {
+    struct labels ls;
+    double v;
+    int64_t t;
+    bool drop;
+};
+
+/* One series of a range vector: the points in the window, stale markers
+ * already removed. */
+struct ev_series {
+    struct labels ls;
+    const int64_t *t;
+    const double *v;
+    size_t n;
+    bool drop;
+};
+
+struct ev_value {
+    enum promql_type type;
+    double scalar;
+    const char *str;
+    size_t slen;
+    struct ev_sample *s; /* PROMQL_VECTOR */
+    size_t n;
+    struct ev_series *m; /* PROMQL_MATRIX */
+    size_t nm;
+    int64_t mint, maxt; /* the window (mint, maxt] of a matrix */
+};
+
+/* Per-node facts computed before evaluation. */
+struct ev_node {
+    const struct promql_expr *e;
+    bool invariant;     /* same value at every step (@ pinned, literals) */
+    bool cached;        /* val holds the value (invariant nodes) */
+    struct ev_value val;
+    int64_t range_ms, step_ms, offset_ms; /* resolved durations */
+    /* preloaded series of a vector selector (also for matrix selectors) */
+    bool loaded;
+    int64_t load_mint, load_maxt;
+    struct ev_series *series;
+    size_t nseries;
+};
+
+struct evaluator {
+    struct tsdb *db;
+    struct promql_arena *qa; /* query arena */
+    struct promql_arena *a;  /* where new values go: qa or the step arena */
+    int64_t start, end, interval; /* the query; interval 0 for instant */
+    int64_t lookback_ms, default_step_ms;
+    size_t max_samples;
+    const volatile int *cancel;
+    int64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = none */
+    struct ev_node *nodes;
+    size_t nnodes, capnodes;
+    char *err;
+    size_t errsz;
+    jmp_buf jb;
+    struct promql_result *res; /* for annotations */
+    const char *query; /* text, for annotation positions */
+};
+
+_Noreturn void ev_fail(struct evaluator *ev, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void ev_warn(struct evaluator *ev, bool info, const struct promql_expr *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+struct ev_node *ev_node_get(struct evaluator *ev, const struct promql_expr *e);
+struct ev_value ev_eval(struct evaluator *ev, const struct promql_expr *e, int64_t ts);
+void *ev_alloc(struct evaluator *ev, size_t n);
+void ev_check_samples(struct evaluator *ev, size_t n);
+
+/* labels in the current arena */
+const char *lbl_get(const struct labels *ls, const char *name);
+int lbl_cmp(const struct labels *a, const struct labels *b);
+struct labels lbl_copy(struct promql_arena *a, const struct labels *ls);
+struct labels lbl_set(struct promql_arena *a, const struct labels *ls, const char *name,
+                      const char *value);
+struct labels lbl_del(struct promql_arena *a, const struct labels *ls, const char *const *names,
+                      size_t n, bool also_name);
+struct labels lbl_keep(struct promql_arena *a, const struct labels *ls, const char *const *names,
+                       size_t n);
+struct labels lbl_drop_name(struct promql_arena *a, const struct labels *ls);
+/* Appends the canonical byte form (name 0xFF value 0xFF ...). */
+void lbl_key(const struct labels *ls, struct sbuf *b);
+/* Prometheus's Labels.String(): {a="b", c="d"} */
+void lbl_string(const struct labels *ls, struct sbuf *b);
+
+/* A string-keyed map to indices (open addressing, FNV-1a), in an arena. */
+struct strmap {
+    struct promql_arena *a;
+    const char **keys;
+    size_t *klen;
+    size_t *vals;
+    size_t cap, n;
+};
+void strmap_init(struct strmap *m, struct promql_arena *a, size_t hint);
+/* Returns a pointer to the value slot; *found tells whether it existed. */
+size_t *strmap_put(struct strmap *m, const char *k, size_t klen, bool *found);
+size_t *strmap_get(const struct strmap *m, const char *k, size_t klen);
+
+/* The parts of evaluation in other files. */
+struct ev_value ev_binary(struct evaluator *ev, const struct promql_expr *e, int64_t ts);
+struct ev_value ev_aggregate(struct evaluator *ev, const struct promql_expr *e, int64_t ts);
+struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64_t ts);
+double ev_binop_float(enum promql_op op, double l, double r, bool *keep);
+
+/* Prometheus's kahanSumInc. */
+static inline double kahan_inc(double inc, double sum, double *c)
+{
+    double t = sum + inc;
+    if (__builtin_isinf(t))
+        *c = 0;
+    else if (__builtin_fabs(sum) >= __builtin_fabs(inc))
+        *c += (sum - t) + inc;
+    else
+        *c += (inc - t) + sum;
+    return t;
+}
+
+#endif

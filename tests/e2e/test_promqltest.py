@@ -1,0 +1,71 @@
+"""`vigil promqltest` over Prometheus's own PromQL test scripts.
+
+Runs every .test file of shared/promql-tests through the real binary and
+asserts per-file floors of passed eval blocks (what the evaluator achieves
+now), so that a regression fails.  Blocks reading native histograms are
+reported as skipped by the runner.  Skipped when the scripts are absent.
+"""
+import glob
+import os
+import re
+import subprocess
+import unittest
+
+from vigil_e2e import VIGIL_BIN, main
+
+TESTS = os.path.join(os.environ.get("VIGIL_SRC", "."), "..", "shared", "promql-tests")
+
+# file: minimum passed eval blocks
+FLOORS = {
+    "aggregators.test": 86,
+    "at_modifier.test": 55,
+    "collision.test": 1,
+    "duration_expression.test": 41,
+    "extended_vectors.test": 38,
+    "fill-modifier.test": 3,
+    "functions.test": 225,
+    "histograms.test": 54,
+    "info.test": 0,
+    "limit.test": 0,
+    "literals.test": 17,
+    "name_label_dropping.test": 21,
+    "native_histograms.test": 1,
+    "operators.test": 101,
+    "range_queries.test": 12,
+    "selectors.test": 22,
+    "staleness.test": 12,
+    "start_timestamps.test": 0,
+    "subquery.test": 23,
+    "trig_functions.test": 13,
+    "type_and_unit.test": 41,
+}
+
+
+class PromqlTest(unittest.TestCase):
+    def test_conformance_floors(self):
+        files = sorted(glob.glob(os.path.join(TESTS, "*.test")))
+        if not files:
+            self.skipTest("no PromQL test scripts at " + TESTS)
+        total = [0, 0, 0]
+        for path in files:
+            name = os.path.basename(path)
+            p = subprocess.run([VIGIL_BIN, "promqltest", path], capture_output=True,
+                               timeout=300, text=True)
+            lines = p.stdout.strip().splitlines()
+            self.assertTrue(lines, name + ": no output; stderr: " + p.stderr)
+            m = re.fullmatch(r"(\d+) passed, (\d+) failed", lines[-1])
+            self.assertIsNotNone(m, name + ": bad last line " + lines[-1])
+            passed, failed = int(m.group(1)), int(m.group(2))
+            sk = re.search(r"^(\d+) skipped", p.stdout, re.M)
+            skipped = int(sk.group(1)) if sk else 0
+            print("%-26s %4d passed %4d failed %4d skipped" % (name, passed, failed, skipped))
+            total[0] += passed
+            total[1] += failed
+            total[2] += skipped
+            self.assertEqual(p.returncode, 0 if failed == 0 else 1, name)
+            self.assertGreaterEqual(passed, FLOORS.get(name, 0), name + " regressed:\n" + p.stdout[-3000:])
+        print("%-26s %4d passed %4d failed %4d skipped" % ("total", *total))
+
+
+if __name__ == "__main__":
+    main()

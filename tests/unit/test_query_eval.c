@@ -1,0 +1,274 @@
+/* The PromQL evaluator over real storage: each test loads a few series
+ * into a fresh tsdb in a temporary directory and checks query results
+ * against values worked out by hand from Prometheus's definitions
+ * (extrapolatedRate, lookback and staleness, vector matching errors,
+ * aggregations, histogram_quantile's bucket interpolation). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/promql.h"
+#include "storage/tsdb.h"
+#include "util/sbuf.h"
+
+#define assert_double_equal(a, b, eps) check_close((a), (b), (eps), __LINE__)
+
+static void check_close(double got, double want, double eps, int line)
+{
+    if (!(fabs(got - want) <= eps || got == want))
+        fail_msg("line %d: got %.17g, want %.17g", line, got, want);
+}
+
+struct fixture {
+    char dir[64];
+    struct tsdb *db;
+};
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    strcpy(f->dir, "/tmp/vigil-test-eval-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    char err[256];
+    struct tsdb_options o;
+    memset(&o, 0, sizeof o);
+    assert_int_equal(tsdb_open(f->dir, &o, &f->db, err, sizeof err), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    tsdb_close(f->db);
+    nftw(f->dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+/* Appends n samples v[i] at i*step_s seconds to the series name{k=v}. */
+static void load(struct fixture *f, const char *name, const char *k, const char *v,
+                 int64_t step_s, const double *vals, size_t n)
+{
+    struct label l[2] = {{"__name__", name}, {k, v}};
+    struct labels ls = {l, k ? 2 : 1};
+    if (k && strcmp(k, "__name__") < 0) {
+        l[0] = (struct label){k, v};
+        l[1] = (struct label){"__name__", name};
+    }
+    struct tsdb_appender *a = tsdb_appender_new(f->db);
+    uint64_t ref = 0;
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(tsdb_append(a, &ref, ref ? NULL : &ls, (int64_t)i * step_s * 1000, vals[i]), 0);
+    assert_int_equal(tsdb_appender_commit(a, NULL), 0);
+    tsdb_appender_free(a);
+}
+
+static struct promql_result *query(struct fixture *f, const char *q, int64_t t_s, char *err)
+{
+    struct promql_arena *a = promql_arena_new();
+    struct promql_parse_error perr;
+    struct promql_expr *e = promql_parse(a, q, strlen(q), PROMQL_FEATURES_ALL, &perr);
+    assert_non_null(e);
+    struct promql_result *r = NULL;
+    char buf[512];
+    int rc = promql_eval_instant(f->db, q, e, t_s * 1000, NULL, &r, err ? err : buf, 512);
+    if (!err && rc != 0)
+        fail_msg("%s: %s", q, buf);
+    promql_arena_free(a);
+    return r;
+}
+
+/* The single value of an instant vector result with one series. */
+static double one(struct fixture *f, const char *q, int64_t t_s)
+{
+    struct promql_result *r = query(f, q, t_s, NULL);
+    assert_int_equal(r->type, PROMQL_VECTOR);
+    if (r->nseries != 1)
+        fail_msg("%s: %zu series", q, r->nseries);
+    double v = r->series[0].points[0].v;
+    promql_result_free(r);
+    return v;
+}
+
+static size_t count(struct fixture *f, const char *q, int64_t t_s)
+{
+    struct promql_result *r = query(f, q, t_s, NULL);
+    size_t n = r->nseries;
+    promql_result_free(r);
+    return n;
+}
+
+static void test_rate_extrapolation(void **state)
+{
+    struct fixture *f = *state;
+    /* 0, 10, ..., 100 every 60 s */
+    double v[11];
+    for (int i = 0; i < 11; i++)
+        v[i] = 10 * i;
+    load(f, "c_total", "job", "a", 60, v, 11);
+    /* Window (300, 600]: samples at 360..600, 5 of them, 40 apart in value.
+     * Start is 60 s from the first sample = the average interval, below
+     * 1.1 * 60, so extrapolate the whole way: 40 * 300/240 = 50. */
+    assert_double_equal(one(f, "increase(c_total[5m])", 600), 50, 1e-9);
+    assert_double_equal(one(f, "rate(c_total[5m])", 600), 50.0 / 300, 1e-12);
+    /* A reset adds the value before it. */
+    double r[] = {5, 10, 2, 4};
+    load(f, "r_total", NULL, NULL, 60, r, 4);
+    /* 5, 10, 2, 4: one reset; the last two samples give irate/idelta. */
+    assert_double_equal(one(f, "resets(r_total[5m])", 180), 1, 0);
+    assert_double_equal(one(f, "irate(r_total[5m])", 180), 2.0 / 60, 1e-12);
+    assert_double_equal(one(f, "idelta(r_total[5m])", 180), 2, 0);
+    assert_double_equal(one(f, "delta(c_total[5m])", 600), 50, 1e-9);
+}
+
+static void test_lookback_and_staleness(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t bits = TSDB_STALE_NAN_BITS;
+    double stale;
+    memcpy(&stale, &bits, 8);
+    double v[] = {1, 2, stale, 4};
+    load(f, "g", NULL, NULL, 60, v, 4);
+    assert_double_equal(one(f, "g", 90), 2, 0);
+    assert_int_equal(count(f, "g", 150), 0); /* the stale marker hides it */
+    assert_double_equal(one(f, "g", 180), 4, 0);
+    assert_double_equal(one(f, "g", 180 + 299), 4, 0); /* within 5m */
+    assert_int_equal(count(f, "g", 180 + 300), 0);     /* (t-5m, t] is left-open */
+    /* range selectors ignore the marker */
+    assert_double_equal(one(f, "count_over_time(g[10m])", 180), 3, 0);
+    assert_double_equal(one(f, "g offset 1m", 120), 2, 0);
+    assert_double_equal(one(f, "g @ 60", 1000), 2, 0);
+}
+
+static void test_vector_matching_errors(void **state)
+{
+    struct fixture *f = *state;
+    double one_v[] = {1};
+    load(f, "m", "x", "a", 60, one_v, 1);
+    load(f, "m", "x", "b", 60, one_v, 1);
+    load(f, "s", "x", "a", 60, one_v, 1);
+    char err[512];
+    struct promql_result *r = query(f, "s + on() m", 0, err);
+    assert_null(r);
+    assert_non_null(strstr(err, "many-to-many matching not allowed: matching labels must be unique on one side"));
+    r = query(f, "m + on() group_left s", 0, err);
+    assert_non_null(r);
+    assert_int_equal(r->nseries, 2);
+    promql_result_free(r);
+    r = query(f, "m * ignoring(x) m", 0, err);
+    assert_null(r);
+    r = query(f, "m + s", 0, NULL);
+    assert_int_equal(r->nseries, 1); /* the metric name is not part of the match */
+    promql_result_free(r);
+    assert_double_equal(one(f, "s + ignoring(__name__) m{x=\"a\"}", 0), 2, 0);
+    assert_int_equal(count(f, "m and s", 0), 1);
+    assert_int_equal(count(f, "m unless on(x) s", 0), 1);
+    assert_int_equal(count(f, "m or s", 0), 2);
+    r = query(f, "-{x=\"a\"}", 0, err); /* m and s lose their names */
+    assert_null(r);
+    assert_string_equal(err, "vector cannot contain metrics with the same labelset");
+}
+
+static void test_aggregations(void **state)
+{
+    struct fixture *f = *state;
+    const char *names[] = {"a", "b", "c", "d"};
+    double vals[] = {1, 2, 3, 10};
+    for (int i = 0; i < 4; i++)
+        load(f, "v", "i", names[i], 60, &vals[i], 1);
+    assert_double_equal(one(f, "sum(v)", 0), 16, 0);
+    assert_double_equal(one(f, "avg(v)", 0), 4, 0);
+    assert_double_equal(one(f, "count(v)", 0), 4, 0);
+    assert_double_equal(one(f, "max(v)", 0), 10, 0);
+    assert_double_equal(one(f, "min(v)", 0), 1, 0);
+    assert_double_equal(one(f, "stdvar(v)", 0), 12.5, 1e-12);
+    assert_double_equal(one(f, "quantile(0.5, v)", 0), 2.5, 1e-12);
+    assert_double_equal(one(f, "topk(1, v)", 0), 10, 0);
+    assert_double_equal(one(f, "bottomk(1, v)", 0), 1, 0);
+    assert_int_equal(count(f, "count_values(\"val\", v)", 0), 4);
+    assert_int_equal(count(f, "sum by (i) (v)", 0), 4);
+    assert_int_equal(count(f, "sum without (i) (v)", 0), 1);
+}
+
+static void test_histogram_quantile(void **state)
+{
+    struct fixture *f = *state;
+    /* cumulative buckets le=1: 10, le=2: 20, le=+Inf: 20 */
+    double b1[] = {10}, b2[] = {20}, binf[] = {20};
+    load(f, "h_bucket", "le", "1", 60, b1, 1);
+    load(f, "h_bucket", "le", "2", 60, b2, 1);
+    load(f, "h_bucket", "le", "+Inf", 60, binf, 1);
+    assert_double_equal(one(f, "histogram_quantile(0.5, h_bucket)", 0), 1, 1e-12);
+    assert_double_equal(one(f, "histogram_quantile(0.75, h_bucket)", 0), 1.5, 1e-12);
+    assert_double_equal(one(f, "histogram_quantile(0.25, h_bucket)", 0), 0.5, 1e-12);
+    assert_true(isinf(one(f, "histogram_quantile(2, h_bucket)", 0)));
+}
+
+static void test_range_query_and_json(void **state)
+{
+    struct fixture *f = *state;
+    double v[] = {1, 2, 3};
+    load(f, "g", NULL, NULL, 60, v, 3);
+    struct promql_arena *a = promql_arena_new();
+    const char *q = "g * 2";
+    struct promql_expr *e = promql_parse(a, q, strlen(q), PROMQL_FEATURES_ALL, NULL);
+    struct promql_result *r;
+    char err[256];
+    assert_int_equal(promql_eval_range(f->db, q, e, 0, 120000, 60000, NULL, &r, err, sizeof err), 0);
+    struct sbuf b = SBUF_INIT;
+    promql_result_json(r, &b);
+    assert_string_equal(b.data, "{\"resultType\":\"matrix\",\"result\":[{\"metric\":{},\"values\":"
+                                "[[0,\"2\"],[60,\"4\"],[120,\"6\"]]}]}");
+    sbuf_free(&b);
+    promql_result_free(r);
+    promql_arena_free(a);
+}
+
+static void test_max_samples(void **state)
+{
+    struct fixture *f = *state;
+    double v[100];
+    for (int i = 0; i < 100; i++)
+        v[i] = i;
+    load(f, "g", NULL, NULL, 1, v, 100);
+    struct promql_arena *a = promql_arena_new();
+    const char *q = "count_over_time(g[100s])";
+    struct promql_expr *e = promql_parse(a, q, strlen(q), PROMQL_FEATURES_ALL, NULL);
+    struct promql_result *r;
+    char err[256];
+    struct promql_eval_opts o = {.max_samples = 50};
+    assert_int_equal(promql_eval_instant(f->db, q, e, 99000, &o, &r, err, sizeof err), -1);
+    assert_string_equal(err, "query processing would load too many samples into memory in query execution");
+    promql_arena_free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_rate_extrapolation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lookback_and_staleness, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vector_matching_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aggregations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_histogram_quantile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_range_query_and_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_max_samples, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -44,7 +44,7 @@ static void reply_success(struct http_request *r, struct sbuf *data, const char 
     http_reply_take(r, 200, JSON, sbuf_detach(&b), b.len);
 }
 
-static bool api_ready(struct vigil_server *s, struct http_request *r)
+bool api_ready(struct vigil_server *s, struct http_request *r)
 {
     if (s->tsdb && s->ready)
         return true;
@@ -89,7 +89,7 @@ static int api_parse_time(const char *v, int64_t *ms)
     return 0;
 }
 
-static int api_time_param(struct http_request *r, const char *name, int64_t def, int64_t *ms)
+int api_time_param(struct http_request *r, const char *name, int64_t def, int64_t *ms)
 {
     const char *v = http_request_param(r, name);
     *ms = def;
@@ -543,4 +543,5 @@ void server_api_register(struct vigil_server *s)
     }
     http_server_route(h, "GET", "/api/v1/label/", true, "/api/v1/label/:name/values",
                       handle_label_values, s);
+    server_api_query_register(s);
 }

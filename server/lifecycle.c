@@ -101,8 +101,12 @@ static void close_walk(uv_handle_t *h, void *arg)
  * lets uv_run return. */
 static void server_finish(struct vigil_server *s)
 {
-    tsdb_close(s->tsdb);
-    s->tsdb = NULL;
+    /* A query still running on a worker reads storage: the last one to
+     * finish closes it (api_query.c). */
+    if (!s->queries_running) {
+        tsdb_close(s->tsdb);
+        s->tsdb = NULL;
+    }
     uv_walk(s->loop, close_walk, NULL);
 }
 

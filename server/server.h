@@ -34,6 +34,7 @@ struct vigil_server {
     double start_time;           /* Unix seconds */
     bool stopping;
     bool forced_stop; /* the shutdown watchdog fired: handles may be open */
+    unsigned queries_running; /* on worker threads; storage stays open until 0 */
     int exit_code;
 
     uv_signal_t sig_hup, sig_term, sig_int;
@@ -59,9 +60,15 @@ void server_metrics_init(struct vigil_server *s);
 void server_http_observe(void *ctx, const char *handler, const char *method, int status,
                          double seconds);
 
-/* routes.c, api.c */
+/* routes.c, api.c, api_query.c */
 void server_routes_register(struct vigil_server *s);
 void server_api_register(struct vigil_server *s);
+void server_api_query_register(struct vigil_server *s);
+/* Replies 503 "TSDB not ready" and returns false until storage is open. */
+bool api_ready(struct vigil_server *s, struct http_request *r);
+/* Reads time parameter `name` (Unix seconds or RFC 3339; def when absent)
+ * into ms; replies 400 bad_data and returns -1 when it does not parse. */
+int api_time_param(struct http_request *r, const char *name, int64_t def, int64_t *ms);
 
 /* cmd_check.c, cmd_tsdb.c */
 int cmd_check(int argc, char **argv);

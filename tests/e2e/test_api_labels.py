@@ -7,6 +7,7 @@ JSON data must be equal.  Status endpoints are checked for the shapes
 Grafana reads.
 """
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -22,16 +23,18 @@ from vigil_e2e import VIGIL_BIN, Vigil, free_port, main
 def make_dataset(path, now):
     """Three metrics, a few label combinations, 40 samples each, ending now."""
     series = []
-    for job in ("api", "db"):
-        for inst in ("a:1", "b:2"):
-            series.append(('http_requests_total{job="%s",instance="%s",code="200"}' % (job, inst), 1.5))
-            series.append(('up{job="%s",instance="%s"}' % (job, inst), 0))
+    # Distinct values per series: topk/bottomk tie order is not specified.
+    for n, (job, inst) in enumerate((j, i) for j in ("api", "db") for i in ("a:1", "b:2")):
+        series.append(('http_requests_total{job="%s",instance="%s",code="200"}' % (job, inst),
+                       1.5 + 0.25 * n))
+        series.append(('up{job="%s",instance="%s"}' % (job, inst), 0))
     series.append(('temperature{room="kitchen",sensor="x y\\"z"}', 20.25))
     out = []
     for name, base in series:
         for k in range(40):
             t = now - (40 - k) * 15
-            out.append("%s %s %.3f" % (name, base + k, t))
+            value = base + k if not name.startswith("up") else (k + len(name)) % 2
+            out.append("%s %s %.3f" % (name, value, t))
     # OpenMetrics wants each family's samples together.
     fam = lambda l: l.split("{")[0].replace("_total", "")
     out.sort(key=lambda l: (fam(l), l.rsplit(" ", 2)[0], float(l.rsplit(" ", 1)[1])))
@@ -177,6 +180,87 @@ class LabelsApiTest(unittest.TestCase):
             self.assertIn(k, d)
         names = {e["name"]: e["value"] for e in d["seriesCountByMetricName"]}
         self.assertEqual(names, {"http_requests_total": 4, "up": 4, "temperature": 1})
+
+    def norm(self, data):
+        """Result order of instant vectors is not part of the contract."""
+        if data.get("resultType") in ("vector", "matrix"):
+            data["result"].sort(key=lambda x: json.dumps(x["metric"], sort_keys=True))
+        return data
+
+    def assert_same_answer(self, vj, pj, q):
+        if vj["status"] == "error" or pj["status"] == "error":
+            self.assertEqual((vj["status"], vj.get("errorType")), (pj["status"], pj.get("errorType")),
+                             "%s: %s vs %s" % (q, vj, pj))
+            return
+        self.assert_results_equal(vj["data"], pj["data"], q)
+
+    def assert_results_equal(self, a, b, q):
+        """Values may differ in the last bits: Prometheus 3 (which Vigil
+        follows) orders some float operations differently from 2.42 (e.g.
+        rate's extrapolation factor), so numbers compare within 1e-12."""
+        def close(x, y):
+            if isinstance(x, str) and isinstance(y, str):
+                try:
+                    fx, fy = float(x), float(y)
+                except ValueError:
+                    return x == y
+                if fx == fy or (math.isnan(fx) and math.isnan(fy)):
+                    return True
+                return abs(fx - fy) <= 1e-12 * max(abs(fx), abs(fy))
+            if isinstance(x, list) and isinstance(y, list):
+                return len(x) == len(y) and all(close(i, j) for i, j in zip(x, y))
+            if isinstance(x, dict) and isinstance(y, dict):
+                return x.keys() == y.keys() and all(close(x[k], y[k]) for k in x)
+            return x == y
+        self.assertTrue(close(self.norm(a), self.norm(b)), "%s:\nvigil %s\nprom  %s" % (q, a, b))
+
+    QUERIES = [
+        "up", "up == 0", "http_requests_total", 'http_requests_total{job="api"}',
+        "rate(http_requests_total[5m])", "increase(http_requests_total[2m])",
+        "sum by (job) (http_requests_total)", "sum without (instance) (rate(http_requests_total[1m]))",
+        "avg(temperature)", "temperature * 2 + 1", "count(up)", "max_over_time(temperature[10m])",
+        "topk(2, http_requests_total)", "http_requests_total / on(job, instance) group_left up",
+        "absent(nosuch)", "label_replace(up, \"host\", \"$1\", \"instance\", \"(.*):.*\")",
+        "1 + 1", "time() > 0", "vector(3)", "scalar(count(up))",
+        "histogram_quantile(0.9, rate(http_requests_total[5m]))", "deriv(temperature[5m])",
+        "predict_linear(temperature[5m], 60)", "changes(temperature[10m])", "resets(up[10m])",
+    ]
+
+    def test_instant_queries_match_prometheus(self):
+        if not self.prom:
+            self.skipTest("prometheus not installed")
+        for q in self.QUERIES:
+            for t in (self.now - 300, self.now - 1):
+                params = [("query", q), ("time", t)]
+                vs, vj, ps, pj = self.both("/api/v1/query", params)
+                self.assertEqual(vs, ps, "%s: %s vs %s" % (q, vj, pj))
+                self.assert_same_answer(vj, pj, q)
+
+    def test_range_queries_match_prometheus(self):
+        if not self.prom:
+            self.skipTest("prometheus not installed")
+        for q in self.QUERIES:
+            # Steps off the sample grid: 2.42's ranges are closed [t-r, t],
+            # Prometheus 3's (and Vigil's) left-open (t-r, t].
+            params = [("query", q), ("start", self.now - 593), ("end", self.now + 7), ("step", "30")]
+            vs, vj, ps, pj = self.both("/api/v1/query_range", params, post=True)
+            self.assertEqual(vs, ps, "%s: %s vs %s" % (q, vj, pj))
+            self.assert_same_answer(vj, pj, q)
+
+    def test_query_errors_match_prometheus(self):
+        cases = [
+            ("/api/v1/query", [("query", "sum(")]),
+            ("/api/v1/query", [("query", "up"), ("time", "noon")]),
+            ("/api/v1/query_range", [("query", "up"), ("start", "10"), ("end", "5"), ("step", "1")]),
+            ("/api/v1/query_range", [("query", "up"), ("start", "0"), ("end", "100000"), ("step", "1")]),
+            ("/api/v1/query_range", [("query", "up"), ("start", "0"), ("end", "10"), ("step", "0")]),
+            ("/api/v1/query", [("query", "up + on(job) up")]),
+        ]
+        for path, params in cases:
+            vs, vj, ps, pj = self.both(path, params)
+            self.assertEqual(vj["status"], "error", params)
+            if pj is not None:
+                self.assertEqual((vs, vj["errorType"]), (ps, pj["errorType"]), "%s %s" % (params, vj))
 
     def test_query_exemplars_probe(self):
         s, j = get(self.v.port, "/api/v1/query_exemplars",

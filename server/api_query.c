@@ -1,0 +1,246 @@
+/* api_query.c — /api/v1/query and /api/v1/query_range.
+ *
+ * The handler runs on the loop thread only to read and check parameters
+ * and parse the PromQL (a parse error is answered at once, 400 bad_data as
+ * Prometheus does).  Evaluation runs on libuv's worker pool
+ * (uv_queue_work): it reads storage through its own snapshot and never
+ * touches the loop's state; the after-callback, back on the loop thread,
+ * writes the JSON answer.  Storage is closed at shutdown only once no query
+ * is running (vigil_server.queries_running).
+ *
+ * Error shapes and HTTP codes are Prometheus's: bad_data 400 for bad
+ * parameters, execution 422 for evaluation errors (including the sample
+ * limit), timeout 503 when --query.timeout (or timeout=) expires. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "query/promql.h"
+#include "server/server.h"
+#include "util/duration.h"
+
+/* Prometheus refuses range queries with more points than this per series. */
+#define QUERY_MAX_POINTS 11000
+
+struct query_job {
+    uv_work_t work;
+    struct vigil_server *s;
+    struct http_request *req;
+    struct promql_arena *arena;
+    const struct promql_expr *expr;
+    char *query;
+    bool range;
+    int64_t t, start, end, step;
+    struct promql_eval_opts opts;
+    struct promql_result *result;
+    int rc;
+    char err[1024];
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A duration parameter: float seconds ("15", "0.5") or a Prometheus
+ * duration ("15s", "1m").  Replies and returns -1 when it does not parse. */
+static int duration_param(struct http_request *r, const char *name, int64_t *ms)
+{
+    const char *v = http_request_param(r, name);
+    char *end;
+    double f = v ? strtod(v, &end) : 0;
+    if (v && end != v && *end == '\0' && isfinite(f)) {
+        *ms = (int64_t)llround(f * 1000.0);
+        return 0;
+    }
+    if (v && duration_parse(v, ms) == 0)
+        return 0;
+    char msg[512];
+    snprintf(msg, sizeof msg, "invalid parameter \"%s\": cannot parse \"%s\" to a valid duration",
+             name, v ? v : "");
+    http_reply_json_error(r, 400, "bad_data", msg);
+    return -1;
+}
+
+static void query_work(uv_work_t *w)
+{
+    struct query_job *j = w->data;
+    j->rc = j->range ? promql_eval_range(j->s->tsdb, j->query, j->expr, j->start, j->end, j->step,
+                                         &j->opts, &j->result, j->err, sizeof j->err)
+                     : promql_eval_instant(j->s->tsdb, j->query, j->expr, j->t, &j->opts,
+                                           &j->result, j->err, sizeof j->err);
+}
+
+static void json_strings(struct sbuf *b, const char *key, const char **v, size_t n)
+{
+    if (!n)
+        return;
+    sbuf_printf(b, ",\"%s\":[", key);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sbuf_putc(b, ',');
+        sbuf_put_json_string(b, v[i], strlen(v[i]));
+    }
+    sbuf_putc(b, ']');
+}
+
+static void query_reply(struct query_job *j)
+{
+    if (j->rc != 0) {
+        bool timeout = strstr(j->err, "query timed out") != NULL;
+        http_reply_json_error(j->req, timeout ? 503 : 422, timeout ? "timeout" : "execution",
+                              j->err);
+        return;
+    }
+    struct sbuf b = SBUF_INIT;
+    sbuf_puts(&b, "{\"status\":\"success\",\"data\":");
+    promql_result_json(j->result, &b);
+    json_strings(&b, "warnings", j->result->warnings, j->result->nwarnings);
+    json_strings(&b, "infos", j->result->infos, j->result->ninfos);
+    sbuf_putc(&b, '}');
+    http_reply_take(j->req, 200, "application/json", sbuf_detach(&b), b.len);
+}
+
+static void query_done(uv_work_t *w, int status)
+{
+    struct query_job *j = w->data;
+    struct vigil_server *s = j->s;
+    (void)status;
+    query_reply(j);
+    promql_result_free(j->result);
+    promql_arena_free(j->arena);
+    free(j->query);
+    free(j);
+    if (--s->queries_running == 0 && s->stopping && s->tsdb) {
+        tsdb_close(s->tsdb);
+        s->tsdb = NULL;
+    }
+}
+
+/* Common to both endpoints: the query text, parsed. */
+static struct query_job *query_job_new(struct vigil_server *s, struct http_request *r)
+{
+    const char *q = http_request_param(r, "query");
+    if (!q || !*q) {
+        http_reply_json_error(r, 400, "bad_data", "invalid parameter \"query\": unknown position: "
+                                                  "parse error: no expression found in input");
+        return NULL;
+    }
+    struct query_job *j = xcalloc(1, sizeof *j);
+    j->s = s;
+    j->req = r;
+    j->query = xstrdup(q);
+    j->arena = promql_arena_new();
+    struct promql_parse_error pe;
+    j->expr = promql_parse(j->arena, q, strlen(q), PROMQL_FEATURES_DEFAULT, &pe);
+    if (!j->expr) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "invalid parameter \"query\": %s", pe.msg);
+        http_reply_json_error(r, 400, "bad_data", msg);
+        promql_arena_free(j->arena);
+        free(j->query);
+        free(j);
+        return NULL;
+    }
+    j->opts.lookback_ms = s->flags.query_lookback_delta_ms;
+    j->opts.max_samples = (size_t)s->flags.query_max_samples;
+    j->opts.timeout_ms = s->flags.query_timeout_ms;
+    return j;
+}
+
+/* timeout= may only shorten --query.timeout; lookback_delta= overrides. */
+static int query_job_opts(struct query_job *j, struct http_request *r)
+{
+    int64_t ms;
+    if (http_request_param(r, "timeout")) {
+        if (duration_param(r, "timeout", &ms) < 0)
+            return -1;
+        if (ms > 0 && (j->opts.timeout_ms == 0 || ms < j->opts.timeout_ms))
+            j->opts.timeout_ms = ms;
+    }
+    if (http_request_param(r, "lookback_delta")) {
+        if (duration_param(r, "lookback_delta", &ms) < 0)
+            return -1;
+        if (ms > 0)
+            j->opts.lookback_ms = ms;
+    }
+    return 0;
+}
+
+static void query_job_drop(struct query_job *j)
+{
+    promql_arena_free(j->arena);
+    free(j->query);
+    free(j);
+}
+
+static void query_job_start(struct query_job *j)
+{
+    j->work.data = j;
+    j->s->queries_running++;
+    uv_queue_work(j->s->loop, &j->work, query_work, query_done);
+}
+
+static void handle_query(struct http_request *r, void *ctx)
+{
+    struct vigil_server *s = ctx;
+    if (!api_ready(s, r))
+        return;
+    struct query_job *j = query_job_new(s, r);
+    if (!j)
+        return;
+    if (api_time_param(r, "time", now_ms(), &j->t) < 0 || query_job_opts(j, r) < 0) {
+        query_job_drop(j);
+        return;
+    }
+    query_job_start(j);
+}
+
+static void handle_query_range(struct http_request *r, void *ctx)
+{
+    struct vigil_server *s = ctx;
+    if (!api_ready(s, r))
+        return;
+    struct query_job *j = query_job_new(s, r);
+    if (!j)
+        return;
+    j->range = true;
+    const char *why = NULL;
+    if (api_time_param(r, "start", INT64_MIN, &j->start) < 0 ||
+        api_time_param(r, "end", INT64_MIN, &j->end) < 0 || duration_param(r, "step", &j->step) < 0 ||
+        query_job_opts(j, r) < 0) {
+        query_job_drop(j);
+        return;
+    }
+    if (j->start == INT64_MIN)
+        why = "invalid parameter \"start\": cannot parse \"\" to a valid timestamp";
+    else if (j->end == INT64_MIN)
+        why = "invalid parameter \"end\": cannot parse \"\" to a valid timestamp";
+    else if (j->end < j->start)
+        why = "invalid parameter \"end\": end timestamp must not be before start time";
+    else if (j->step <= 0)
+        why = "invalid parameter \"step\": zero or negative query resolution step widths are not "
+              "accepted. Try a positive integer";
+    else if ((j->end - j->start) / j->step > QUERY_MAX_POINTS)
+        why = "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the "
+              "query resolution (?step=XX)";
+    if (why) {
+        http_reply_json_error(r, 400, "bad_data", why);
+        query_job_drop(j);
+        return;
+    }
+    query_job_start(j);
+}
+
+void server_api_query_register(struct vigil_server *s)
+{
+    for (int post = 0; post < 2; post++) {
+        const char *m = post ? "POST" : "GET";
+        http_server_route(s->http, m, "/api/v1/query", false, "/api/v1/query", handle_query, s);
+        http_server_route(s->http, m, "/api/v1/query_range", false, "/api/v1/query_range",
+                          handle_query_range, s);
+    }
+}

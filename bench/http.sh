@@ -11,19 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-10}
 CONNS=${CONNS:-50}
-VIGIL=${VIGIL_BIN:-build/vigil}
-for tool in wrk prometheus; do
-    command -v $tool >/dev/null || { echo "bench/http.sh: $tool missing (scripts/setup.sh --test installs it)" >&2; exit 1; }
-done
-[[ -x $VIGIL ]] || scripts/build.sh release
-
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 200); do curl -fs "http://127.0.0.1:$1/-/ready" >/dev/null && return 0; sleep 0.05; done; echo "server on $1 did not start" >&2; exit 1; }
+source bench/lib.sh
+bench_init http.sh wrk prometheus curl python3
+wait_up() { wait_http "http://127.0.0.1:$1/-/ready"; }
 
 printf 'global:\n  scrape_interval: 1h\n' > "$tmp/empty.yml"
 vp=$(free_port)

@@ -15,18 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCRAPES=${1:-1250}
-VIGIL=${VIGIL_BIN:-build/vigil}
-for tool in promtool prometheus prometheus-node-exporter victoria-metrics curl python3; do
-    command -v $tool >/dev/null || { echo "bench/storage.sh: $tool missing (scripts/setup.sh --test installs it)" >&2; exit 1; }
-done
-[[ -x $VIGIL ]] || scripts/build.sh release
-
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 200); do curl -fs "$1" >/dev/null && return 0; sleep 0.05; done; echo "no answer from $1" >&2; exit 1; }
+source bench/lib.sh
+bench_init storage.sh promtool prometheus prometheus-node-exporter victoria-metrics curl python3
 
 # --- the dataset: real exporters ---
 np=$(free_port); pp=$(free_port)

@@ -19,6 +19,7 @@
 
 #include "query/promql_internal.h"
 #include "util/duration.h"
+#include "util/gostrconv.h"
 #include "util/sbuf.h"
 
 static const char lowerhex[] = "0123456789abcdef";
@@ -412,36 +413,6 @@ void go_format_float_fixed6(struct sbuf *b, double v)
 
 /* ---- Numbers ---------------------------------------------------------- */
 
-/* Go's underscoreOK: '_' only between digits or after a base prefix. */
-static bool go_underscores_ok(const char *s, size_t n)
-{
-    char saw = '^';
-    size_t i = 0;
-    bool hex = false;
-    if (n >= 2 && s[0] == '0' && strchr("bBoOxX", s[1])) {
-        i = 2;
-        saw = '0';
-        hex = s[1] == 'x' || s[1] == 'X';
-    }
-    for (; i < n; i++) {
-        char c = s[i];
-        if ((c >= '0' && c <= '9') || (hex && isxdigit((unsigned char)c))) {
-            saw = '0';
-            continue;
-        }
-        if (c == '_') {
-            if (saw != '0')
-                return false;
-            saw = '_';
-            continue;
-        }
-        if (saw == '_')
-            return false;
-        saw = '!';
-    }
-    return saw != '_';
-}
-
 /* strconv.ParseInt(s, 0, 64) for unsigned text: 1 ok, 0 syntax, -1 range. */
 static int go_parse_int(const char *s, size_t n, int64_t *out)
 {
@@ -473,7 +444,7 @@ static int go_parse_int(const char *s, size_t n, int64_t *out)
     }
     if (!any && !(base == 8 && n == 1))
         return 0;
-    if (underscores && !go_underscores_ok(s, n))
+    if (underscores && !go_underscore_ok(s, n))
         return 0;
     if (range)
         return -1;
@@ -509,7 +480,7 @@ static bool go_float_syntax_ok(const char *s, size_t n)
         if (!ed)
             return false;
     }
-    return i == n && (memchr(s, '_', n) == NULL || go_underscores_ok(s, n));
+    return i == n && (memchr(s, '_', n) == NULL || go_underscore_ok(s, n));
 }
 
 static bool go_float_special(const char *s, size_t n, double *v)

@@ -504,6 +504,9 @@ void promql_result_free(struct promql_result *r);
 /* Appends {"resultType":"vector","result":[...]} as Prometheus's HTTP API
  * writes the data of a query response (query/result_json.c). */
 void promql_result_json(const struct promql_result *r, struct sbuf *out);
+/* Appends a label set as a JSON object {"name":"value",...}, the shape of
+ * "metric" in results and of the series API's entries. */
+void promql_labels_json(const struct labels *ls, struct sbuf *out);
 
 /* ---- The conformance runner (query/promqltest.c) ------------------------ */
 

@@ -45,9 +45,9 @@ static void put_point(struct sbuf *b, const struct promql_point *p)
     sbuf_puts(b, "\"]");
 }
 
-static void put_metric(struct sbuf *b, const struct labels *ls)
+void promql_labels_json(const struct labels *ls, struct sbuf *b)
 {
-    sbuf_puts(b, "{\"metric\":{");
+    sbuf_putc(b, '{');
     for (size_t i = 0; i < ls->n; i++) {
         if (i)
             sbuf_putc(b, ',');
@@ -55,7 +55,14 @@ static void put_metric(struct sbuf *b, const struct labels *ls)
         sbuf_putc(b, ':');
         sbuf_put_json_string(b, ls->v[i].value, strlen(ls->v[i].value));
     }
-    sbuf_puts(b, "},");
+    sbuf_putc(b, '}');
+}
+
+static void put_metric(struct sbuf *b, const struct labels *ls)
+{
+    sbuf_puts(b, "{\"metric\":");
+    promql_labels_json(ls, b);
+    sbuf_putc(b, ',');
 }
 
 void promql_result_json(const struct promql_result *r, struct sbuf *b)

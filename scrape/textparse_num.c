@@ -29,6 +29,7 @@
  * ingest study.  strtod follows the current rounding mode; Vigil never
  * changes it from round-to-nearest. */
 #include "scrape/textparse_internal.h"
+#include "util/gostrconv.h"
 
 #include <float.h>
 #include <math.h>
@@ -328,47 +329,12 @@ enum textparse_num textparse_num_float(const char *s, size_t n, double *out)
     return r;
 }
 
-/* Go's underscoreOK: underscores only between digits (or after a base prefix). */
-static bool underscore_ok(const char *s, size_t n)
-{
-    char saw = '^';
-    size_t i = 0;
-    if (n >= 1 && (s[0] == '-' || s[0] == '+')) {
-        s++;
-        n--;
-    }
-    bool hex = false;
-    if (n >= 2 && s[0] == '0' &&
-        ((s[1] | 0x20) == 'b' || (s[1] | 0x20) == 'o' || (s[1] | 0x20) == 'x')) {
-        i = 2;
-        saw = '0';
-        hex = (s[1] | 0x20) == 'x';
-    }
-    for (; i < n; i++) {
-        char c = s[i], l = (char)(c | 0x20);
-        if (is_digit(c) || (hex && l >= 'a' && l <= 'f')) {
-            saw = '0';
-            continue;
-        }
-        if (c == '_') {
-            if (saw != '0')
-                return false;
-            saw = '_';
-            continue;
-        }
-        if (saw == '_')
-            return false;
-        saw = '!';
-    }
-    return saw != '_';
-}
-
 enum textparse_num textparse_num_float_go(const char *s, size_t n, double *out)
 {
     if (!memchr(s, '_', n))
         return parse_float_plain(s, n, out);
     char tmp[128];
-    if (n > sizeof tmp || !underscore_ok(s, n))
+    if (n > sizeof tmp || !go_underscore_ok(s, n))
         return TEXTPARSE_NUM_SYNTAX; /* over-long label values stay as written */
     size_t k = 0;
     for (size_t i = 0; i < n; i++)

@@ -287,19 +287,6 @@ static int cmp_strp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void json_labels(struct sbuf *b, const struct labels *ls)
-{
-    sbuf_putc(b, '{');
-    for (size_t i = 0; i < ls->n; i++) {
-        if (i)
-            sbuf_putc(b, ',');
-        sbuf_put_json_string(b, ls->v[i].name, strlen(ls->v[i].name));
-        sbuf_putc(b, ':');
-        sbuf_put_json_string(b, ls->v[i].value, strlen(ls->v[i].value));
-    }
-    sbuf_putc(b, '}');
-}
-
 static void handle_series(struct http_request *r, void *ctx)
 {
     struct vigil_server *s = ctx;
@@ -337,7 +324,7 @@ static void handle_series(struct http_request *r, void *ctx)
         size_t n;
         while (tsdb_series_set_next(ss, &ls, &ts, &vs, &n)) {
             struct sbuf one = SBUF_INIT;
-            json_labels(&one, ls);
+            promql_labels_json(ls, &one);
             if (nobjs == cap) {
                 cap = cap ? cap * 2 : 64;
                 objs = xrealloc(objs, cap * sizeof *objs);

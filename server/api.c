@@ -53,7 +53,7 @@ bool api_ready(struct vigil_server *s, struct http_request *r)
 }
 
 /* Prometheus's parseTime: float Unix seconds or RFC 3339. */
-static int api_parse_time(const char *v, int64_t *ms)
+int api_parse_time(const char *v, int64_t *ms)
 {
     char *end;
     errno = 0;
@@ -531,4 +531,5 @@ void server_api_register(struct vigil_server *s)
     http_server_route(h, "GET", "/api/v1/label/", true, "/api/v1/label/:name/values",
                       handle_label_values, s);
     server_api_query_register(s);
+    server_api_admin_register(s);
 }

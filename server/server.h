@@ -64,6 +64,9 @@ void server_http_observe(void *ctx, const char *handler, const char *method, int
 void server_routes_register(struct vigil_server *s);
 void server_api_register(struct vigil_server *s);
 void server_api_query_register(struct vigil_server *s);
+void server_api_admin_register(struct vigil_server *s);
+/* Prometheus's parseTime: Unix seconds (float) or RFC 3339.  0 or -1. */
+int api_parse_time(const char *v, int64_t *ms);
 /* Replies 503 "TSDB not ready" and returns false until storage is open. */
 bool api_ready(struct vigil_server *s, struct http_request *r);
 /* Reads time parameter `name` (Unix seconds or RFC 3339; def when absent)

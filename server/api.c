@@ -41,7 +41,7 @@ static void reply_success(struct http_request *r, struct sbuf *data, const char 
         sbuf_putc(&b, ']');
     }
     sbuf_putc(&b, '}');
-    http_reply_take(r, 200, JSON, sbuf_detach(&b), b.len);
+    http_reply_sbuf(r, 200, JSON, &b);
 }
 
 bool api_ready(struct vigil_server *s, struct http_request *r)
@@ -532,4 +532,5 @@ void server_api_register(struct vigil_server *s)
                       handle_label_values, s);
     server_api_query_register(s);
     server_api_admin_register(s);
+    server_federate_register(s);
 }

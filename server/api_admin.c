@@ -109,7 +109,7 @@ static void handle_snapshot(struct http_request *r, void *ctx)
     }
     struct sbuf b = SBUF_INIT;
     sbuf_printf(&b, "{\"status\":\"success\",\"data\":{\"name\":\"%s\"}}", name);
-    http_reply_take(r, 200, "application/json", sbuf_detach(&b), b.len);
+    http_reply_sbuf(r, 200, "application/json", &b);
 }
 
 void server_api_admin_register(struct vigil_server *s)

@@ -101,7 +101,7 @@ static void query_reply(struct query_job *j)
     json_strings(&b, "warnings", j->result->warnings, j->result->nwarnings);
     json_strings(&b, "infos", j->result->infos, j->result->ninfos);
     sbuf_putc(&b, '}');
-    http_reply_take(j->req, 200, "application/json", sbuf_detach(&b), b.len);
+    http_reply_sbuf(j->req, 200, "application/json", &b);
 }
 
 static void query_done(uv_work_t *w, int status)

@@ -156,6 +156,10 @@ void http_reply(struct http_request *r, int status, const char *content_type, co
  * server), saving a copy of large responses. */
 void http_reply_take(struct http_request *r, int status, const char *content_type, char *body,
                      size_t len);
+/* As http_reply_take with the bytes of body, which is left empty. */
+struct sbuf;
+void http_reply_sbuf(struct http_request *r, int status, const char *content_type,
+                     struct sbuf *body);
 /* Prometheus API error shape, Content-Type application/json:
  * {"status":"error","errorType":"bad_data","error":"..."} */
 void http_reply_json_error(struct http_request *r, int status, const char *error_type,

@@ -282,3 +282,10 @@ void http_reply_plain(struct http_request *r, int status, const char *body)
     size_t len = b.len;
     http_reply_take(r, status, "text/plain; charset=utf-8", sbuf_detach(&b), len);
 }
+
+void http_reply_sbuf(struct http_request *r, int status, const char *content_type,
+                     struct sbuf *body)
+{
+    size_t len = body->len; /* before sbuf_detach empties it */
+    http_reply_take(r, status, content_type, sbuf_detach(body), len);
+}

@@ -262,6 +262,25 @@ class LabelsApiTest(unittest.TestCase):
             if pj is not None:
                 self.assertEqual((vs, vj["errorType"]), (ps, pj["errorType"]), "%s %s" % (params, vj))
 
+    def federate(self, port, matches):
+        q = urllib.parse.urlencode([("match[]", m) for m in matches])
+        with urllib.request.urlopen("http://127.0.0.1:%d/federate?%s" % (port, q), timeout=10) as r:
+            return r.status, r.read().decode()
+
+    def test_federate_like_prometheus(self):
+        for matches in (["up"], ['{__name__=~".+"}'], ["temperature", 'up{job="db"}', "up"]):
+            vs, vbody = self.federate(self.v.port, matches)
+            self.assertEqual(vs, 200)
+            self.assertIn("# TYPE", vbody)
+            if self.prom:
+                ps, pbody = self.federate(self.pport, matches)
+                self.assertEqual(vbody, pbody, matches)
+        try:
+            self.federate(self.v.port, [])
+            self.fail("no match[] must be refused")
+        except urllib.error.HTTPError as e:
+            self.assertEqual(e.code, 400)
+
     def test_query_exemplars_probe(self):
         s, j = get(self.v.port, "/api/v1/query_exemplars",
                    [("query", "test"), ("start", "1700000000000"), ("end", "1700000100000")], post=True)

@@ -235,6 +235,32 @@ static void handle_query_range(struct http_request *r, void *ctx)
     query_job_start(j);
 }
 
+/* /api/v1/format_query: the query pretty-printed as Prometheus does. */
+static void handle_format_query(struct http_request *r, void *ctx)
+{
+    (void)ctx;
+    const char *q = http_request_param(r, "query");
+    struct promql_arena *a = promql_arena_new();
+    struct promql_parse_error pe;
+    struct promql_expr *e = q ? promql_parse(a, q, strlen(q), PROMQL_FEATURES_DEFAULT, &pe) : NULL;
+    if (!e) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "invalid parameter \"query\": %s",
+                 q ? pe.msg : "unknown position: parse error: no expression found in input");
+        http_reply_json_error(r, 400, "bad_data", msg);
+        promql_arena_free(a);
+        return;
+    }
+    struct sbuf text = SBUF_INIT, b = SBUF_INIT;
+    promql_format_pretty(e, &text);
+    sbuf_puts(&b, "{\"status\":\"success\",\"data\":");
+    sbuf_put_json_string(&b, text.data ? text.data : "", text.len);
+    sbuf_putc(&b, '}');
+    http_reply_sbuf(r, 200, "application/json", &b);
+    sbuf_free(&text);
+    promql_arena_free(a);
+}
+
 void server_api_query_register(struct vigil_server *s)
 {
     for (int post = 0; post < 2; post++) {
@@ -242,5 +268,7 @@ void server_api_query_register(struct vigil_server *s)
         http_server_route(s->http, m, "/api/v1/query", false, "/api/v1/query", handle_query, s);
         http_server_route(s->http, m, "/api/v1/query_range", false, "/api/v1/query_range",
                           handle_query_range, s);
+        http_server_route(s->http, m, "/api/v1/format_query", false, "/api/v1/format_query",
+                          handle_format_query, s);
     }
 }

@@ -281,6 +281,16 @@ class LabelsApiTest(unittest.TestCase):
         except urllib.error.HTTPError as e:
             self.assertEqual(e.code, 400)
 
+    def test_format_query_like_prometheus(self):
+        for q in ("sum(rate(x[5m])) by (job)", "a+b*c", "sum(", 'up{job="a",instance=~"x.*"} offset 5m',
+                  "-(a) ^ 2", "rate(http_requests_total{job=\"api\"}[5m]) / ignoring(code) group_left "
+                  "sum without (code) (rate(http_requests_total[5m]))"):
+            vs, vj, ps, pj = self.both("/api/v1/format_query", [("query", q)], post=True)
+            if pj is not None:
+                self.assertEqual((vs, vj), (ps, pj), q)
+            else:
+                self.assertIn(vs, (200, 400))
+
     def test_query_exemplars_probe(self):
         s, j = get(self.v.port, "/api/v1/query_exemplars",
                    [("query", "test"), ("start", "1700000000000"), ("end", "1700000100000")], post=True)

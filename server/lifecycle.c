@@ -20,7 +20,7 @@
 #include "util/procstat.h"
 
 #define SHUTDOWN_DRAIN_MS 4000
-#define SHUTDOWN_HARD_MS 5000
+#define SHUTDOWN_HARD_MS  5000
 
 static double now_seconds(void)
 {
@@ -60,6 +60,10 @@ int server_reload(struct vigil_server *s, char *msg, size_t msglen)
         log_error(s->log, "config", "Error reloading config", "err", msg);
         return -1;
     }
+    /* The scrape manager borrows the config: hand it the new one before
+     * the old one is freed. */
+    if (s->scrape && scrape_manager_apply(s->scrape, pc, msg, msglen) < 0)
+        log_error(s->log, "scrape", "Error applying scrape config", "err", msg);
     prom_config_free(s->config);
     am_config_free(s->am_config);
     s->config = pc;
@@ -132,6 +136,7 @@ void server_shutdown(struct vigil_server *s, int exit_code)
     s->exit_code = exit_code;
     s->ready = false;
     metric_set(s->ready_gauge, 0);
+    scrape_manager_stop(s->scrape); /* nothing is appended after this */
     uv_timer_init(s->loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
     uv_timer_start(&s->shutdown_timer, on_shutdown_watchdog, SHUTDOWN_HARD_MS, 0);
@@ -149,8 +154,8 @@ static void tsdb_open_work(uv_work_t *w)
         .metrics = s->metrics,
     };
     s->tsdb_open_err[0] = '\0';
-    if (tsdb_open(s->flags.tsdb_path, &opts, &s->tsdb, s->tsdb_open_err,
-                  sizeof s->tsdb_open_err) < 0)
+    if (tsdb_open(s->flags.tsdb_path, &opts, &s->tsdb, s->tsdb_open_err, sizeof s->tsdb_open_err) <
+        0)
         s->tsdb = NULL;
 }
 
@@ -167,6 +172,13 @@ static void tsdb_open_done(uv_work_t *w, int status)
         server_finish(s);
         return;
     }
+    struct scrape_manager_options so = {
+        .loop = s->loop, .db = s->tsdb, .log = s->log, .user_agent = "Vigil/" VIGIL_VERSION};
+    char msg[512];
+    if (scrape_manager_new(&so, &s->scrape, msg, sizeof msg) < 0)
+        log_error(s->log, "scrape", "Starting the scrape manager failed", "err", msg);
+    else if (scrape_manager_apply(s->scrape, s->config, msg, sizeof msg) < 0)
+        log_error(s->log, "scrape", "Error applying scrape config", "err", msg);
     s->ready = true;
     metric_set(s->ready_gauge, 1);
     log_info(s->log, "main", "Server is ready to receive web requests.");
@@ -227,12 +239,11 @@ static int server_start_http(struct vigil_server *s)
     server_routes_register(s);
     char err[256];
     if (http_server_listen(s->http, s->flags.listen_address, err, sizeof err) < 0) {
-        log_error(s->log, "web", "Unable to start web listener", "address",
-                  s->flags.listen_address, "err", err);
+        log_error(s->log, "web", "Unable to start web listener", "address", s->flags.listen_address,
+                  "err", err);
         return -1;
     }
-    log_info(s->log, "web", "Start listening for connections", "address",
-             s->flags.listen_address);
+    log_info(s->log, "web", "Start listening for connections", "address", s->flags.listen_address);
     return 0;
 }
 
@@ -240,6 +251,7 @@ static void server_cleanup(struct vigil_server *s)
 {
     if (s->http && !s->forced_stop)
         http_server_free(s->http);
+    scrape_manager_free(s->scrape);
     tsdb_close(s->tsdb);
     prom_config_free(s->config);
     am_config_free(s->am_config);

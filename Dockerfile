@@ -12,7 +12,7 @@ RUN rm -rf build && scripts/build.sh release
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
         libuv1 libyaml-0-2 liblmdb0 libzstd1 zlib1g libpcre2-8-0 libcjson1 libroaring0 libxxhash0 \
-        libcrypt1 curl ca-certificates \
+        libcrypt1 libcurl4 curl ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home-dir /vigil --no-create-home vigil
 WORKDIR /vigil

@@ -20,7 +20,7 @@
 #include "util/procstat.h"
 
 #define SHUTDOWN_DRAIN_MS 4000
-#define SHUTDOWN_HARD_MS  5000
+#define SHUTDOWN_HARD_MS 5000
 
 static double now_seconds(void)
 {
@@ -154,8 +154,8 @@ static void tsdb_open_work(uv_work_t *w)
         .metrics = s->metrics,
     };
     s->tsdb_open_err[0] = '\0';
-    if (tsdb_open(s->flags.tsdb_path, &opts, &s->tsdb, s->tsdb_open_err, sizeof s->tsdb_open_err) <
-        0)
+    if (tsdb_open(s->flags.tsdb_path, &opts, &s->tsdb, s->tsdb_open_err,
+                  sizeof s->tsdb_open_err) < 0)
         s->tsdb = NULL;
 }
 
@@ -239,11 +239,12 @@ static int server_start_http(struct vigil_server *s)
     server_routes_register(s);
     char err[256];
     if (http_server_listen(s->http, s->flags.listen_address, err, sizeof err) < 0) {
-        log_error(s->log, "web", "Unable to start web listener", "address", s->flags.listen_address,
-                  "err", err);
+        log_error(s->log, "web", "Unable to start web listener", "address",
+                  s->flags.listen_address, "err", err);
         return -1;
     }
-    log_info(s->log, "web", "Start listening for connections", "address", s->flags.listen_address);
+    log_info(s->log, "web", "Start listening for connections", "address",
+             s->flags.listen_address);
     return 0;
 }
 

@@ -480,7 +480,9 @@ static void loop_close(struct sloop *l, bool stale)
     l->in_flight = false;
     if (stale) {
         struct scrape_page_result r = {0};
-        scrape_append_failed(l->app, l->cache, wall_ms(), &r);
+        int64_t now = wall_ms();
+        scrape_append_failed(l->app, l->cache, now, &r);
+        scrape_append_report_stale(l->app, l->cache, now);
         bool ok = tsdb_appender_commit(l->app, NULL) == 0;
         scrape_cache_iter_done(l->cache, ok);
     }

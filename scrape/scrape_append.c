@@ -445,6 +445,15 @@ int scrape_append_report(struct tsdb_appender *app, struct scrape_cache *c,
     return 0;
 }
 
+void scrape_append_report_stale(struct tsdb_appender *app, struct scrape_cache *c, int64_t t_ms)
+{
+    for (int i = 0; i < N_REPORT; i++) {
+        if (!c->report_refs[i])
+            continue;
+        tsdb_append(app, &c->report_refs[i], NULL, t_ms, stale_nan());
+    }
+}
+
 void scrape_cache_iter_done(struct scrape_cache *c, bool ok)
 {
     if (!ok) {

@@ -68,6 +68,8 @@ void scrape_append_failed(struct tsdb_appender *app, struct scrape_cache *c, int
 int scrape_append_report(struct tsdb_appender *app, struct scrape_cache *c,
                          const struct scrape_target *t, int64_t t_ms, bool up, double duration_s,
                          const struct scrape_page_result *r);
+/* Stale markers for the report series (the target went away). */
+void scrape_append_report_stale(struct tsdb_appender *app, struct scrape_cache *c, int64_t t_ms);
 /* After the commit (ok) or rollback (!ok): ends the attempt, evicts series
  * gone for two scrapes. */
 void scrape_cache_iter_done(struct scrape_cache *c, bool ok);

@@ -12,8 +12,10 @@ too.
 """
 import gzip
 import http.server
+import json
 import os
-import re
+import shutil
+import tempfile
 import threading
 import time
 import unittest
@@ -27,8 +29,10 @@ class Exporter(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         with Exporter.lock:
-            n = len(Exporter.requests)
-            Exporter.requests.append(dict((k.lower(), v) for k, v in self.headers.items()))
+            n = sum(1 for p, _ in Exporter.requests if p == self.path)
+            Exporter.requests.append((self.path, dict((k.lower(), v) for k, v in self.headers.items())))
+        if self.path.startswith("/slow"):
+            time.sleep(1.5)
         lines = [
             "# HELP requests_total Requests.",
             "# TYPE requests_total counter",
@@ -39,7 +43,7 @@ class Exporter(http.server.BaseHTTPRequestHandler):
         if n < 2:
             lines.append("flaky 1")
         body = ("\n".join(lines) + "\n").encode()
-        if self.path != "/metrics":
+        if not self.path.startswith(("/metrics", "/slow")):
             self.send_response(404)
             self.end_headers()
             return
@@ -50,7 +54,10 @@ class Exporter(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the scraper gave up (timeout, body size limit)
 
     def log_message(self, *args):
         pass
@@ -62,6 +69,10 @@ class ScrapeTest(unittest.TestCase):
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         port = srv.server_address[1]
         dead = free_port()
+        tmp = tempfile.mkdtemp(prefix="vigil-sd-")
+        sd_file = os.path.join(tmp, "t.json")
+        with open(sd_file, "w") as f:
+            json.dump([{"targets": ["127.0.0.1:%d" % port], "labels": {"sd": "yes"}}], f)
         cfg = (
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
             "scrape_configs:\n"
@@ -70,14 +81,37 @@ class ScrapeTest(unittest.TestCase):
             "    metric_relabel_configs:\n"
             "      - {source_labels: [__name__], regex: 'python_gc_.*', action: drop}\n"
             "  - job_name: down\n"
-            "    static_configs: [{targets: ['127.0.0.1:%d']}]\n" % (port, dead))
+            "    static_configs: [{targets: ['127.0.0.1:%d']}]\n"
+            "  - job_name: slow\n"
+            "    scrape_timeout: 500ms\n"
+            "    metrics_path: /slow\n"
+            "    static_configs: [{targets: ['127.0.0.1:%d']}]\n"
+            "  - job_name: big\n"
+            "    body_size_limit: 10B\n"
+            "    enable_compression: false\n"
+            "    params: {src: [big]}\n"
+            "    static_configs: [{targets: ['127.0.0.1:%d']}]\n"
+            "  - job_name: file\n"
+            "    params: {src: [file]}\n"
+            "    file_sd_configs: [{files: ['%s'], refresh_interval: 1s}]\n"
+            % (port, dead, port, port, sd_file))
         v = Vigil(config_text=cfg).start()
         try:
+            def count(path):
+                with Exporter.lock:
+                    return sum(1 for p, _ in Exporter.requests if p == path)
+
             deadline = time.time() + 30
-            while time.time() < deadline and len(Exporter.requests) < 4:
+            while time.time() < deadline and count("/metrics?src=file") < 2:
                 time.sleep(0.1)
-            self.assertGreaterEqual(len(Exporter.requests), 4, v.read_log())
-            time.sleep(0.3)  # let the last scrape commit
+            # The file now lists nothing: the target goes, its series go stale.
+            with open(sd_file + ".new", "w") as f:
+                f.write("[]")
+            os.rename(sd_file + ".new", sd_file)
+            while time.time() < deadline and (count("/metrics") < 4 or count("/slow") < 2):
+                time.sleep(0.1)
+            self.assertGreaterEqual(count("/metrics"), 4, v.read_log())
+            time.sleep(1.5)  # a file_sd refresh, and the last scrape commits
         finally:
             self.assertEqual(v.stop(), 0, v.read_log())
         code, out, err = run_vigil("tsdb", "dump", v.data)
@@ -99,7 +133,7 @@ class ScrapeTest(unittest.TestCase):
         self.assertEqual([float(x) for x in req], sorted(float(x) for x in req))
         # The page's job label is kept as exported_job; the target's wins.
         self.assertTrue(values('inner{exported_job="inner",%s,job="app",team="t"}' % inst), out)
-        self.assertNotIn("python_gc_objects_collected_total", out)
+        self.assertFalse(values("python_gc_objects_collected_total" + app), out)
         post = values("scrape_samples_post_metric_relabeling" + app)
         self.assertEqual(post[:2], ["3", "3"])  # requests_total, inner, flaky
         self.assertTrue(all(x == "2" for x in post[2:]), post)
@@ -112,7 +146,23 @@ class ScrapeTest(unittest.TestCase):
         downs = values('up{instance="127.0.0.1:%d",job="down"}' % dead)
         self.assertTrue(downs and all(d == "0" for d in downs), out)
 
-        h = Exporter.requests[0]
+        # Timeout, body size limit: up 0.
+        for job in ("slow", "big"):
+            ups = [x for l in out.splitlines() if l.startswith("up{") and 'job="%s"' % job in l
+                   for x in [l.rsplit(" ", 2)[1]]]
+            self.assertTrue(ups and all(u == "0" for u in ups), (job, out))
+        # The file_sd target: scraped with its group labels, then gone: stale.
+        fup = values('up{%s,job="file",sd="yes"}' % inst)
+        self.assertGreaterEqual(len(fup), 2, out)
+        self.assertEqual(fup[-1], "NaN", out)
+        self.assertTrue(all(x == "1" for x in fup[:-1]), fup)
+        self.assertEqual(values('requests_total{code="200",%s,job="file",sd="yes"}' % inst)[-1],
+                         "NaN")
+        shutil.rmtree(tmp)
+
+        h = next(h for p, h in Exporter.requests if p == "/metrics")
+        big = next(h for p, h in Exporter.requests if p == "/metrics?src=big")
+        self.assertEqual(big.get("accept-encoding"), "identity")
         self.assertIn("gzip", h.get("accept-encoding", ""))
         self.assertIn("text/plain;version=0.0.4", h.get("accept", ""))
         self.assertTrue(h.get("accept", "").startswith("application/openmetrics-text"), h)

@@ -339,7 +339,8 @@ static void append_stale(struct tsdb_appender *app, struct scrape_cache *c, int6
         for (struct centry *e = c->buckets[b]; e; e = e->next) {
             if (!e->prev_seen || (e->seen_iter == c->iter && e->tracked))
                 continue;
-            if (e->ref && bsearch(&e->ref, c->seen_refs, c->nseen, sizeof *c->seen_refs, cmp_u64))
+            if (e->ref && c->nseen &&
+                bsearch(&e->ref, c->seen_refs, c->nseen, sizeof *c->seen_refs, cmp_u64))
                 continue;
             if (append_entry(app, e, t, stale_nan(), err, sizeof err) == 0)
                 r->stale_markers++;

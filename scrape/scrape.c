@@ -18,8 +18,11 @@
  *
  * Discovery changes keep the loops of targets whose identity (hash and URL)
  * is unchanged; a target that goes away gets stale markers for its series
- * and is closed.  A config reload replaces every job (documented in
- * scrape.h).  Compression: curl inflates gzip (zlib) when the job has
+ * and is closed.  A config reload builds the new jobs first; a new job's
+ * target that the old job of the same name scraped, with the same
+ * cache-relevant settings (cache_fingerprint), takes over the old loop;
+ * the old loops left over are closed, with stale markers when no new job
+ * scrapes their target.  Compression: curl inflates gzip (zlib) when the job has
  * enable_compression; the research's libdeflate whole-buffer path is not
  * done yet. */
 #include <stdio.h>
@@ -52,6 +55,7 @@ struct sloop {
     char errbuf[CURL_ERROR_SIZE];
     struct sbuf body;
     bool too_big, in_flight;
+    bool needs_setup; /* adopted by a reloaded job mid-scrape: redo easy_setup */
     int64_t start_ms;
     uint64_t start_ns;
     struct scrape_cache *cache;
@@ -67,6 +71,7 @@ struct sjob {
     struct sloop **loops;
     size_t nloops;
     char *accept;
+    char *fingerprint; /* what a loop's cache depends on (cache_fingerprint) */
 };
 
 struct scrape_manager {
@@ -80,6 +85,8 @@ struct scrape_manager {
     size_t njobs;
     struct csock *socks;
     bool stopped;
+    struct sjob **adopt_from; /* during a reload: the old jobs */
+    size_t nadopt;
 };
 
 static int64_t wall_ms(void)
@@ -334,6 +341,8 @@ static void check_done(struct scrape_manager *m)
     }
 }
 
+static void easy_setup(struct sloop *l);
+
 static void on_scrape_timer(uv_timer_t *t)
 {
     struct sloop *l = t->data;
@@ -341,6 +350,12 @@ static void on_scrape_timer(uv_timer_t *t)
         log_debug(l->m->log, "scrape", "Previous scrape still running, skipping", "scrape_pool",
                   l->job->cfg->job_name, "target", l->t.url);
         return;
+    }
+    if (l->needs_setup) {
+        curl_slist_free_all(l->hdrs);
+        curl_easy_reset(l->easy);
+        easy_setup(l);
+        l->needs_setup = false;
     }
     sbuf_reset(&l->body);
     l->too_big = false;
@@ -500,6 +515,30 @@ static void loop_close(struct sloop *l, bool stale)
 
 static void job_sync(struct sjob *j);
 
+/* A loop of the job being replaced (same name, same cache-relevant config)
+ * that scrapes this target: taken over with its cache and schedule, as
+ * Prometheus keeps the loops of an unchanged job across a reload. */
+static struct sloop *adopt_loop(struct sjob *j, const struct scrape_target *t)
+{
+    struct scrape_manager *m = j->m;
+    for (size_t i = 0; i < m->nadopt; i++) {
+        struct sjob *o = m->adopt_from[i];
+        if (strcmp(o->cfg->job_name, j->cfg->job_name) != 0 ||
+            strcmp(o->fingerprint, j->fingerprint) != 0)
+            continue;
+        for (size_t k = 0; k < o->nloops; k++) {
+            struct sloop *l = o->loops[k];
+            if (!l || l->t.hash != t->hash || strcmp(l->t.url, t->url) != 0)
+                continue;
+            o->loops[k] = NULL;
+            l->job = j;
+            l->needs_setup = true; /* headers, auth, TLS may have changed */
+            return l;
+        }
+    }
+    return NULL;
+}
+
 static void on_sd_timer(uv_timer_t *t)
 {
     job_sync(t->data);
@@ -520,6 +559,8 @@ static void job_apply_targets(struct sjob *j)
                 j->loops[k] = NULL;
                 break;
             }
+        if (!nl[i])
+            nl[i] = adopt_loop(j, t);
         if (!nl[i])
             nl[i] = loop_new(j, t);
     }
@@ -571,6 +612,29 @@ static char *accept_header(const struct prom_scrape_config *cfg)
     return sbuf_detach(&b);
 }
 
+/* Everything a scrape cache's entries depend on: sample-label mutation,
+ * metric relabeling, the checks made on a miss.  Two jobs with the same
+ * fingerprint can share a loop's cache. */
+static char *cache_fingerprint(const struct prom_scrape_config *c)
+{
+    struct sbuf b = SBUF_INIT;
+    sbuf_printf(&b, "%d %d %d %d %llu %llu %llu %llu|", c->honor_labels, c->honor_timestamps,
+                c->track_timestamps_staleness, (int)c->metric_name_validation_scheme,
+                (unsigned long long)c->sample_limit, (unsigned long long)c->label_limit,
+                (unsigned long long)c->label_name_length_limit,
+                (unsigned long long)c->label_value_length_limit);
+    for (size_t i = 0; i < c->metric_relabel_configs.n; i++) {
+        const struct prom_relabel *r = &c->metric_relabel_configs.v[i];
+        sbuf_printf(&b, "%d\xff%llu\xff", (int)r->action, (unsigned long long)r->modulus);
+        for (size_t k = 0; k < r->source_labels.n; k++)
+            sbuf_printf(&b, "%s\xfe", r->source_labels.v[k]);
+        sbuf_printf(&b, "\xff%s\xff%s\xff%s\xff%s\xff", r->separator ? r->separator : "",
+                    r->regex ? r->regex : "", r->target_label ? r->target_label : "",
+                    r->replacement ? r->replacement : "");
+    }
+    return sbuf_detach(&b);
+}
+
 static void on_job_closed(uv_handle_t *h)
 {
     struct sjob *j = h->data;
@@ -578,13 +642,33 @@ static void on_job_closed(uv_handle_t *h)
     relabel_rules_free(j->mrules);
     free(j->loops);
     free(j->accept);
+    free(j->fingerprint);
     free(j);
 }
 
-static void job_close(struct sjob *j)
+/* Whether a job of `jobs` named `name` scrapes a target with this identity. */
+static bool target_still_scraped(struct sjob **jobs, size_t n, const char *name,
+                                 const struct scrape_target *t)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(jobs[i]->cfg->job_name, name) != 0)
+            continue;
+        for (size_t k = 0; k < jobs[i]->nloops; k++)
+            if (jobs[i]->loops[k] && jobs[i]->loops[k]->t.hash == t->hash &&
+                strcmp(jobs[i]->loops[k]->t.url, t->url) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* Closes a job.  With `next` (a reload), loops whose target no job of the new
+ * config scrapes get stale markers, as Prometheus's stopped loops write. */
+static void job_close(struct sjob *j, struct sjob **next, size_t nnext)
 {
     for (size_t k = 0; k < j->nloops; k++)
-        loop_close(j->loops[k], false);
+        if (j->loops[k])
+            loop_close(j->loops[k], next && !target_still_scraped(next, nnext, j->cfg->job_name,
+                                                                  &j->loops[k]->t));
     j->nloops = 0;
     uv_timer_stop(&j->sd_timer);
     uv_close((uv_handle_t *)&j->sd_timer, on_job_closed);
@@ -630,11 +714,14 @@ int scrape_manager_apply(struct scrape_manager *m, const struct prom_config *cfg
 {
     if (m->stopped)
         return 0;
-    for (size_t i = 0; i < m->njobs; i++)
-        job_close(m->jobs[i]);
-    free(m->jobs);
+    /* The new jobs start first, so that the old loops know whether their
+     * target lives on (then no stale markers) or is gone. */
+    struct sjob **old = m->jobs;
+    size_t nold = m->njobs;
     m->jobs = NULL;
     m->njobs = 0;
+    m->adopt_from = old;
+    m->nadopt = nold;
     int rc = 0;
     m->jobs = cfg->n_scrape_configs ? xcalloc(cfg->n_scrape_configs, sizeof *m->jobs) : NULL;
     for (size_t i = 0; i < cfg->n_scrape_configs; i++) {
@@ -653,11 +740,17 @@ int scrape_manager_apply(struct scrape_manager *m, const struct prom_config *cfg
             continue;
         }
         j->accept = accept_header(sc);
+        j->fingerprint = cache_fingerprint(sc);
         uv_timer_init(m->loop, &j->sd_timer);
         j->sd_timer.data = j;
         m->jobs[m->njobs++] = j;
         job_sync(j);
     }
+    m->adopt_from = NULL;
+    m->nadopt = 0;
+    for (size_t i = 0; i < nold; i++)
+        job_close(old[i], m->jobs, m->njobs);
+    free(old);
     return rc;
 }
 
@@ -667,7 +760,7 @@ void scrape_manager_stop(struct scrape_manager *m)
         return;
     m->stopped = true;
     for (size_t i = 0; i < m->njobs; i++)
-        job_close(m->jobs[i]);
+        job_close(m->jobs[i], NULL, 0);
     free(m->jobs);
     m->jobs = NULL;
     m->njobs = 0;

@@ -35,8 +35,11 @@ struct scrape_manager_options {
 /* Returns 0 and *out, or -1 with err (libcurl could not start). */
 int scrape_manager_new(const struct scrape_manager_options *o, struct scrape_manager **out,
                        char *err, size_t errsize);
-/* Replaces the running jobs with those of cfg (every loop restarts; caches
- * and staleness tracking start afresh).  cfg is borrowed: keep it alive
+/* Replaces the running jobs with those of cfg.  A target the same job still
+ * scrapes keeps its loop (schedule, connection, cache) when the settings its
+ * cache depends on are unchanged (honor_*, limits, metric_relabel_configs);
+ * otherwise its loop restarts afresh.  The series of a target that no job of
+ * cfg scrapes any more get stale markers.  cfg is borrowed: keep it alive
  * until the next apply or the stop.  Returns 0, or -1 with err naming the job
  * whose rules did not compile (the other jobs run). */
 int scrape_manager_apply(struct scrape_manager *m, const struct prom_config *cfg, char *err,

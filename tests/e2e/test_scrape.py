@@ -3,7 +3,8 @@
 A Python exporter in this process serves /metrics (gzip when asked, as Go
 exporters do).  Vigil scrapes it every second with the job's target labels,
 metric_relabel_configs and exported_ renaming, and scrapes a dead port too.
-After a few scrapes Vigil is stopped and `vigil tsdb dump` must show what
+After a few scrapes Vigil reloads a config without one job (its target's series go stale),
+then is stopped and `vigil tsdb dump` must show what
 Prometheus would have stored: the samples with the target's labels, up=1 /
 up=0, the report series, no relabel-dropped series, and a staleness marker
 for the series the exporter stopped exposing.  The request headers Vigil
@@ -15,6 +16,7 @@ import http.server
 import json
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -95,6 +97,10 @@ class ScrapeTest(unittest.TestCase):
             "    params: {src: [file]}\n"
             "    file_sd_configs: [{files: ['%s'], refresh_interval: 1s}]\n"
             % (port, dead, port, port, sd_file))
+        gone_job = ("  - job_name: gone\n"
+                    "    params: {src: [gone]}\n"
+                    "    static_configs: [{targets: ['127.0.0.1:%d']}]\n" % port)
+        cfg, reloaded_cfg = cfg + gone_job, cfg
         v = Vigil(config_text=cfg).start()
         try:
             def count(path):
@@ -104,6 +110,12 @@ class ScrapeTest(unittest.TestCase):
             deadline = time.time() + 30
             while time.time() < deadline and count("/metrics?src=file") < 2:
                 time.sleep(0.1)
+            # A reload without the job "gone": its target's series go stale.
+            while time.time() < deadline and count("/metrics?src=gone") < 2:
+                time.sleep(0.1)
+            with open(v.config_file, "w") as f:
+                f.write(reloaded_cfg)
+            v.signal(signal.SIGHUP)
             # The file now lists nothing: the target goes, its series go stale.
             with open(sd_file + ".new", "w") as f:
                 f.write("[]")
@@ -114,6 +126,7 @@ class ScrapeTest(unittest.TestCase):
             time.sleep(1.5)  # a file_sd refresh, and the last scrape commits
         finally:
             self.assertEqual(v.stop(), 0, v.read_log())
+        log = v.read_log()
         code, out, err = run_vigil("tsdb", "dump", v.data)
         v.cleanup()
         srv.shutdown()
@@ -159,6 +172,11 @@ class ScrapeTest(unittest.TestCase):
         self.assertEqual(values('requests_total{code="200",%s,job="file",sd="yes"}' % inst)[-1],
                          "NaN")
         shutil.rmtree(tmp)
+        gup = values('up{%s,job="gone"}' % inst)
+        self.assertGreaterEqual(len(gup), 2, out)
+        self.assertEqual(gup[-1], "NaN", out)
+        self.assertEqual(values('requests_total{code="200",%s,job="gone"}' % inst)[-1], "NaN")
+        self.assertIn("Completed loading of configuration file", log)
 
         h = next(h for p, h in Exporter.requests if p == "/metrics")
         big = next(h for p, h in Exporter.requests if p == "/metrics?src=big")

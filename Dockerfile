@@ -13,6 +13,10 @@ FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
         libuv1 libyaml-0-2 liblmdb0 libzstd1 zlib1g libpcre2-8-0 libcjson1 libroaring0 libxxhash0 \
         libcrypt1 curl ca-certificates \
+        libcurl4 libbrotli1 libffi8 libgmp10 libgnutls30 libgssapi-krb5-2 libhogweed6 libidn2-0 \
+        libk5crypto3 libkrb5-3 libkrb5support0 libldap-2.5-0 libnettle8 libnghttp2-14 libp11-kit0 \
+        libpsl5 librtmp1 libsasl2-2 libssh2-1 libssl3 libtasn1-6 libunistring2 libcom-err2 \
+        libkeyutils1 libc6 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home-dir /vigil --no-create-home vigil
 WORKDIR /vigil

@@ -16,7 +16,8 @@
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev libcjson-dev libroaring-dev libxxhash-dev
-            libyaml-dev node-llhttp libcmocka-dev zlib1g-dev libpcre2-dev libcrypt-dev)
+            libyaml-dev node-llhttp libcmocka-dev zlib1g-dev libpcre2-dev libcrypt-dev
+            libcurl4-openssl-dev)
 test_pkgs=(python3 prometheus prometheus-alertmanager prometheus-node-exporter victoria-metrics
            curl wrk clang libclang-rt-14-dev)
 

@@ -60,6 +60,10 @@ int server_reload(struct vigil_server *s, char *msg, size_t msglen)
         log_error(s->log, "config", "Error reloading config", "err", msg);
         return -1;
     }
+    /* The scrape manager borrows the config: hand it the new one before
+     * the old one is freed. */
+    if (s->scrape && scrape_manager_apply(s->scrape, pc, msg, msglen) < 0)
+        log_error(s->log, "scrape", "Error applying scrape config", "err", msg);
     prom_config_free(s->config);
     am_config_free(s->am_config);
     s->config = pc;
@@ -136,6 +140,7 @@ void server_shutdown(struct vigil_server *s, int exit_code)
     s->exit_code = exit_code;
     s->ready = false;
     metric_set(s->ready_gauge, 0);
+    scrape_manager_stop(s->scrape); /* nothing is appended after this */
     uv_timer_init(s->loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
     uv_timer_start(&s->shutdown_timer, on_shutdown_watchdog, SHUTDOWN_HARD_MS, 0);
@@ -171,6 +176,13 @@ static void tsdb_open_done(uv_work_t *w, int status)
         server_finish(s);
         return;
     }
+    struct scrape_manager_options so = {
+        .loop = s->loop, .db = s->tsdb, .log = s->log, .user_agent = "Vigil/" VIGIL_VERSION};
+    char msg[512];
+    if (scrape_manager_new(&so, &s->scrape, msg, sizeof msg) < 0)
+        log_error(s->log, "scrape", "Starting the scrape manager failed", "err", msg);
+    else if (scrape_manager_apply(s->scrape, s->config, msg, sizeof msg) < 0)
+        log_error(s->log, "scrape", "Error applying scrape config", "err", msg);
     s->ready = true;
     metric_set(s->ready_gauge, 1);
     log_info(s->log, "main", "Server is ready to receive web requests.");
@@ -244,6 +256,7 @@ static void server_cleanup(struct vigil_server *s)
 {
     if (s->http && !s->forced_stop)
         http_server_free(s->http);
+    scrape_manager_free(s->scrape);
     tsdb_close(s->tsdb);
     prom_config_free(s->config);
     am_config_free(s->am_config);

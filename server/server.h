@@ -14,6 +14,7 @@
 
 #include "conf/conf.h"
 #include "server/flags.h"
+#include "scrape/scrape.h"
 #include "server/http/http.h"
 #include "storage/tsdb.h"
 #include "util/log.h"
@@ -27,6 +28,7 @@ struct vigil_server {
     struct procstat *procstat;
     struct http_server *http;
     struct tsdb *tsdb;
+    struct scrape_manager *scrape; /* from storage open to stop */
     struct prom_config *config;
     struct am_config *am_config; /* NULL unless --alertmanager.config.file */
     char *route_prefix;          /* derived from the flags; "/" when none */

@@ -1,0 +1,54 @@
+/* scrape.h — the scraper: every job of the loaded prometheus.yml, its
+ * targets discovered and relabeled, each scraped on its interval over HTTP
+ * and appended to storage (the public interface of scrape/).
+ *
+ * All of it runs on the libuv loop thread: per-target timers start scrapes
+ * at Prometheus's offset (a hash of the target modulo the interval, so
+ * targets spread over the interval), libcurl's multi-socket interface does
+ * the HTTP on the same loop (uv_poll per socket, one uv_timer for curl's
+ * timeouts), and each finished scrape becomes one appender batch (see
+ * scrape_internal.h).  file_sd_configs are re-read on a timer per job.
+ *
+ * Threads: every function here on the loop thread only.  The manager
+ * borrows the tsdb, the logger, the metrics registry and the applied
+ * config; the config must stay alive until the next scrape_manager_apply
+ * (or the stop). */
+#ifndef VIGIL_SCRAPE_SCRAPE_H
+#define VIGIL_SCRAPE_SCRAPE_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "conf/config.h"
+#include "storage/tsdb.h"
+#include "util/log.h"
+
+struct scrape_manager;
+
+struct scrape_manager_options {
+    uv_loop_t *loop;
+    struct tsdb *db;
+    struct logger *log;     /* may be NULL */
+    const char *user_agent; /* NULL: "Vigil" */
+};
+
+/* Returns 0 and *out, or -1 with err (libcurl could not start). */
+int scrape_manager_new(const struct scrape_manager_options *o, struct scrape_manager **out,
+                       char *err, size_t errsize);
+/* Replaces the running jobs with those of cfg.  A target the same job still
+ * scrapes keeps its loop (schedule, connection, cache) when the settings its
+ * cache depends on are unchanged (honor_*, limits, metric_relabel_configs);
+ * otherwise its loop restarts afresh.  The series of a target that no job of
+ * cfg scrapes any more get stale markers.  cfg is borrowed: keep it alive
+ * until the next apply or the stop.  Returns 0, or -1 with err naming the job
+ * whose rules did not compile (the other jobs run). */
+int scrape_manager_apply(struct scrape_manager *m, const struct prom_config *cfg, char *err,
+                         size_t errsize);
+/* Stops every scrape at once (in-flight requests are abandoned, nothing more
+ * is appended) and closes the manager's handles; after this returns the tsdb
+ * may be closed.  Free the manager once the loop has run the close
+ * callbacks (after uv_run returns). */
+void scrape_manager_stop(struct scrape_manager *m);
+void scrape_manager_free(struct scrape_manager *m); /* NULL is a no-op */
+
+#endif

@@ -1,0 +1,80 @@
+/* scrape_internal.h — scrape-internal: turning one scraped page into one
+ * appender batch (scrape_append.c), shared by the scrape loop (scrape.c) and
+ * the unit tests.
+ *
+ * Per target, a struct scrape_cache maps the raw series bytes of a sample
+ * line (name and label block exactly as written) to what the series became:
+ * its tsdb ref and final labels, or "dropped by metric_relabel_configs".  A
+ * line is first compared with the line at the same position of the previous
+ * scrape (pages rarely change order, so one memcmp usually proves identity),
+ * then looked up by XXH3 hash; only on a miss are labels unescaped, merged
+ * with the target's labels (honor_labels or exported_ renaming), relabeled
+ * and checked against the limits.
+ *
+ * Staleness, as Prometheus: a series seen in the previous successful scrape
+ * and absent from this one gets a stale NaN at this scrape's timestamp; a
+ * failed scrape marks every series of the previous one stale.  Series with
+ * an explicit timestamp are not tracked unless track_timestamps_staleness.
+ *
+ * One batch per scrape: the page's samples, the stale markers and the five
+ * report series (up, scrape_duration_seconds, scrape_samples_scraped,
+ * scrape_samples_post_metric_relabeling, scrape_series_added) go through one
+ * appender and one commit.  A cache belongs to its target's loop (one
+ * thread); refs inside it must stay put until commit, so entries are
+ * allocated one by one and only evicted in scrape_cache_iter_done. */
+#ifndef VIGIL_SCRAPE_INTERNAL_H
+#define VIGIL_SCRAPE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scrape/relabel.h"
+#include "scrape/target.h"
+#include "scrape/textparse.h"
+#include "storage/tsdb.h"
+
+struct scrape_cache;
+
+struct scrape_cache *scrape_cache_new(void);
+void scrape_cache_free(struct scrape_cache *c); /* NULL is a no-op */
+size_t scrape_cache_size(const struct scrape_cache *c);
+
+struct scrape_page_opts {
+    const struct prom_scrape_config *cfg; /* honor_*, limits */
+    const struct scrape_target *target;
+    struct relabel_rules *metric_rules; /* may be NULL */
+};
+
+struct scrape_page_result {
+    uint64_t samples_scraped; /* sample lines */
+    uint64_t samples_post;    /* appended after metric relabeling */
+    uint64_t series_added;    /* new to this target's cache */
+    uint64_t stale_markers;
+    char err[512]; /* set when the call returns -1 */
+};
+
+/* Appends the samples of a page (a new attempt of the cache) at t_ms, plus
+ * stale markers for vanished series.  On -1 (parse error, a limit, an
+ * invalid series) the caller rolls back and calls scrape_append_failed on a
+ * fresh appender, as Prometheus does. */
+int scrape_append_page(struct tsdb_appender *app, struct scrape_cache *c,
+                       const struct scrape_page_opts *o, enum textparse_format fmt,
+                       const char *body, size_t len, int64_t t_ms, struct scrape_page_result *r);
+/* A failed scrape: stale markers for every series of the last good scrape. */
+void scrape_append_failed(struct tsdb_appender *app, struct scrape_cache *c, int64_t t_ms,
+                          struct scrape_page_result *r);
+/* The five report series, with the target's labels. */
+int scrape_append_report(struct tsdb_appender *app, struct scrape_cache *c,
+                         const struct scrape_target *t, int64_t t_ms, bool up, double duration_s,
+                         const struct scrape_page_result *r);
+/* Stale markers for the report series (the target went away). */
+void scrape_append_report_stale(struct tsdb_appender *app, struct scrape_cache *c, int64_t t_ms);
+/* After the commit (ok) or rollback (!ok): ends the attempt, evicts series
+ * gone for two scrapes. */
+void scrape_cache_iter_done(struct scrape_cache *c, bool ok);
+
+/* Labels a target puts on every series: those not starting with "__". */
+void scrape_target_series_labels(const struct scrape_target *t, struct label_set *out);
+
+#endif

@@ -1,0 +1,621 @@
+/* target.c — targets from static_configs and file_sd_configs, relabeled
+ * (Prometheus's scrape/target.go PopulateLabels, discovery/file).
+ *
+ * Building is a pure function of the job config and the current groups, so
+ * every refresh rebuilds the whole set: jobs have at most thousands of
+ * targets and refreshes come minutes apart, while keeping the code one
+ * straight path that is easy to check against Prometheus.  The per-file
+ * state (last good groups of each file) is what survives between refreshes.
+ * See target.h for the rules. */
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <xxhash.h>
+
+#include "conf/yaml_tree.h"
+#include "scrape/target.h"
+#include "util/duration.h"
+
+/* ---- Discovered labels ---- */
+
+void target_discovered_labels(const struct prom_scrape_config *cfg, const char *address,
+                              const struct ystrmap *group_labels, struct label_set *out)
+{
+    label_set_clear(out);
+    label_set_set(out, "__address__", address);
+    for (size_t i = 0; group_labels && i < group_labels->n; i++)
+        if (strcmp(group_labels->keys[i], "__address__") != 0)
+            label_set_set(out, group_labels->keys[i], group_labels->values[i]);
+    char iv[32], to[32];
+    duration_format(cfg->scrape_interval_ms, iv, sizeof iv);
+    duration_format(cfg->scrape_timeout_ms, to, sizeof to);
+    const char *defaults[][2] = {
+        {"job", cfg->job_name},
+        {"__scrape_interval__", iv},
+        {"__scrape_timeout__", to},
+        {"__metrics_path__", cfg->metrics_path ? cfg->metrics_path : "/metrics"},
+        {"__scheme__", cfg->scheme ? cfg->scheme : "http"},
+    };
+    for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
+        if (!*label_set_get(out, defaults[i][0]))
+            label_set_set(out, defaults[i][0], defaults[i][1] ? defaults[i][1] : "");
+    struct sbuf name = SBUF_INIT;
+    for (size_t i = 0; i < cfg->n_params; i++) {
+        const struct prom_named_list *p = &cfg->params[i];
+        sbuf_reset(&name);
+        sbuf_printf(&name, "__param_%s", p->name);
+        if (p->values.n > 0 && !*label_set_get(out, name.data))
+            label_set_set(out, name.data, p->values.v[0]);
+    }
+    sbuf_free(&name);
+}
+
+/* ---- URL and hash ---- */
+
+static void put_escaped(struct sbuf *b, const char *s, bool query)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '-' || c == '_' || c == '.' || c == '~';
+        if (!query && !plain && c && strchr("/:@!$&'()*+,;=", c))
+            plain = true;
+        if (plain) {
+            sbuf_putc(b, (char)c);
+        } else if (query && c == ' ') {
+            sbuf_putc(b, '+');
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            sbuf_append(b, e, 3);
+        }
+    }
+}
+
+struct qparam {
+    const char *key;
+    const char *const *values;
+    size_t n;
+    const char *first; /* overrides values[0] (a __param_ label) */
+};
+
+static int qparam_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct qparam *)a)->key, ((const struct qparam *)b)->key);
+}
+
+/* Target.URL(): the job's params, the first value of each replaced by a
+ * __param_<name> label; keys sorted, as url.Values.Encode does. */
+static char *target_url(const struct prom_scrape_config *cfg, const struct label_set *ls)
+{
+    size_t cap = cfg->n_params + ls->n, n = 0;
+    struct qparam *q = cap ? xcalloc(cap, sizeof *q) : NULL;
+    for (size_t i = 0; i < cfg->n_params; i++)
+        q[n++] = (struct qparam){cfg->params[i].name, (const char *const *)cfg->params[i].values.v,
+                                 cfg->params[i].values.n, NULL};
+    for (size_t i = 0; i < ls->n; i++) {
+        if (strncmp(ls->v[i].name, "__param_", 8) != 0)
+            continue;
+        const char *key = ls->v[i].name + 8;
+        size_t j = 0;
+        while (j < n && strcmp(q[j].key, key) != 0)
+            j++;
+        if (j == n)
+            q[n++] = (struct qparam){key, NULL, 0, NULL};
+        q[j].first = ls->v[i].value;
+    }
+    if (n)
+        qsort(q, n, sizeof *q, qparam_cmp);
+    struct sbuf b = SBUF_INIT;
+    sbuf_printf(&b, "%s://%s", label_set_get(ls, "__scheme__"), label_set_get(ls, "__address__"));
+    const char *path = label_set_get(ls, "__metrics_path__");
+    if (*path && *path != '/')
+        sbuf_putc(&b, '/');
+    put_escaped(&b, path, false);
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        size_t nv = q[i].n ? q[i].n : 1;
+        for (size_t k = 0; k < nv; k++) {
+            const char *v = k == 0 && q[i].first ? q[i].first : (q[i].n ? q[i].values[k] : "");
+            sbuf_putc(&b, first ? '?' : '&');
+            first = false;
+            put_escaped(&b, q[i].key, true);
+            sbuf_putc(&b, '=');
+            put_escaped(&b, v, true);
+        }
+    }
+    free(q);
+    return sbuf_detach(&b);
+}
+
+/* Target.hash(): FNV-1a over "%016d" of labels.Hash() (xxhash64 of the
+ * canonical bytes) and the URL. */
+static uint64_t target_hash(const struct label_set *ls, const char *url)
+{
+    XXH64_state_t *st = XXH64_createState();
+    XXH64_reset(st, 0);
+    static const char ff = (char)0xff;
+    for (size_t i = 0; i < ls->n; i++) {
+        XXH64_update(st, ls->v[i].name, strlen(ls->v[i].name));
+        XXH64_update(st, &ff, 1);
+        XXH64_update(st, ls->v[i].value, strlen(ls->v[i].value));
+        XXH64_update(st, &ff, 1);
+    }
+    uint64_t lh = XXH64_digest(st);
+    XXH64_freeState(st);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%016llu", (unsigned long long)lh);
+    uint64_t h = 14695981039346656037ull;
+    for (const char *p = buf; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    for (const char *p = url; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return h;
+}
+
+/* ---- PopulateLabels ---- */
+
+static bool utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        size_t len;
+        uint32_t c, min;
+        if ((*p & 0xe0) == 0xc0)
+            len = 2, c = *p & 0x1f, min = 0x80;
+        else if ((*p & 0xf0) == 0xe0)
+            len = 3, c = *p & 0x0f, min = 0x800;
+        else if ((*p & 0xf8) == 0xf0)
+            len = 4, c = *p & 0x07, min = 0x10000;
+        else
+            return false;
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            c = c << 6 | (p[i] & 0x3f);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+            return false;
+        p += len;
+    }
+    return true;
+}
+
+void scrape_target_free(struct scrape_target *t)
+{
+    label_set_free(&t->labels);
+    label_set_free(&t->discovered);
+    free(t->url);
+    memset(t, 0, sizeof *t);
+}
+
+int target_populate(const struct prom_scrape_config *cfg, struct relabel_rules *rules,
+                    struct label_set *lb, struct scrape_target *t, char *err, size_t errsize)
+{
+    memset(t, 0, sizeof *t);
+    label_set_copy(&t->discovered, lb);
+    if (!relabel_apply(rules, lb))
+        return 0;
+    const char *addr = label_set_get(lb, "__address__");
+    if (!*addr) {
+        snprintf(err, errsize, "no address");
+        goto fail;
+    }
+    if (strchr(addr, '/')) {
+        snprintf(err, errsize, "\"%s\" is not a valid hostname", addr);
+        goto fail;
+    }
+    const char *iv = label_set_get(lb, "__scrape_interval__");
+    const char *to = label_set_get(lb, "__scrape_timeout__");
+    if (duration_parse(iv, &t->interval_ms) < 0) {
+        snprintf(err, errsize, "error parsing scrape interval: not a valid duration string: \"%s\"",
+                 iv);
+        goto fail;
+    }
+    if (t->interval_ms == 0) {
+        snprintf(err, errsize, "scrape interval cannot be 0");
+        goto fail;
+    }
+    if (duration_parse(to, &t->timeout_ms) < 0) {
+        snprintf(err, errsize, "error parsing scrape timeout: not a valid duration string: \"%s\"",
+                 to);
+        goto fail;
+    }
+    if (t->timeout_ms == 0) {
+        snprintf(err, errsize, "scrape timeout cannot be 0");
+        goto fail;
+    }
+    if (t->timeout_ms > t->interval_ms) {
+        snprintf(err, errsize,
+                 "scrape timeout cannot be greater than scrape interval (\"%s\" > \"%s\")", to, iv);
+        goto fail;
+    }
+    for (size_t i = lb->n; i-- > 0;)
+        if (strncmp(lb->v[i].name, "__meta_", 7) == 0)
+            label_set_del(lb, lb->v[i].name);
+    if (!*label_set_get(lb, "instance"))
+        label_set_set(lb, "instance", label_set_get(lb, "__address__"));
+    for (size_t i = 0; i < lb->n; i++)
+        if (!utf8_valid(lb->v[i].value)) {
+            snprintf(err, errsize, "invalid label value for \"%s\": \"%s\"", lb->v[i].name,
+                     lb->v[i].value);
+            goto fail;
+        }
+    label_set_copy(&t->labels, lb);
+    t->url = target_url(cfg, &t->labels);
+    t->hash = target_hash(&t->labels, t->url);
+    return 1;
+fail:
+    scrape_target_free(t);
+    return -1;
+}
+
+/* ---- Target sets ---- */
+
+void target_set_free(struct target_set *s)
+{
+    for (size_t i = 0; i < s->n_active; i++)
+        scrape_target_free(&s->active[i]);
+    free(s->active);
+    for (size_t i = 0; i < s->n_dropped; i++)
+        label_set_free(&s->dropped[i]);
+    free(s->dropped);
+    ystrlist_free(&s->errors);
+    memset(s, 0, sizeof *s);
+}
+
+static void strlist_push(struct ystrlist *l, char *owned)
+{
+    l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v[l->n++] = owned;
+}
+
+/* TargetsFromGroup for one group; `source` names it in errors. */
+static void target_set_add_group(struct target_set *s, const struct prom_scrape_config *cfg,
+                                 struct relabel_rules *rules, const struct prom_target_group *g,
+                                 const char *source)
+{
+    struct label_set lb = LABEL_SET_INIT;
+    for (size_t i = 0; i < g->targets.n; i++) {
+        target_discovered_labels(cfg, g->targets.v[i], &g->labels, &lb);
+        struct scrape_target t;
+        char err[512];
+        int rc = target_populate(cfg, rules, &lb, &t, err, sizeof err);
+        if (rc < 0) {
+            struct sbuf m = SBUF_INIT;
+            sbuf_printf(&m, "instance %zu in group %s: %s", i, source, err);
+            strlist_push(&s->errors, sbuf_detach(&m));
+            continue;
+        }
+        if (rc == 0) {
+            s->n_dropped_total++;
+            if (cfg->keep_dropped_targets == 0 || s->n_dropped < cfg->keep_dropped_targets) {
+                s->dropped = xrealloc(s->dropped, (s->n_dropped + 1) * sizeof *s->dropped);
+                s->dropped[s->n_dropped] = (struct label_set)LABEL_SET_INIT;
+                label_set_copy(&s->dropped[s->n_dropped++], &t.discovered);
+            }
+            scrape_target_free(&t);
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < s->n_active && !dup; j++)
+            dup = s->active[j].hash == t.hash && strcmp(s->active[j].url, t.url) == 0;
+        if (dup) {
+            scrape_target_free(&t);
+            continue;
+        }
+        s->active = xrealloc(s->active, (s->n_active + 1) * sizeof *s->active);
+        s->active[s->n_active++] = t;
+    }
+    label_set_free(&lb);
+}
+
+/* ---- file_sd files ---- */
+
+void target_groups_free(struct prom_target_group *groups, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ystrlist_free(&groups[i].targets);
+        ystrmap_free(&groups[i].labels);
+    }
+    free(groups);
+}
+
+static int node_fail(char *err, size_t errsize, const char *path, const struct ynode *n,
+                     const char *what)
+{
+    snprintf(err, errsize, "%s:%d:%d: %s", path, n->line, n->col, what);
+    return -1;
+}
+
+/* The strmap is kept sorted by key (ystrmap's contract). */
+static void strmap_put(struct ystrmap *m, const char *k, const char *v)
+{
+    size_t i = 0;
+    while (i < m->n && strcmp(m->keys[i], k) < 0)
+        i++;
+    if (i < m->n && strcmp(m->keys[i], k) == 0) {
+        free(m->values[i]);
+        m->values[i] = xstrdup(v);
+        return;
+    }
+    m->keys = xrealloc(m->keys, (m->n + 1) * sizeof *m->keys);
+    m->values = xrealloc(m->values, (m->n + 1) * sizeof *m->values);
+    memmove(m->keys + i + 1, m->keys + i, (m->n - i) * sizeof *m->keys);
+    memmove(m->values + i + 1, m->values + i, (m->n - i) * sizeof *m->values);
+    m->keys[i] = xstrdup(k);
+    m->values[i] = xstrdup(v);
+    m->n++;
+}
+
+static int decode_group(const char *path, bool strict, const struct ynode *n,
+                        struct prom_target_group *g, char *err, size_t errsize)
+{
+    if (ynode_is_null(n))
+        return node_fail(err, errsize, path, n, "nil target group item found");
+    if (n->kind != YNODE_MAP)
+        return node_fail(err, errsize, path, n, "a target group must be a mapping");
+    g->pos = (struct prom_pos){n->line, n->col};
+    for (size_t i = 0; i < n->n; i++) {
+        const struct ynode *k = n->items[2 * i], *v = n->items[2 * i + 1];
+        const char *key = k->kind == YNODE_SCALAR ? k->s : "";
+        if (strcmp(key, "targets") == 0) {
+            if (ynode_is_null(v))
+                continue;
+            if (v->kind != YNODE_SEQ)
+                return node_fail(err, errsize, path, v, "targets must be a list of strings");
+            for (size_t j = 0; j < v->n; j++) {
+                if (v->items[j]->kind != YNODE_SCALAR)
+                    return node_fail(err, errsize, path, v->items[j], "a target must be a string");
+                strlist_push(&g->targets, xstrdup(v->items[j]->s));
+            }
+        } else if (strcmp(key, "labels") == 0) {
+            if (ynode_is_null(v))
+                continue;
+            if (v->kind != YNODE_MAP)
+                return node_fail(err, errsize, path, v, "labels must be a mapping");
+            for (size_t j = 0; j < v->n; j++) {
+                const struct ynode *lk = v->items[2 * j], *lv = v->items[2 * j + 1];
+                if (lk->kind != YNODE_SCALAR || !prom_label_name_is_valid(lk->s, PROM_NAMES_UTF8)) {
+                    char m[300];
+                    snprintf(m, sizeof m, "\"%s\" is not a valid label name",
+                             lk->kind == YNODE_SCALAR ? lk->s : "");
+                    return node_fail(err, errsize, path, lk, m);
+                }
+                if (lv->kind != YNODE_SCALAR && !ynode_is_null(lv))
+                    return node_fail(err, errsize, path, lv, "a label value must be a string");
+                strmap_put(&g->labels, lk->s, lv->kind == YNODE_SCALAR ? lv->s : "");
+            }
+        } else if (strict) {
+            char m[300];
+            snprintf(m, sizeof m,
+                     "field %s not found in type struct { Targets []string; Labels "
+                     "model.LabelSet }",
+                     key);
+            return node_fail(err, errsize, path, k, m);
+        } /* JSON ignores unknown fields */
+    }
+    strmap_put(&g->labels, "__meta_filepath", path);
+    return 0;
+}
+
+int target_file_sd_read(const char *path, struct prom_target_group **groups, size_t *n, char *err,
+                        size_t errsize)
+{
+    *groups = NULL;
+    *n = 0;
+    const char *ext = strrchr(path, '.');
+    bool json = ext && strcasecmp(ext, ".json") == 0;
+    /* JSON is read with the YAML parser (JSON is YAML's flow style). */
+    struct ytree t;
+    struct conf_error ce = {{0}};
+    if (ytree_load_file(&t, path, &ce) < 0) {
+        snprintf(err, errsize, "%s", ce.msg);
+        return -1;
+    }
+    const struct ynode *root = t.root;
+    int rc = 0;
+    if (!root || ynode_is_null(root))
+        goto out;
+    if (root->kind != YNODE_SEQ) {
+        rc = node_fail(err, errsize, path, root, "the file must hold a list of target groups");
+        goto out;
+    }
+    struct prom_target_group *g = root->n ? xcalloc(root->n, sizeof *g) : NULL;
+    for (size_t i = 0; i < root->n; i++) {
+        if (decode_group(path, !json, root->items[i], &g[i], err, errsize) < 0) {
+            target_groups_free(g, root->n);
+            rc = -1;
+            goto out;
+        }
+    }
+    *groups = g;
+    *n = root->n;
+out:
+    ytree_free(&t);
+    return rc;
+}
+
+/* ---- job_targets ---- */
+
+struct sd_file {
+    char *path;
+    struct prom_target_group *groups;
+    size_t n;
+};
+
+struct file_sd_state {
+    const struct prom_file_sd *cfg;
+    int64_t next_ms;
+    struct sd_file *files; /* sorted by path */
+    size_t n;
+};
+
+struct job_targets {
+    const struct prom_scrape_config *cfg;
+    struct relabel_rules *rules;
+    struct file_sd_state *fsd;
+    size_t n_fsd;
+    bool refreshed_once;
+    struct target_set set;
+    struct ystrlist sd_errors;
+};
+
+int job_targets_new(const struct prom_scrape_config *cfg, struct job_targets **out, char *err,
+                    size_t errsize)
+{
+    struct job_targets *jt = xcalloc(1, sizeof *jt);
+    jt->cfg = cfg;
+    char msg[512];
+    if (relabel_rules_compile(&cfg->relabel_configs, cfg->metric_name_validation_scheme, &jt->rules,
+                              msg, sizeof msg) < 0) {
+        snprintf(err, errsize, "job \"%s\": relabel_configs: %s", cfg->job_name, msg);
+        free(jt);
+        return -1;
+    }
+    jt->n_fsd = cfg->sd.n_file_sd;
+    jt->fsd = jt->n_fsd ? xcalloc(jt->n_fsd, sizeof *jt->fsd) : NULL;
+    for (size_t i = 0; i < jt->n_fsd; i++)
+        jt->fsd[i].cfg = &cfg->sd.file_sd[i];
+    *out = jt;
+    return 0;
+}
+
+static void sd_files_free(struct sd_file *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(f[i].path);
+        target_groups_free(f[i].groups, f[i].n);
+    }
+    free(f);
+}
+
+void job_targets_free(struct job_targets *jt)
+{
+    if (!jt)
+        return;
+    for (size_t i = 0; i < jt->n_fsd; i++)
+        sd_files_free(jt->fsd[i].files, jt->fsd[i].n);
+    free(jt->fsd);
+    relabel_rules_free(jt->rules);
+    target_set_free(&jt->set);
+    ystrlist_free(&jt->sd_errors);
+    free(jt);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* discovery/file refresh(): every file the globs match now; a file that
+ * fails keeps its previous groups. */
+static void file_sd_refresh(struct job_targets *jt, struct file_sd_state *fs)
+{
+    struct ystrlist paths = {0};
+    for (size_t i = 0; i < fs->cfg->files.n; i++) {
+        glob_t g;
+        if (glob(fs->cfg->files.v[i], 0, NULL, &g) == 0)
+            for (size_t j = 0; j < g.gl_pathc; j++)
+                strlist_push(&paths, xstrdup(g.gl_pathv[j]));
+        globfree(&g);
+    }
+    if (paths.n)
+        qsort(paths.v, paths.n, sizeof *paths.v, cmp_str);
+    struct sd_file *nf = paths.n ? xcalloc(paths.n, sizeof *nf) : NULL;
+    size_t nn = 0;
+    for (size_t i = 0; i < paths.n; i++) {
+        if (nn && strcmp(nf[nn - 1].path, paths.v[i]) == 0)
+            continue; /* two globs matched the same file */
+        struct sd_file *f = &nf[nn++];
+        f->path = xstrdup(paths.v[i]);
+        char err[600];
+        if (target_file_sd_read(f->path, &f->groups, &f->n, err, sizeof err) == 0)
+            continue;
+        struct sbuf m = SBUF_INIT;
+        sbuf_printf(&m, "error reading file \"%s\": %s", f->path, err);
+        strlist_push(&jt->sd_errors, sbuf_detach(&m));
+        for (size_t k = 0; k < fs->n; k++)
+            if (strcmp(fs->files[k].path, f->path) == 0) { /* keep the last good groups */
+                f->groups = fs->files[k].groups;
+                f->n = fs->files[k].n;
+                fs->files[k].groups = NULL;
+                fs->files[k].n = 0;
+            }
+    }
+    ystrlist_free(&paths);
+    sd_files_free(fs->files, fs->n);
+    fs->files = nf;
+    fs->n = nn;
+}
+
+static bool sets_differ(const struct target_set *a, const struct target_set *b)
+{
+    if (a->n_active != b->n_active)
+        return true;
+    for (size_t i = 0; i < a->n_active; i++)
+        if (a->active[i].hash != b->active[i].hash || strcmp(a->active[i].url, b->active[i].url))
+            return true;
+    return false;
+}
+
+bool job_targets_refresh(struct job_targets *jt, int64_t now_ms)
+{
+    ystrlist_free(&jt->sd_errors);
+    for (size_t i = 0; i < jt->n_fsd; i++) {
+        struct file_sd_state *fs = &jt->fsd[i];
+        if (jt->refreshed_once && now_ms < fs->next_ms)
+            continue;
+        file_sd_refresh(jt, fs);
+        int64_t ri = fs->cfg->refresh_interval_ms > 0 ? fs->cfg->refresh_interval_ms : 300000;
+        fs->next_ms = now_ms + ri;
+    }
+    const struct prom_scrape_config *cfg = jt->cfg;
+    struct target_set ns = {0};
+    char src[64];
+    for (size_t i = 0; i < cfg->sd.n_static_configs; i++) {
+        snprintf(src, sizeof src, "%zu", i);
+        target_set_add_group(&ns, cfg, jt->rules, &cfg->sd.static_configs[i], src);
+    }
+    struct sbuf fsrc = SBUF_INIT;
+    for (size_t i = 0; i < jt->n_fsd; i++)
+        for (size_t f = 0; f < jt->fsd[i].n; f++)
+            for (size_t g = 0; g < jt->fsd[i].files[f].n; g++) {
+                sbuf_reset(&fsrc);
+                sbuf_printf(&fsrc, "%s:%zu", jt->fsd[i].files[f].path, g);
+                target_set_add_group(&ns, cfg, jt->rules, &jt->fsd[i].files[f].groups[g],
+                                     fsrc.data);
+            }
+    sbuf_free(&fsrc);
+    bool changed = !jt->refreshed_once || sets_differ(&ns, &jt->set);
+    jt->refreshed_once = true;
+    target_set_free(&jt->set);
+    jt->set = ns;
+    return changed;
+}
+
+int64_t job_targets_next_refresh_ms(const struct job_targets *jt)
+{
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < jt->n_fsd; i++)
+        if (jt->fsd[i].next_ms < next)
+            next = jt->fsd[i].next_ms;
+    return next;
+}
+
+const struct target_set *job_targets_current(const struct job_targets *jt)
+{
+    return &jt->set;
+}
+
+const struct ystrlist *job_targets_sd_errors(const struct job_targets *jt)
+{
+    return &jt->sd_errors;
+}

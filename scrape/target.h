@@ -1,0 +1,98 @@
+/* target.h — scrape-internal: from a job's service discovery to the targets
+ * it scrapes, as Prometheus's scrape/target.go and discovery/file do.
+ *
+ * Discovery yields target groups (a list of addresses plus group labels).
+ * Each address becomes a label set — __address__, the group's labels, then
+ * job, __scrape_interval__, __scrape_timeout__, __metrics_path__, __scheme__
+ * and __param_<name> (first value) where not already set — the *discovered*
+ * labels.  The job's relabel_configs run on that set; a dropped target keeps
+ * its discovered labels for the API (at most keep_dropped_targets of them,
+ * 0 = all).  A kept one must have an __address__ without '/', valid
+ * __scrape_interval__ / __scrape_timeout__ (non-zero, timeout <= interval)
+ * and valid UTF-8 values; then __meta_* labels are removed and instance
+ * defaults to __address__.  A target that fails these checks is neither
+ * active nor dropped: its error is reported ("instance 0 in group
+ * targets/a.json:0: no address").
+ *
+ * Service discovery implemented here: static_configs and file_sd_configs.
+ * file_sd reads every file its globs match (JSON for .json, YAML for .yml and
+ * .yaml: a list of {targets: [...], labels: {...}}), adds __meta_filepath,
+ * and re-reads them every refresh_interval.  As in Prometheus, a file that
+ * cannot be read or parsed keeps the groups it last gave, and a file that
+ * is gone loses them.
+ *
+ * Nothing here runs a timer: the owner (the scrape manager on the libuv loop)
+ * calls job_targets_refresh when job_targets_next_refresh_ms says so.  A
+ * struct job_targets belongs to one thread at a time. */
+#ifndef VIGIL_SCRAPE_TARGET_H
+#define VIGIL_SCRAPE_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/config.h"
+#include "scrape/relabel.h"
+
+struct scrape_target {
+    /* After relabeling: __address__, __scheme__, __metrics_path__,
+     * __scrape_interval__, __scrape_timeout__, __param_* and the labels
+     * that go on every series (those not starting with "__"). */
+    struct label_set labels;
+    struct label_set discovered; /* before relabeling */
+    char *url;                   /* scheme://address/path?query */
+    int64_t interval_ms, timeout_ms;
+    uint64_t hash; /* identity (labels and URL) and scrape offset, as Prometheus's */
+};
+
+struct target_set {
+    struct scrape_target *active; /* in discovery order, duplicates removed */
+    size_t n_active;
+    struct label_set *dropped; /* discovered labels of dropped targets */
+    size_t n_dropped;
+    size_t n_dropped_total; /* including those not kept */
+    struct ystrlist errors; /* one line per target that failed the checks */
+};
+
+void target_set_free(struct target_set *s);
+
+/* PopulateLabels: lb holds the discovered set on entry (see the top).
+ * Returns 1 with *t filled (the caller frees with scrape_target_free),
+ * 0 if relabeling dropped the target, -1 with err on a failed check. */
+int target_populate(const struct prom_scrape_config *cfg, struct relabel_rules *rules,
+                    struct label_set *lb, struct scrape_target *t, char *err, size_t errsize);
+void scrape_target_free(struct scrape_target *t);
+
+/* The discovered labels of one address of a group, as above. */
+void target_discovered_labels(const struct prom_scrape_config *cfg, const char *address,
+                              const struct ystrmap *group_labels, struct label_set *out);
+
+/* Reads one file_sd file into groups (each with __meta_filepath added).
+ * Returns 0 and *groups / *n (free with target_groups_free), or -1 with err
+ * ("targets/a.json:3:5: ..."). */
+int target_file_sd_read(const char *path, struct prom_target_group **groups, size_t *n, char *err,
+                        size_t errsize);
+void target_groups_free(struct prom_target_group *groups, size_t n);
+
+/* ---- A job's targets over time ---- */
+
+struct job_targets;
+
+/* cfg is borrowed and must outlive the result.  Compiles relabel_configs.
+ * Returns 0 and *out, or -1 with err. */
+int job_targets_new(const struct prom_scrape_config *cfg, struct job_targets **out, char *err,
+                    size_t errsize);
+void job_targets_free(struct job_targets *jt);
+
+/* Re-reads the file_sd configs that are due at now_ms (all of them on the
+ * first call) and rebuilds the target set.  Returns true if the active
+ * targets changed (by hash, in order) since the previous call. */
+bool job_targets_refresh(struct job_targets *jt, int64_t now_ms);
+/* When the next file_sd re-read is due (INT64_MAX if never). */
+int64_t job_targets_next_refresh_ms(const struct job_targets *jt);
+/* The current set (borrowed; valid until the next refresh). */
+const struct target_set *job_targets_current(const struct job_targets *jt);
+/* Discovery errors of the last refresh ("targets/a.json: ..."), borrowed. */
+const struct ystrlist *job_targets_sd_errors(const struct job_targets *jt);
+
+#endif

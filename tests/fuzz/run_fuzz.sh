@@ -12,7 +12,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 target=$1 secs=$2 out=$3
 mkdir -p "$out/corpus-$target"
 case $target in
-textparse) sources=("$src"/scrape/textparse*.c "$src"/util/sbuf.c) ;;
+textparse) sources=("$src"/scrape/textparse*.c "$src"/util/sbuf.c "$src"/util/gostrconv.c) ;;
 *) echo "unknown fuzz target $target" >&2; exit 2 ;;
 esac
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

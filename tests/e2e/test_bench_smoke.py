@@ -41,6 +41,24 @@ class BenchSmokeTest(unittest.TestCase):
         self.assertRegex(out, r"resident memory +[0-9]+ bytes per active series")
         self.assertIn("(40 samples of one metric)", out)
 
+    def test_scrape_bench(self):
+        if SANITIZED:
+            self.skipTest("benchmarks run on the release build only")
+        for tool in ("prometheus", "victoria-metrics"):
+            if not shutil.which(tool):
+                self.skipTest(tool + " not installed")
+        env = dict(os.environ, VIGIL_BIN=VIGIL_BIN)
+        p = subprocess.run(["bash", os.path.join(VIGIL_SRC, "bench", "scrape.sh"), "4", "3", "100", "1"],
+                           capture_output=True, env=env, timeout=300)
+        out = p.stdout.decode()
+        self.assertEqual(p.returncode, 0, out + p.stderr.decode())
+        rows = [l.split() for l in out.splitlines() if l.split() and l.split()[0] in
+                ("vigil", "prometheus", "victoriametrics")]
+        self.assertEqual([r[0] for r in rows], ["vigil", "prometheus", "victoriametrics"], out)
+        for r in rows:
+            self.assertGreater(float(r[2]), 0, r)  # each server was alive and measured
+        self.assertIn("ratios (other/vigil)", out)
+
     def test_storage_bench(self):
         if SANITIZED:
             self.skipTest("benchmarks run on the release build only")

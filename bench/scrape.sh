@@ -16,9 +16,7 @@ SECS=${1:-60} TARGETS=${2:-100} SERIES=${3:-2000} INTERVAL=${4:-5}
 source bench/lib.sh
 bench_init scrape.sh prometheus victoria-metrics curl python3
 
-first=$(free_port)
-first=$((first < 20000 ? 20000 : first))
-python3 bench/target_generator.py "$first" "$TARGETS" "$SERIES" > "$tmp/gen.out" &
+python3 bench/target_generator.py "$TARGETS" "$SERIES" > "$tmp/gen.out" &
 pids+=($!)
 for _ in $(seq 600); do grep -q ready "$tmp/gen.out" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$tmp/gen.out" || { echo "target generator did not start" >&2; exit 1; }
@@ -26,7 +24,8 @@ grep -q ready "$tmp/gen.out" || { echo "target generator did not start" >&2; exi
 {
     printf 'global:\n  scrape_interval: %ss\n  scrape_timeout: %ss\nscrape_configs:\n  - job_name: bench\n    static_configs:\n      - targets: [' \
         "$INTERVAL" "$INTERVAL"
-    for t in $(seq 0 $((TARGETS - 1))); do printf '%s"127.0.0.1:%d"' "$([[ $t -gt 0 ]] && echo ,)" $((first + t)); done
+    sep=""
+    for p in $(sed -n 's/^ready //p' "$tmp/gen.out"); do printf '%s"127.0.0.1:%s"' "$sep" "$p"; sep=,; done
     printf ']\n'
 } > "$tmp/scrape.yml"
 

@@ -8,8 +8,9 @@ generated up front (VARIANTS per target, served in turn, each also gzipped)
 so that serving costs the generator almost nothing and the servers under
 test do all the work.
 
-usage: target_generator.py FIRST_PORT TARGETS SERIES [VARIANTS]
-Prints "ready" on stdout once every port listens.
+usage: target_generator.py TARGETS SERIES [VARIANTS]
+Each target listens on a free loopback port; once all listen, prints
+"ready PORT PORT ..." on stdout.
 """
 import gzip
 import http.server
@@ -78,16 +79,16 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 def main():
-    first, targets, series = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    variants = int(sys.argv[4]) if len(sys.argv) > 4 else 8
+    targets, series = int(sys.argv[1]), int(sys.argv[2])
+    variants = int(sys.argv[3]) if len(sys.argv) > 3 else 8
     servers = []
     for t in range(targets):
-        s = Server(("127.0.0.1", first + t), Handler)
+        s = Server(("127.0.0.1", 0), Handler)
         s.pages = make_pages(t, series, variants)
         s.turn = 0
         threading.Thread(target=s.serve_forever, daemon=True).start()
         servers.append(s)
-    print("ready", flush=True)
+    print("ready " + " ".join(str(s.server_address[1]) for s in servers), flush=True)
     threading.Event().wait()
 
 

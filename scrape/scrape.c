@@ -60,6 +60,11 @@ struct sloop {
     uint64_t start_ns;
     struct scrape_cache *cache;
     struct tsdb_appender *app;
+    /* What /api/v1/targets reports about the last scrape. */
+    enum scrape_health health;
+    char *last_error; /* owned; "" after a good scrape */
+    int64_t last_scrape_ms;
+    double last_duration_s;
 };
 
 struct sjob {
@@ -318,6 +323,11 @@ static void scrape_finish(struct sloop *l, CURLcode res)
         tsdb_appender_rollback(l->app);
     }
     scrape_cache_iter_done(l->cache, ok);
+    l->health = err[0] ? SCRAPE_HEALTH_DOWN : SCRAPE_HEALTH_UP;
+    free(l->last_error);
+    l->last_error = xstrdup(err);
+    l->last_scrape_ms = l->start_ms;
+    l->last_duration_s = dur;
     if (err[0])
         log_debug(m->log, "scrape", "Scrape failed", "scrape_pool", cfg->job_name, "target",
                   l->t.url, "err", err);
@@ -507,6 +517,8 @@ static void loop_close(struct sloop *l, bool stale)
     scrape_cache_free(l->cache);
     scrape_target_free(&l->t);
     sbuf_free(&l->body);
+    free(l->last_error);
+    l->last_error = NULL;
     uv_timer_stop(&l->timer);
     uv_close((uv_handle_t *)&l->timer, on_loop_closed);
 }
@@ -781,4 +793,42 @@ void scrape_manager_free(struct scrape_manager *m)
     free(m->jobs);
     free(m->ua);
     free(m);
+}
+
+/* ---- introspection for the HTTP API ---- */
+
+void scrape_manager_each_target(const struct scrape_manager *m, scrape_target_fn fn, void *ctx)
+{
+    for (size_t j = 0; j < m->njobs; j++) {
+        const struct sjob *job = m->jobs[j];
+        for (size_t i = 0; i < job->nloops; i++) {
+            const struct sloop *l = job->loops[i];
+            struct labels disc = label_set_view(&l->t.discovered);
+            struct labels lab = label_set_view(&l->t.labels);
+            struct scrape_target_info info = {
+                .pool = job->cfg->job_name,
+                .url = l->t.url,
+                .discovered = &disc,
+                .labels = &lab,
+                .health = l->health,
+                .last_error = l->last_error ? l->last_error : "",
+                .last_scrape_ms = l->last_scrape_ms,
+                .last_duration_s = l->last_duration_s,
+                .interval_ms = l->t.interval_ms,
+                .timeout_ms = l->t.timeout_ms,
+            };
+            fn(ctx, &info);
+        }
+    }
+}
+
+void scrape_manager_each_dropped(const struct scrape_manager *m, scrape_dropped_fn fn, void *ctx)
+{
+    for (size_t j = 0; j < m->njobs; j++) {
+        const struct target_set *ts = job_targets_current(m->jobs[j]->jt);
+        for (size_t i = 0; ts && i < ts->n_dropped; i++) {
+            struct labels disc = label_set_view(&ts->dropped[i]);
+            fn(ctx, m->jobs[j]->cfg->job_name, &disc);
+        }
+    }
 }

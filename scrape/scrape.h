@@ -51,4 +51,28 @@ int scrape_manager_apply(struct scrape_manager *m, const struct prom_config *cfg
 void scrape_manager_stop(struct scrape_manager *m);
 void scrape_manager_free(struct scrape_manager *m); /* NULL is a no-op */
 
+/* ---- Introspection (the targets API); loop thread only ---- */
+
+enum scrape_health { SCRAPE_HEALTH_UNKNOWN, SCRAPE_HEALTH_UP, SCRAPE_HEALTH_DOWN };
+
+/* One active target as /api/v1/targets shows it; everything borrowed for
+ * the duration of the callback. */
+struct scrape_target_info {
+    const char *pool;               /* the job name */
+    const char *url;                /* scrapeUrl */
+    const struct labels *discovered; /* before relabeling, sorted */
+    const struct labels *labels;    /* after relabeling, sorted (includes __ labels) */
+    enum scrape_health health;
+    const char *last_error;         /* "" when none */
+    int64_t last_scrape_ms;         /* 0 before the first scrape */
+    double last_duration_s;
+    int64_t interval_ms, timeout_ms;
+};
+typedef void (*scrape_target_fn)(void *ctx, const struct scrape_target_info *t);
+typedef void (*scrape_dropped_fn)(void *ctx, const char *pool, const struct labels *discovered);
+/* Active targets in job then discovery order. */
+void scrape_manager_each_target(const struct scrape_manager *m, scrape_target_fn fn, void *ctx);
+/* Dropped targets kept for the API (keep_dropped_targets). */
+void scrape_manager_each_dropped(const struct scrape_manager *m, scrape_dropped_fn fn, void *ctx);
+
 #endif

@@ -533,4 +533,5 @@ void server_api_register(struct vigil_server *s)
     server_api_query_register(s);
     server_api_admin_register(s);
     server_federate_register(s);
+    server_api_targets_register(s);
 }

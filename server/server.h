@@ -68,6 +68,7 @@ void server_api_register(struct vigil_server *s);
 void server_api_query_register(struct vigil_server *s);
 void server_api_admin_register(struct vigil_server *s);
 void server_federate_register(struct vigil_server *s);
+void server_api_targets_register(struct vigil_server *s);
 /* Prometheus's parseTime: Unix seconds (float) or RFC 3339.  0 or -1. */
 int api_parse_time(const char *v, int64_t *ms);
 /* Replies 503 "TSDB not ready" and returns false until storage is open. */

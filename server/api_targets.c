@@ -1,0 +1,162 @@
+/* api_targets.c — /api/v1/targets and /api/v1/scrape_pools: what the
+ * scraper is doing, in Prometheus's JSON shapes (field names, duration
+ * strings, RFC 3339 times, "unknown" health before the first scrape). */
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "query/promql.h"
+#include "scrape/scrape.h"
+#include "server/server.h"
+#include "util/duration.h"
+
+struct targets_ctx {
+    struct sbuf *b;
+    const char *pool; /* scrapePool= filter, or NULL */
+    size_t n;
+    char host[256];
+};
+
+/* Labels without the "__" internal ones: what a target's series carry. */
+static void json_public_labels(struct sbuf *b, const struct labels *ls)
+{
+    struct label v[ls->n ? ls->n : 1];
+    size_t n = 0;
+    for (size_t i = 0; i < ls->n; i++)
+        if (strncmp(ls->v[i].name, "__", 2) != 0)
+            v[n++] = ls->v[i];
+    struct labels pub = {v, n};
+    promql_labels_json(&pub, b);
+}
+
+/* Prometheus's globalURL: a loopback host is replaced by this host's name,
+ * so links work from other machines. */
+static void global_url(struct sbuf *b, const char *url, const char *host)
+{
+    const char *h = strstr(url, "://");
+    h = h ? h + 3 : url;
+    static const char *const loop[] = {"localhost", "127.", "[::1]"};
+    for (size_t i = 0; i < 3; i++) {
+        if (strncmp(h, loop[i], strlen(loop[i])) != 0)
+            continue;
+        const char *end = h + strcspn(h, ":/");
+        if (*h == '[')
+            end = strchr(h, ']') + 1;
+        struct sbuf u = SBUF_INIT;
+        sbuf_append(&u, url, (size_t)(h - url));
+        sbuf_puts(&u, host);
+        sbuf_puts(&u, end);
+        sbuf_put_json_string(b, u.data, u.len);
+        sbuf_free(&u);
+        return;
+    }
+    sbuf_put_json_string(b, url, strlen(url));
+}
+
+static void json_time(struct sbuf *b, int64_t ms)
+{
+    if (ms <= 0) {
+        sbuf_puts(b, "\"0001-01-01T00:00:00Z\"");
+        return;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[64];
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    sbuf_printf(b, "\"%s.%03dZ\"", buf, (int)(ms % 1000));
+}
+
+static void json_duration(struct sbuf *b, int64_t ms)
+{
+    char buf[64];
+    sbuf_printf(b, "\"%s\"", duration_format(ms, buf, sizeof buf));
+}
+
+static void active_target_json(void *arg, const struct scrape_target_info *t)
+{
+    struct targets_ctx *c = arg;
+    static const char *const health[] = {"unknown", "up", "down"};
+    if (c->pool && strcmp(c->pool, t->pool) != 0)
+        return;
+    struct sbuf *b = c->b;
+    sbuf_puts(b, c->n++ ? ",{" : "{");
+    sbuf_puts(b, "\"discoveredLabels\":");
+    promql_labels_json(t->discovered, b);
+    sbuf_puts(b, ",\"labels\":");
+    json_public_labels(b, t->labels);
+    sbuf_puts(b, ",\"scrapePool\":");
+    sbuf_put_json_string(b, t->pool, strlen(t->pool));
+    sbuf_puts(b, ",\"scrapeUrl\":");
+    sbuf_put_json_string(b, t->url, strlen(t->url));
+    sbuf_puts(b, ",\"globalUrl\":");
+    global_url(b, t->url, c->host);
+    sbuf_puts(b, ",\"lastError\":");
+    sbuf_put_json_string(b, t->last_error, strlen(t->last_error));
+    sbuf_puts(b, ",\"lastScrape\":");
+    json_time(b, t->last_scrape_ms);
+    sbuf_puts(b, ",\"lastScrapeDuration\":");
+    sbuf_put_float(b, t->last_duration_s);
+    sbuf_printf(b, ",\"health\":\"%s\",\"scrapeInterval\":", health[t->health]);
+    json_duration(b, t->interval_ms);
+    sbuf_puts(b, ",\"scrapeTimeout\":");
+    json_duration(b, t->timeout_ms);
+    sbuf_putc(b, '}');
+}
+
+static void dropped_target_json(void *arg, const char *pool, const struct labels *discovered)
+{
+    struct targets_ctx *c = arg;
+    if (c->pool && strcmp(c->pool, pool) != 0)
+        return;
+    sbuf_puts(c->b, c->n++ ? ",{\"discoveredLabels\":" : "{\"discoveredLabels\":");
+    promql_labels_json(discovered, c->b);
+    sbuf_putc(c->b, '}');
+}
+
+static void handle_targets(struct http_request *r, void *ctx)
+{
+    struct vigil_server *s = ctx;
+    const char *state = http_request_param(r, "state");
+    bool any = !state || !*state || strcmp(state, "any") == 0;
+    bool active = any || strcmp(state, "active") == 0;
+    bool dropped = any || strcmp(state, "dropped") == 0;
+    struct sbuf b = SBUF_INIT;
+    struct targets_ctx c = {.b = &b, .pool = http_request_param(r, "scrapePool")};
+    if (c.pool && !*c.pool)
+        c.pool = NULL;
+    if (gethostname(c.host, sizeof c.host) < 0)
+        strcpy(c.host, "localhost");
+    sbuf_puts(&b, "{\"status\":\"success\",\"data\":{\"activeTargets\":[");
+    if (active && s->scrape)
+        scrape_manager_each_target(s->scrape, active_target_json, &c);
+    sbuf_puts(&b, "],\"droppedTargets\":[");
+    c.n = 0;
+    if (dropped && s->scrape)
+        scrape_manager_each_dropped(s->scrape, dropped_target_json, &c);
+    sbuf_puts(&b, "]}}");
+    http_reply_sbuf(r, 200, "application/json", &b);
+}
+
+static void handle_scrape_pools(struct http_request *r, void *ctx)
+{
+    struct vigil_server *s = ctx;
+    struct sbuf b = SBUF_INIT;
+    sbuf_puts(&b, "{\"status\":\"success\",\"data\":{\"scrapePools\":[");
+    for (size_t i = 0; s->config && i < s->config->n_scrape_configs; i++) {
+        if (i)
+            sbuf_putc(&b, ',');
+        const char *name = s->config->scrape_configs[i].job_name;
+        sbuf_put_json_string(&b, name, strlen(name));
+    }
+    sbuf_puts(&b, "]}}");
+    http_reply_sbuf(r, 200, "application/json", &b);
+}
+
+void server_api_targets_register(struct vigil_server *s)
+{
+    http_server_route(s->http, "GET", "/api/v1/targets", false, "/api/v1/targets",
+                      handle_targets, s);
+    http_server_route(s->http, "GET", "/api/v1/scrape_pools", false, "/api/v1/scrape_pools",
+                      handle_scrape_pools, s);
+}

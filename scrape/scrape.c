@@ -832,3 +832,18 @@ void scrape_manager_each_dropped(const struct scrape_manager *m, scrape_dropped_
         }
     }
 }
+
+void scrape_manager_each_metadata(const struct scrape_manager *m, scrape_metadata_fn fn, void *ctx)
+{
+    for (size_t j = 0; j < m->njobs; j++) {
+        const struct sjob *job = m->jobs[j];
+        for (size_t i = 0; i < job->nloops; i++) {
+            const struct sloop *l = job->loops[i];
+            const struct scrape_metadata *md = scrape_cache_metadata(l->cache);
+            struct labels lab = label_set_view(&l->t.labels);
+            for (size_t k = 0; k < md->n; k++)
+                fn(ctx, job->cfg->job_name, &lab, md->v[k].name, md->v[k].type, md->v[k].help,
+                   md->v[k].unit);
+        }
+    }
+}

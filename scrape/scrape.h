@@ -75,4 +75,17 @@ void scrape_manager_each_target(const struct scrape_manager *m, scrape_target_fn
 /* Dropped targets kept for the API (keep_dropped_targets). */
 void scrape_manager_each_dropped(const struct scrape_manager *m, scrape_dropped_fn fn, void *ctx);
 
+/* Metric metadata (HELP, TYPE, UNIT) of every active target's last good
+ * scrape, per target in name order; target labels as in the targets API
+ * (internal "__" labels included: callers filter). */
+typedef void (*scrape_metadata_fn)(void *ctx, const char *pool, const struct labels *target,
+                                   const char *metric, const char *type, const char *help,
+                                   const char *unit);
+void scrape_manager_each_metadata(const struct scrape_manager *m, scrape_metadata_fn fn,
+                                  void *ctx);
+
+/* Whether a label set satisfies every matcher (PromQL semantics: a missing
+ * label is "", regexes fully anchored).  An invalid regex matches nothing. */
+bool scrape_labels_match(const struct labels *ls, const struct label_matcher *ms, size_t n);
+
 #endif

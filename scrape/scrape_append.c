@@ -51,7 +51,13 @@ struct scrape_cache {
     bool have_tlabels;
     uint64_t report_refs[N_REPORT];
     struct label_set report_lbls[N_REPORT];
+    struct scrape_metadata meta;
 };
+
+const struct scrape_metadata *scrape_cache_metadata(const struct scrape_cache *c)
+{
+    return &c->meta;
+}
 
 struct scrape_cache *scrape_cache_new(void)
 {
@@ -77,6 +83,7 @@ void scrape_cache_free(struct scrape_cache *c)
             nx = e->next;
             centry_free(e);
         }
+    scrape_metadata_free(&c->meta);
     free(c->buckets);
     free(c->order);
     free(c->next);
@@ -357,6 +364,7 @@ int scrape_append_page(struct tsdb_appender *app, struct scrape_cache *c,
     const struct prom_scrape_config *cfg = o->cfg;
     struct textparse p;
     textparse_init(&p, fmt, body, len);
+    scrape_metadata_begin(&c->meta);
     int rc = 0;
     size_t pos = 0;
     for (enum textparse_entry en; (en = textparse_next(&p)) != TEXTPARSE_END;) {
@@ -367,6 +375,8 @@ int scrape_append_page(struct tsdb_appender *app, struct scrape_cache *c,
         }
         if (en == TEXTPARSE_EOF)
             break;
+        if (en == TEXTPARSE_HELP || en == TEXTPARSE_TYPE || en == TEXTPARSE_UNIT)
+            scrape_metadata_note(&c->meta, &p, en);
         if (en != TEXTPARSE_SERIES)
             continue;
         r->samples_scraped++;
@@ -419,8 +429,10 @@ int scrape_append_page(struct tsdb_appender *app, struct scrape_cache *c,
         }
     }
     textparse_free(&p);
-    if (rc == 0)
+    if (rc == 0) {
         append_stale(app, c, t_ms, r);
+        scrape_metadata_commit(&c->meta);
+    }
     return rc;
 }
 

@@ -77,4 +77,39 @@ void scrape_cache_iter_done(struct scrape_cache *c, bool ok);
 /* Labels a target puts on every series: those not starting with "__". */
 void scrape_target_series_labels(const struct scrape_target *t, struct label_set *out);
 
+/* ---- Metric metadata of a target (metadata.c) ---- */
+
+struct scrape_meta_span {
+    enum textparse_entry kind; /* HELP, TYPE or UNIT */
+    struct textparse_str name, text;
+    enum textparse_mtype type;
+};
+
+struct scrape_meta_entry {
+    char *name;    /* metric family */
+    char type[16]; /* "counter", "gauge", ..., "unknown" */
+    char *help;    /* unescaped; "" when none */
+    char *unit;
+};
+
+struct scrape_metadata {
+    struct scrape_meta_entry *v; /* sorted by name; owned */
+    size_t n;
+    uint64_t hash; /* of the metadata lines v was built from */
+    bool applied;
+    /* The page being parsed: spans into its body, and their hash. */
+    struct scrape_meta_span *spans;
+    size_t nspans, capspans;
+    uint64_t pending_hash;
+};
+
+void scrape_metadata_begin(struct scrape_metadata *md);
+void scrape_metadata_note(struct scrape_metadata *md, struct textparse *p, enum textparse_entry en);
+/* After a good page, while its body is still alive: rebuilds v if the
+ * page's metadata differ from the last applied ones. */
+void scrape_metadata_commit(struct scrape_metadata *md);
+void scrape_metadata_free(struct scrape_metadata *md);
+/* The target's metadata as of its last good scrape (borrowed). */
+const struct scrape_metadata *scrape_cache_metadata(const struct scrape_cache *c);
+
 #endif

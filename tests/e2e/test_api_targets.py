@@ -17,7 +17,8 @@ from vigil_e2e import Vigil, free_port, main
 
 class Exporter(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body = b"# TYPE x gauge\nx 1\n"
+        body = (b"# HELP x The \\\\x\\n gauge.\n# TYPE x gauge\nx 1\n"
+                b"# HELP y_total Requests.\n# TYPE y_total counter\ny_total 3\nz 4\n")
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(body)))
@@ -104,6 +105,17 @@ class TargetsApiTest(unittest.TestCase):
                         t["lastError"] = "<connection refused>"
             self.assertEqual(normalise(vt), normalise(pt))
             self.assertEqual(get(v.port, "/api/v1/scrape_pools"), get(pport, "/api/v1/scrape_pools"))
+            # limit= picks metrics in Prometheus's map order, which is random: counted only.
+            self.assertEqual(len(get(v.port, "/api/v1/metadata?limit=1")["data"]), 1)
+            for path in ("/api/v1/metadata", "/api/v1/metadata?metric=x",
+                         "/api/v1/targets/metadata", "/api/v1/targets/metadata?metric=y_total",
+                         '/api/v1/targets/metadata?match_target=%7Bjob%3D%22other%22%7D'):
+                vm, pm = get(v.port, path), get(pport, path)
+                if isinstance(vm["data"], list):
+                    key = lambda e: json.dumps(e, sort_keys=True)
+                    vm["data"].sort(key=key)
+                    pm["data"].sort(key=key)
+                self.assertEqual(vm, pm, path)
         finally:
             if prom:
                 prom.terminate()

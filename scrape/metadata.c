@@ -101,7 +101,8 @@ void scrape_metadata_commit(struct scrape_metadata *md)
         *dst = xstrdup(text.data ? text.data : "");
     }
     sbuf_free(&text);
-    qsort(v, n, sizeof *v, entry_cmp);
+    if (n)
+        qsort(v, n, sizeof *v, entry_cmp);
     entries_free(md->v, md->n);
     md->v = v;
     md->n = n;

@@ -334,7 +334,8 @@ static void handle_series(struct http_request *r, void *ctx)
         tsdb_series_set_free(ss);
     }
     if (rc == 0) {
-        qsort(objs, nobjs, sizeof *objs, cmp_strp);
+        if (nobjs)
+            qsort(objs, nobjs, sizeof *objs, cmp_strp);
         struct sbuf data = SBUF_INIT;
         bool truncated = false;
         sbuf_putc(&data, '[');

@@ -261,7 +261,8 @@ static void handle_metadata(struct http_request *r, void *ctx)
         c.metric = NULL;
     if (s->scrape)
         scrape_manager_each_metadata(s->scrape, meta_collect, &c);
-    qsort(c.v, c.n, sizeof *c.v, meta_row_cmp);
+    if (c.n)
+        qsort(c.v, c.n, sizeof *c.v, meta_row_cmp);
     struct sbuf b = SBUF_INIT;
     sbuf_puts(&b, "{\"status\":\"success\",\"data\":{");
     long metrics = 0, in_metric = 0;

@@ -156,7 +156,8 @@ static void handle_federate(struct http_request *r, void *ctx)
         strcat(err, "\n");
         http_reply(r, 400, "text/plain; charset=utf-8", err, strlen(err));
     } else {
-        qsort(out, n, sizeof *out, fed_cmp);
+        if (n)
+            qsort(out, n, sizeof *out, fed_cmp);
         struct sbuf b = SBUF_INIT;
         for (size_t i = 0; i < n; i++) {
             if (i && fed_cmp(&out[i], &out[i - 1]) == 0)

@@ -73,26 +73,6 @@ _Static_assert(sizeof(struct head_chunk) == 48,
 #define SAMPLE_MAX_BITS      (1 + 69 + 79) /* flag + widest timestamp + widest value code */
 #define NO_WINDOW            0xff
 
-static inline uint64_t dbl_bits(double v)
-{
-    uint64_t u;
-    memcpy(&u, &v, sizeof u);
-    return u;
-}
-
-static inline double bits_dbl(uint64_t u)
-{
-    double v;
-    memcpy(&v, &u, sizeof v);
-    return v;
-}
-
-static inline int64_t u64_to_i64(uint64_t u)
-{
-    int64_t i;
-    memcpy(&i, &u, sizeof i);
-    return i;
-}
 
 /* ---- Bit output ---- */
 

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct sbuf;
 
@@ -166,6 +167,29 @@ int block_inspect(const uint8_t *p, size_t len, struct block_info *info);
 const char *block_vmode_name(enum block_vmode m);
 
 /* ---- Shared by storage/chunk*.c only ---------------------------------- */
+
+/* The IEEE-754 bits of a double and back, and two's-complement reading of
+ * a uint64 (memcpy: the defined way to reinterpret). */
+static inline uint64_t dbl_bits(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
+static inline double bits_dbl(uint64_t u)
+{
+    double v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+static inline int64_t u64_to_i64(uint64_t u)
+{
+    int64_t i;
+    memcpy(&i, &u, sizeof i);
+    return i;
+}
 
 #define CHUNK_DEC_MAX_K 22 /* 10^22 is the largest power of ten a double holds exactly */
 extern const double chunk_pow10[CHUNK_DEC_MAX_K + 1];

@@ -89,26 +89,6 @@ struct block_codec {
 
 /* ---- Small helpers ---- */
 
-static inline uint64_t dbl_bits(double v)
-{
-    uint64_t u;
-    memcpy(&u, &v, sizeof u);
-    return u;
-}
-
-static inline double bits_dbl(uint64_t u)
-{
-    double v;
-    memcpy(&v, &u, sizeof v);
-    return v;
-}
-
-static inline int64_t u64_to_i64(uint64_t u)
-{
-    int64_t i;
-    memcpy(&i, &u, sizeof i);
-    return i;
-}
 
 static inline uint64_t zz_enc(uint64_t x) /* x: an int64 as bits */
 {

@@ -60,6 +60,14 @@ int server_reload(struct vigil_server *s, char *msg, size_t msglen)
         log_error(s->log, "config", "Error reloading config", "err", msg);
         return -1;
     }
+    if (server_webauth_load(s, msg, msglen) < 0) {
+        metric_set(s->reload_success, 0);
+        metric_inc(s->reload_failures_total);
+        log_error(s->log, "config", "Error reloading the web config", "err", msg);
+        prom_config_free(pc);
+        am_config_free(ac);
+        return -1;
+    }
     /* The scrape manager borrows the config: hand it the new one before
      * the old one is freed. */
     if (s->scrape && scrape_manager_apply(s->scrape, pc, msg, msglen) < 0)
@@ -240,6 +248,11 @@ static int server_start_http(struct vigil_server *s)
         return -1;
     }
     http_server_set_observer(s->http, server_http_observe, s);
+    char msg[1024];
+    if (server_webauth_load(s, msg, sizeof msg) < 0) {
+        log_error(s->log, "web", "Invalid --web.config.file", "err", msg);
+        return -1;
+    }
     server_routes_register(s);
     char err[256];
     if (http_server_listen(s->http, s->flags.listen_address, err, sizeof err) < 0) {
@@ -260,6 +273,7 @@ static void server_cleanup(struct vigil_server *s)
     tsdb_close(s->tsdb);
     prom_config_free(s->config);
     am_config_free(s->am_config);
+    server_webauth_free(s);
     procstat_free(s->procstat);
     metrics_registry_free(s->metrics);
     free(s->route_prefix);

@@ -31,6 +31,7 @@ struct vigil_server {
     struct scrape_manager *scrape; /* from storage open to stop */
     struct prom_config *config;
     struct am_config *am_config; /* NULL unless --alertmanager.config.file */
+    struct webauth *webauth;     /* NULL unless --web.config.file */
     char *route_prefix;          /* derived from the flags; "/" when none */
     bool ready;                  /* storage open and config loaded */
     double start_time;           /* Unix seconds */
@@ -76,6 +77,11 @@ bool api_ready(struct vigil_server *s, struct http_request *r);
 /* Reads time parameter `name` (Unix seconds or RFC 3339; def when absent)
  * into ms; replies 400 bad_data and returns -1 when it does not parse. */
 int api_time_param(struct http_request *r, const char *name, int64_t def, int64_t *ms);
+
+/* webauth.c: loads --web.config.file (again, on reload) and puts its gate
+ * (headers, basic auth) in front of every request.  0 or -1 with msg. */
+int server_webauth_load(struct vigil_server *s, char *msg, size_t msglen);
+void server_webauth_free(struct vigil_server *s);
 
 /* cmd_check.c, cmd_tsdb.c */
 int cmd_check(int argc, char **argv);

@@ -95,6 +95,12 @@ int http_server_port(const struct http_server *s);
 void http_server_route(struct http_server *s, const char *method, const char *path, bool prefix,
                        const char *name, http_handler_fn fn, void *ctx);
 
+/* A gate every request passes before routing (authentication): return
+ * true to let the request through; when it returns false it must have
+ * replied (e.g. 401).  Called on the loop thread. */
+typedef bool (*http_gate_fn)(void *ctx, struct http_request *r);
+void http_server_set_gate(struct http_server *s, http_gate_fn fn, void *ctx);
+
 /* Called on the loop thread after each response is fully queued (including
  * the ones the server produces itself: 404, 405, 408, 413, 431, 400):
  * handler name ("" if none matched), request method ("" if it was never

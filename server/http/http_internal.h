@@ -67,6 +67,8 @@ struct http_server {
     struct http_route *routes; /* owned array */
     size_t nroutes, route_cap;
 
+    http_gate_fn gate; /* may be NULL */
+    void *gate_ctx;
     http_observer_fn observer;
     void *observer_ctx;
 

@@ -179,6 +179,8 @@ void http_route_dispatch(struct http_request *r)
         http_reply_plain(r, 400, NULL);
         return;
     }
+    if (s->gate && !s->gate(s->gate_ctx, r))
+        return;
     if (!route_prefix_strip(s, r)) {
         route_not_found(r);
         return;

@@ -109,6 +109,12 @@ void http_server_free(struct http_server *s)
     free(s);
 }
 
+void http_server_set_gate(struct http_server *s, http_gate_fn fn, void *ctx)
+{
+    s->gate = fn;
+    s->gate_ctx = ctx;
+}
+
 void http_server_set_observer(struct http_server *s, http_observer_fn fn, void *ctx)
 {
     s->observer = fn;

@@ -18,7 +18,7 @@ struct centry {
     char *key; /* raw series bytes */
     size_t keylen;
     uint64_t ref; /* 0 until the tsdb has given one */
-    struct label_set lbls;
+    struct label_set lbls; /* for the first append only: freed once ref is set */
     bool dropped;   /* by metric_relabel_configs */
     bool tracked;   /* staleness tracked in the attempt seen_iter */
     bool prev_seen; /* tracked in the last successful scrape */
@@ -484,6 +484,11 @@ void scrape_cache_iter_done(struct scrape_cache *c, bool ok)
                 continue;
             }
             e->prev_seen = e->tracked && !e->dropped;
+            /* Once storage has given the series a ref (refs never change),
+             * its label set is never needed again: the memory per cached
+             * series is then the raw key and a few words. */
+            if (e->ref && e->lbls.v)
+                label_set_free(&e->lbls);
             pp = &e->next;
         }
     }

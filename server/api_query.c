@@ -91,8 +91,11 @@ static void query_reply(struct query_job *j)
 {
     if (j->rc != 0) {
         bool timeout = strstr(j->err, "query timed out") != NULL;
-        http_reply_json_error(j->req, timeout ? 503 : 422, timeout ? "timeout" : "execution",
-                              j->err);
+        bool canceled = strstr(j->err, "query was canceled") != NULL;
+        if (canceled)
+            metric_inc(j->s->queries_canceled);
+        http_reply_json_error(j->req, timeout || canceled ? 503 : 422,
+                              timeout ? "timeout" : canceled ? "canceled" : "execution", j->err);
         return;
     }
     struct sbuf b = SBUF_INIT;
@@ -148,6 +151,8 @@ static struct query_job *query_job_new(struct vigil_server *s, struct http_reque
     j->opts.lookback_ms = s->flags.query_lookback_delta_ms;
     j->opts.max_samples = (size_t)s->flags.query_max_samples;
     j->opts.timeout_ms = s->flags.query_timeout_ms;
+    /* A client that hangs up cancels its query between evaluation steps. */
+    j->opts.cancel = http_request_gone_flag(r);
     return j;
 }
 

@@ -52,6 +52,8 @@ void server_metrics_init(struct vigil_server *s)
                                "Configuration reload attempts (start-up load excluded).");
     s->reload_failures_total = counter(s, "vigil_config_reload_failures_total",
                                        "Configuration reload attempts that failed.");
+    s->queries_canceled = counter(s, "vigil_queries_canceled_total",
+                                  "Queries stopped because their client went away.");
     s->ready_gauge = gauge(s, "prometheus_ready", "Whether Prometheus startup was fully completed "
                                                   "and the server is ready for normal operation.");
     build_info_init(s, "prometheus_build_info",

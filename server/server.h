@@ -49,6 +49,7 @@ struct vigil_server {
     struct metric_family *http_requests, *http_duration;
     struct metric *reload_success, *reload_success_ts, *reloads_total, *reload_failures_total;
     struct metric *ready_gauge;
+    struct metric *queries_canceled;
 };
 
 /* lifecycle.c */

@@ -109,6 +109,7 @@ static void conn_queue_drop(struct http_conn *c)
         struct http_request *r = conn_queue_pop(c);
         if (r->state == HTTP_REQ_HANDLING) {
             r->conn = NULL;
+            r->client_gone = 1;
             http_server_detach(c->srv, r);
         } else {
             http_req_free(r);
@@ -515,6 +516,12 @@ static void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 /* The peer will send nothing more; answer what is complete, then close. */
 static void conn_on_eof(struct http_conn *c)
 {
+    /* As Go's server does, a client that closed its side is taken to be
+     * gone: long handlers may stop (http_request_gone_flag).  Their answers
+     * are still written, for clients that only half-closed. */
+    for (struct http_request *r = c->qhead; r; r = r->next)
+        if (r->state == HTTP_REQ_HANDLING)
+            r->client_gone = 1;
     c->peer_eof = true;
     c->stop_parsing = true;
     uv_read_stop((uv_stream_t *)&c->tcp);

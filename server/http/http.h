@@ -146,6 +146,11 @@ size_t http_request_param_all(const struct http_request *r, const char *name, co
  * byte, and it is "" when there is none.  len may be NULL. */
 const char *http_request_body(const struct http_request *r, size_t *len);
 const char *http_request_remote_addr(const struct http_request *r); /* "ip:port" / "[ip6]:port" */
+/* An int that turns non-zero when the client goes away while the request
+ * is still being handled, so that long work (a query on a worker thread)
+ * can stop early.  Written on the loop thread, readable from any thread;
+ * valid until the request is replied to. */
+const volatile int *http_request_gone_flag(const struct http_request *r);
 
 /* Responding.  On the loop thread, exactly once per request; may be called
  * after the handler returned.  Responses on one connection leave in request

@@ -176,6 +176,9 @@ struct http_request {
     struct http_request *next; /* in conn's queue, or srv->detached */
     struct http_request *prev; /* in srv->detached only */
     enum http_req_state state;
+    /* Set on the loop thread when the client goes away while a handler
+     * still holds the request; read by workers (http_request_gone_flag). */
+    volatile int client_gone;
 
     /* Received.  head holds "target\0name\0value\0name\0value\0..." */
     struct sbuf head;

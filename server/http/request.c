@@ -268,3 +268,8 @@ const char *http_request_remote_addr(const struct http_request *r)
 {
     return r->remote;
 }
+
+const volatile int *http_request_gone_flag(const struct http_request *r)
+{
+    return &r->client_gone;
+}

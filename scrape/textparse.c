@@ -627,6 +627,29 @@ static enum textparse_entry prom_hash(struct textparse *p, size_t h)
 }
 
 /* The label block after '{'; *ip ends after '}'. */
+/* A label name at i, plain or quoted (Prometheus 3's UTF-8 names): its
+ * span in *name and the index just past it in *te.  Shared by both
+ * grammars, which differ only in what may follow the name. */
+static inline bool label_name_scan(struct textparse *p, size_t i, struct textparse_str *name,
+                                   size_t *te)
+{
+    if (has_class(p, i, C_LSTART)) {
+        *te = skip_name(p, i + 1, false);
+        *name = span(p, i, *te, false);
+        return true;
+    }
+    if (at(p, i) != '"')
+        return fail_got(p, i, "expected label name"), false;
+    struct quoted q = {0};
+    if (!scan_quoted(p, i, Q_NAME, &q))
+        return fail_scan(p, &q, "quoted name"), false;
+    *te = q.end;
+    *name = span(p, i + 1, *te - 1, q.escaped);
+    if (q.high && !textparse_utf8_valid(name->s, name->len))
+        return fail_quoted_str(p, "invalid UTF-8 name %s", name->s, name->len), false;
+    return true;
+}
+
 static bool prom_labels(struct textparse *p, size_t *ip, bool *name_set)
 {
     const char *b = p->buf;
@@ -638,23 +661,12 @@ static bool prom_labels(struct textparse *p, size_t *ip, bool *name_set)
             *ip = i + 1;
             return true;
         }
-        struct quoted q = {0};
         struct textparse_str name;
         size_t te;
         bool quoted = c == '"';
-        if (has_class(p, i, C_LSTART)) {
-            te = skip_name(p, i + 1, false);
-            name = span(p, i, te, false);
-        } else if (quoted) {
-            if (!scan_quoted(p, i, Q_NAME, &q))
-                return fail_scan(p, &q, "quoted name"), false;
-            te = q.end;
-            name = span(p, i + 1, te - 1, q.escaped);
-            if (q.high && !textparse_utf8_valid(name.s, name.len))
-                return fail_quoted_str(p, "invalid UTF-8 name %s", name.s, name.len), false;
-        } else {
-            return fail_got(p, i, "expected label name"), false;
-        }
+        if (!label_name_scan(p, i, &name, &te))
+            return false;
+        struct quoted q = {0};
         i = te;
         if (i < p->len && b[i] == '=' && b[i + 1 < p->len ? i + 1 : i] == '"') {
             i++; /* the usual `name="` */
@@ -849,23 +861,12 @@ static bool om_labels(struct textparse *p, size_t *ip, bool *name_set)
             *ip = i + 1;
             return true;
         }
-        struct quoted q = {0};
         struct textparse_str name;
         size_t te;
         bool quoted = c == '"';
-        if (has_class(p, i, C_LSTART)) {
-            te = skip_name(p, i + 1, false);
-            name = span(p, i, te, false);
-        } else if (quoted) {
-            if (!scan_quoted(p, i, Q_NAME, &q))
-                return fail_scan(p, &q, "quoted name"), false;
-            te = q.end;
-            name = span(p, i + 1, te - 1, q.escaped);
-            if (q.high && !textparse_utf8_valid(name.s, name.len))
-                return fail_quoted_str(p, "invalid UTF-8 name %s", name.s, name.len), false;
-        } else {
-            return fail_got(p, i, "expected label name"), false;
-        }
+        if (!label_name_scan(p, i, &name, &te))
+            return false;
+        struct quoted q = {0};
         c = at(p, te);
         if (quoted && (c == ',' || c == '}')) {
             if (*name_set)

@@ -523,4 +523,12 @@ struct promqltest_stats {
  * file could not be run (it then counts what ran before). */
 int promqltest_run_file(const char *path, FILE *out, struct promqltest_stats *st);
 
+/* Appends series written in the scripts' load notation, one "series
+ * values" string per line (`up{job="a"} 1+1x10 _ stale 5`), as one batch
+ * with samples at 0, interval_ms, 2*interval_ms, ... — also what
+ * promtool's rule unit tests feed their input_series through.  Returns 0,
+ * or -1 with err ("bad values in load: ..."). */
+int promqltest_load(struct tsdb *db, const char *const *lines, size_t n, int64_t interval_ms,
+                    char *err, size_t errsz);
+
 #endif

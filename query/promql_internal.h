@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "query/promql.h"
+#include "util/gostrconv.h"
 
 struct sbuf;
 
@@ -210,23 +211,7 @@ void check_expr(struct parser *p, const struct promql_expr *e);
 
 /* ---- Helpers (gostr.c) ------------------------------------------------ */
 
-/* Go's strconv.Quote / QuoteRune and fmt's %q, %.10q and %#U. */
-void go_quote(struct sbuf *b, const char *s, size_t n);
-void go_quote_prefix(struct sbuf *b, const char *s, size_t n, size_t max_runes);
-void go_quote_rune(struct sbuf *b, int32_t r);
-void go_format_unicode(struct sbuf *b, int32_t r);
-/* strconv.FormatFloat(v, 'f', -1, 64): shortest digits, never an exponent. */
-void go_format_float_f(struct sbuf *b, double v);
-/* fmt's %v for a float64: strconv 'g' shortest, "+Inf", "NaN". */
-void go_format_float_v(struct sbuf *b, double v);
-/* fmt's %f: six decimals, "+Inf", "-Inf", "NaN". */
-void go_format_float_fixed6(struct sbuf *b, double v);
 
-/* Decodes one UTF-8 rune as Go's utf8.DecodeRuneInString: invalid bytes
- * give U+FFFD with width 1; n == 0 gives -1 (end). */
-int32_t utf8_decode(const char *s, size_t n, size_t *width);
-size_t utf8_encode(int32_t r, char out[4]);
-bool utf8_valid(const char *s, size_t n);
 
 /* Prometheus's strutil.Unquote for a lexed STRING token (quotes included).
  * Returns the value in the arena, its length in *len; NULL on error. */
@@ -237,9 +222,6 @@ int model_duration_parse(const char *s, size_t n, int64_t *ns, char *err, size_t
 /* model.Duration.String() of a millisecond count (y and w only when exact). */
 void model_duration_format(struct sbuf *b, int64_t ms);
 
-/* Prometheus's parser.number(): strconv.ParseInt(s, 0, 64), else
- * ParseFloat.  0 or -1 with the Go error text in err. */
-int go_parse_number(const char *s, size_t n, double *v, char *err, size_t errsz);
 
 /* Label names that need no quotes: [a-zA-Z_][a-zA-Z0-9_]* */
 bool label_name_is_legacy(const char *s);

@@ -422,14 +422,16 @@ static bool reads_histograms(const struct pt_ctx *c, const struct promql_expr *e
     return false;
 }
 
-static int do_load(struct pt_ctx *c, char **lines, size_t n, int64_t interval, int lineno)
+/* Loads one block of "series values" lines into db as one batch, samples
+ * at 0, interval, 2*interval, ...  c (may be NULL) records the series that
+ * carry native histograms.  Returns 0, or -1 with err. */
+static int load_block(struct pt_ctx *c, struct tsdb *db, const char *const *lines, size_t n,
+                      int64_t interval, bool nhcb, char *err, size_t errsz)
 {
-    bool nhcb = strncmp(lines[-1], "load_with_nhcb", 14) == 0;
     struct promql_arena *a = promql_arena_new();
-    struct tsdb_appender *ap = tsdb_appender_new(c->db);
+    struct tsdb_appender *ap = tsdb_appender_new(db);
     uint64_t *refs = xcalloc(n + 1, sizeof *refs);
     int rc = 0;
-    char **keys = xcalloc(n + 1, sizeof *keys);
     struct sbuf kb = SBUF_INIT;
     for (size_t i = 0; i < n && rc == 0; i++) {
         size_t sl;
@@ -439,22 +441,21 @@ static int do_load(struct pt_ctx *c, char **lines, size_t n, int64_t interval, i
         if (rest[0] == '@' && rest[1] == 's' && rest[2] == 't')
             continue;
         struct labels ls;
-        char err[600];
-        if (parse_labels(a, lines[i], sl, &ls, err, sizeof err) < 0) {
-            fprintf(c->out, "%s:%d: bad series in load: %s\n", c->path, lineno, err);
+        char perr[600];
+        if (parse_labels(a, lines[i], sl, &ls, perr, sizeof perr) < 0) {
+            snprintf(err, errsz, "bad series in load: %s", perr);
             rc = -1;
             break;
         }
         /* A series listed twice: the later line wins, as in Prometheus's
          * runner (its load command keys series by label hash). */
         labels_key(&ls, &kb);
-        keys[i] = xstrdup(kb.data);
         bool later = false;
         for (size_t k = i + 1; k < n && !later; k++) {
             size_t sl2;
             split_series(lines[k], &sl2);
             struct labels ls2;
-            if (parse_labels(a, lines[k], sl2, &ls2, err, sizeof err) == 0) {
+            if (parse_labels(a, lines[k], sl2, &ls2, perr, sizeof perr) == 0) {
                 struct sbuf k2 = SBUF_INIT;
                 labels_key(&ls2, &k2);
                 later = strcmp(k2.data, kb.data) == 0;
@@ -465,18 +466,18 @@ static int do_load(struct pt_ctx *c, char **lines, size_t n, int64_t interval, i
             continue;
         struct values vs;
         if (parse_values(rest, &vs) < 0) {
-            fprintf(c->out, "%s:%d: bad values in load: %s\n", c->path, lineno, rest);
+            snprintf(err, errsz, "bad values in load: %s", rest);
             values_free(&vs);
             rc = -1;
             break;
         }
-        if (vs.hist || nhcb)
+        if (c && (vs.hist || nhcb))
             hist_record(c, lines[i], sl, vs.hist);
         for (size_t k = 0; k < vs.n; k++) {
             if (!vs.present[k])
                 continue;
             if (tsdb_append(ap, &refs[i], refs[i] ? NULL : &ls, (int64_t)k * interval, vs.v[k]) < 0) {
-                fprintf(c->out, "%s:%d: append: %s\n", c->path, lineno, tsdb_appender_error(ap));
+                snprintf(err, errsz, "append: %s", tsdb_appender_error(ap));
                 rc = -1;
                 break;
             }
@@ -484,19 +485,33 @@ static int do_load(struct pt_ctx *c, char **lines, size_t n, int64_t interval, i
         values_free(&vs);
     }
     if (rc == 0 && tsdb_appender_commit(ap, NULL) < 0) {
-        fprintf(c->out, "%s:%d: commit: %s\n", c->path, lineno, tsdb_appender_error(ap));
+        snprintf(err, errsz, "commit: %s", tsdb_appender_error(ap));
         rc = -1;
     }
     if (rc < 0)
         tsdb_appender_rollback(ap);
     tsdb_appender_free(ap);
     free(refs);
-    for (size_t i = 0; i < n; i++)
-        free(keys[i]);
-    free(keys);
     sbuf_free(&kb);
     promql_arena_free(a);
     return rc;
+}
+
+int promqltest_load(struct tsdb *db, const char *const *lines, size_t n, int64_t interval_ms,
+                    char *err, size_t errsz)
+{
+    return load_block(NULL, db, lines, n, interval_ms, false, err, errsz);
+}
+
+static int do_load(struct pt_ctx *c, char **lines, size_t n, int64_t interval, int lineno)
+{
+    bool nhcb = strncmp(lines[-1], "load_with_nhcb", 14) == 0;
+    char err[800];
+    if (load_block(c, c->db, (const char *const *)lines, n, interval, nhcb, err, sizeof err) < 0) {
+        fprintf(c->out, "%s:%d: %s\n", c->path, lineno, err);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- eval blocks ---- */

@@ -100,6 +100,39 @@ char *duration_format(int64_t ms, char *buf, size_t n)
     return buf;
 }
 
+char *duration_format_go(int64_t ms, char *buf, size_t n)
+{
+    if (n == 0)
+        return buf;
+    const char *sign = ms < 0 ? "-" : "";
+    uint64_t u = ms < 0 ? (uint64_t)-ms : (uint64_t)ms;
+    if (u == 0) {
+        snprintf(buf, n, "0s");
+    } else if (u < 1000) {
+        snprintf(buf, n, "%s%llums", sign, (unsigned long long)u);
+    } else {
+        uint64_t h = u / 3600000, m = u / 60000 % 60, s = u / 1000 % 60, frac = u % 1000;
+        char secs[32];
+        if (frac) {
+            snprintf(secs, sizeof secs, "%llu.%03llu", (unsigned long long)s,
+                     (unsigned long long)frac);
+            size_t k = strlen(secs);
+            while (secs[k - 1] == '0')
+                secs[--k] = '\0';
+        } else {
+            snprintf(secs, sizeof secs, "%llu", (unsigned long long)s);
+        }
+        if (h)
+            snprintf(buf, n, "%s%lluh%llum%ss", sign, (unsigned long long)h,
+                     (unsigned long long)m, secs);
+        else if (m)
+            snprintf(buf, n, "%s%llum%ss", sign, (unsigned long long)m, secs);
+        else
+            snprintf(buf, n, "%s%ss", sign, secs);
+    }
+    return buf;
+}
+
 int bytesize_parse(const char *s, int64_t *bytes)
 {
     static const char *prefixes = "KMGTPE";

@@ -18,6 +18,10 @@ int duration_parse(const char *s, int64_t *ms);
  * Writes at most n bytes including the NUL; returns buf. */
 char *duration_format(int64_t ms, char *buf, size_t n);
 
+/* Formats ms as Go's time.Duration.String() ("1m30s", "1h0m0s", "1.5s",
+ * "500ms", "0s").  Writes at most n bytes including the NUL; returns buf. */
+char *duration_format_go(int64_t ms, char *buf, size_t n);
+
 /* Parses a byte size as Prometheus's units.Base2Bytes does: terms of
  * <integer><unit> with units B, KB, MB, GB, TB, PB, EB (powers of 1024, also
  * spelled KiB, MiB, ...), e.g. "512MB", "1GB", or "0".  Returns 0 or -1. */

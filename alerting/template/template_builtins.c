@@ -202,20 +202,28 @@ static int fn_printf(struct tmpl_call *c, const struct tmpl_value *const *argv, 
 }
 
 /* text/template's evalArgs: a lone string as is, else fmt.Sprint. */
-static void eval_args(struct sbuf *b, const struct tmpl_value *const *argv, size_t argc)
+static void eval_args(struct tmpl_heap *heap, struct sbuf *b, const struct tmpl_value *const *argv,
+                      size_t argc)
 {
     if (argc == 1 && argv[0]->kind == TMPL_STRING && !argv[0]->type) {
         sbuf_append(b, argv[0]->u.s.p, argv[0]->u.s.n);
         return;
     }
-    tmpl_sprint(b, argv, argc);
+    /* printableValue turns a nil interface into "<no value>" first. */
+    const struct tmpl_value **v = tmpl_heap_alloc(heap, (argc + 1) * sizeof *v);
+    for (size_t i = 0; i < argc; i++) {
+        v[i] = argv[i];
+        if (argv[i]->kind == TMPL_INVALID || (argv[i]->kind == TMPL_NIL && !argv[i]->type))
+            v[i] = tmpl_value_string(heap, "<no value>");
+    }
+    tmpl_sprint(b, v, argc);
 }
 
 static int fn_html(struct tmpl_call *c, const struct tmpl_value *const *argv, size_t argc,
                    const struct tmpl_value **res)
 {
     struct sbuf in = SBUF_INIT, b = SBUF_INIT;
-    eval_args(&in, argv, argc);
+    eval_args(c->heap, &in, argv, argc);
     for (size_t i = 0; i < in.len; i++) {
         switch (in.data[i]) {
         case '"':
@@ -248,7 +256,7 @@ static int fn_js(struct tmpl_call *c, const struct tmpl_value *const *argv, size
                  const struct tmpl_value **res)
 {
     struct sbuf in = SBUF_INIT, b = SBUF_INIT;
-    eval_args(&in, argv, argc);
+    eval_args(c->heap, &in, argv, argc);
     for (size_t i = 0; i < in.len; i++) {
         unsigned char ch = (unsigned char)in.data[i];
         switch (ch) {
@@ -288,7 +296,7 @@ static int fn_urlquery(struct tmpl_call *c, const struct tmpl_value *const *argv
                        const struct tmpl_value **res)
 {
     struct sbuf in = SBUF_INIT, b = SBUF_INIT;
-    eval_args(&in, argv, argc);
+    eval_args(c->heap, &in, argv, argc);
     for (size_t i = 0; i < in.len; i++) {
         unsigned char ch = (unsigned char)in.data[i];
         if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
@@ -389,7 +397,11 @@ static int fn_eq(struct tmpl_call *c, const struct tmpl_value *const *argv, size
                     }
                     truth = a == b; /* pointers */
                 } else {
-                    snprintf(c->err, c->errsz, "non-comparable type %s", tmpl_value_type(b));
+                    struct sbuf pb = SBUF_INIT;
+                    tmpl_value_print(&pb, b, 1);
+                    snprintf(c->err, c->errsz, "non-comparable type %s: %s", pb.data,
+                             tmpl_value_type(b));
+                    sbuf_free(&pb);
                     return -1;
                 }
             }

@@ -329,8 +329,8 @@ static const struct tmpl_value *eval_ref(struct exec *e, const struct tmpl_value
     /* TN_CHAIN */
     if (n->node->type == TN_NIL)
         tmpl_exec_fail(e, "indirection through explicit nil in %s", "nil");
+    /* Go leaves the error position at the last node evaluated. */
     const struct tmpl_value *recv = tmpl_exec_arg(e, dot, 0, n->node);
-    e->node = n;
     return eval_field_chain(e, recv, n->idents, n->nidents, has_args);
 }
 
@@ -364,6 +364,8 @@ static const struct tmpl_value *zero_of(struct exec *e, char t)
     switch (t) {
     case 'a':
         return tmpl_value_nil();
+    case 'R':
+        return tmpl_value_invalid();
     case 'S':
         v = tmpl_heap_alloc(e->h, sizeof *v);
         v->kind = TMPL_NIL;
@@ -383,8 +385,6 @@ const struct tmpl_value *tmpl_exec_validate(struct exec *e, const struct tmpl_va
     if (t == 0)
         return v;
     if (v->kind == TMPL_INVALID || (v->kind == TMPL_NIL && !v->type)) {
-        if (t == 'R' && v->kind == TMPL_NIL)
-            return v;
         const struct tmpl_value *z = zero_of(e, t);
         if (!z)
             tmpl_exec_fail(e, "invalid value; expected %s", type_name(t));
@@ -758,7 +758,7 @@ static void walk_template(struct exec *e, const struct tmpl_value *dot, const st
     e->node = n;
     const struct tmpl_def *d = tmpl_def_find(e->t, n->str);
     if (!d || !d->root)
-        tmpl_exec_fail(e, "no such template \"%s\"", n->str);
+        tmpl_exec_fail(e, "template \"%s\" not defined", n->str);
     const struct tmpl_value *v = eval_pipeline(e, dot, n->node);
     if (++e->depth > TMPL_MAX_DEPTH) {
         e->node = n;

@@ -11,6 +11,7 @@
  * ("template: NAME:LINE: unexpected ...") and stop the parse with a longjmp
  * back to tmpl_parse (the heap owns everything allocated on the way). */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -412,7 +413,9 @@ static struct tmpl_node *parse_number(struct parser *p, const struct tmpl_token 
             }
         }
         sbuf_free(&b);
-        if (rc != 0 || len == 0 || used != len)
+        if (rc != 0 || len == 0)
+            perr(p, "invalid syntax");
+        if (used != len)
             perr(p, "malformed character constant: %s", n->text);
         n->is_int = n->is_float = true;
         n->i = r;
@@ -446,7 +449,7 @@ static struct tmpl_node *parse_number(struct parser *p, const struct tmpl_token 
     errno = 0;
     double f = ok && len > 0 && buf[len - 1] != 'i' ? strtod(buf, &end) : 0;
     if (ok && len > 0 && buf[len - 1] != 'i' && end == buf + len &&
-        (errno == 0 || f == 0 || f != f)) {
+        !(errno == ERANGE && isinf(f))) {
         if (!strpbrk(buf, ".eEpP") || (strpbrk(buf, "xX") && !strpbrk(buf, "pP")))
             perr(p, "integer overflow: \"%s\"", n->text);
         n->is_float = true;
@@ -541,9 +544,14 @@ static struct tmpl_node *operand(struct parser *p)
     case TN_STRING:
     case TN_NUMBER:
     case TN_NIL:
-    case TN_DOT:
-        perr(p, "unexpected . after term \"%s\"", node_text(p, n));
-        break;
+    case TN_DOT: {
+        struct sbuf q = SBUF_INIT;
+        const char *txt = node_text(p, n);
+        tmpl_quote(&q, txt, strlen(txt));
+        const char *qs = tmpl_heap_strndup(p->h, q.data, q.len);
+        sbuf_free(&q);
+        perr(p, "unexpected . after term %s", qs);
+    } break;
     case TN_FIELD:
     case TN_VARIABLE:
         break;
@@ -553,6 +561,9 @@ static struct tmpl_node *operand(struct parser *p)
         n = c;
     }
     }
+    /* Like Go, a node with chained fields sits at its first chained field. */
+    n->pos = peek(p)->pos;
+    n->line = peek(p)->line;
     while (peek(p)->type == TT_FIELD) {
         struct tmpl_token *k = next(p);
         idents_append(p, &n->idents, &n->nidents, k->val + 1, k->len - 1);

@@ -307,8 +307,16 @@ static void print_int(struct sbuf *b, struct fmtflags *f, int64_t i, char verb,
         return;
     }
     case 'U': {
-        char u[32];
-        snprintf(u, sizeof u, "U+%04" PRIX64, (uint64_t)i);
+        char u[48];
+        int w = snprintf(u, sizeof u, "U+%04" PRIX64, (uint64_t)i);
+        if (f->sharp && i >= 0x20 && i <= 0x10FFFF && i != 0x7f && !(i >= 0x80 && i < 0xA0) &&
+            !(i >= 0xD800 && i <= 0xDFFF)) {
+            struct sbuf r = SBUF_INIT;
+            struct fmtflags plain = {0};
+            print_int(&r, &plain, i, 'c', v);
+            snprintf(u + w, sizeof u - (size_t)w, " '%s'", r.data);
+            sbuf_free(&r);
+        }
         pad(b, f, u, strlen(u));
         return;
     }
@@ -459,26 +467,31 @@ static bool arg_number(struct argstate *a, const char *s, size_t *i, size_t end,
     if (*i >= end || s[*i] != '[')
         return false;
     a->reordered = true;
-    size_t j = *i + 1;
-    int n = 0;
+    size_t wid = 1;
     bool ok = false;
-    while (j < end && s[j] >= '0' && s[j] <= '9' && n < 1000000) {
-        n = n * 10 + (s[j] - '0');
-        j++;
-        ok = true;
+    long index = 0;
+    if (end - *i >= 3) {
+        for (size_t j = *i + 1; j < end; j++) {
+            if (s[j] != ']')
+                continue;
+            size_t k = *i + 1;
+            int num = 0;
+            bool present = parse_num(s, &k, j, &num);
+            wid = j - *i + 1;
+            if (present && k == j) {
+                ok = true;
+                index = (long)num - 1;
+            }
+            break;
+        }
     }
-    if (j >= end || s[j] != ']') { /* no closing bracket: bad index */
-        a->good = false;
-        *i = j < end ? j : end;
-        return false;
-    }
-    *i = j + 1;
-    if (!ok || n < 1 || (size_t)n > argc) {
-        a->good = false;
+    *i += wid;
+    if (ok && index >= 0 && (size_t)index < argc) {
+        a->argnum = (size_t)index;
         return true;
     }
-    a->argnum = (size_t)n - 1;
-    return true;
+    a->good = false;
+    return ok;
 }
 
 static bool int_from_arg(const struct tmpl_value *const *argv, size_t argc, struct argstate *a,

@@ -166,19 +166,10 @@ void tmpl_exec_fail(struct exec *e, const char *fmt, ...)
         }
     struct sbuf ctx = SBUF_INIT;
     tmpl_node_string(&ctx, e->node);
-    /* Go prints "%.20s...": 20 runes at most. */
-    size_t cut = 0, runes = 0;
-    while (cut < ctx.len && runes < 20) {
-        cut++;
-        while (cut < ctx.len && ((unsigned char)ctx.data[cut] & 0xC0) == 0x80)
-            cut++;
-        runes++;
-    }
     struct sbuf qname = SBUF_INIT;
     tmpl_quote(&qname, name, strlen(name));
-    snprintf(e->err, e->errsz, "template: %s:%d:%zu: executing %s at <%.*s%s>: %s",
-             e->def->parse_name, line, pos - line_start, qname.data, (int)cut,
-             ctx.data ? ctx.data : "", cut < ctx.len ? "..." : "", msg);
+    snprintf(e->err, e->errsz, "template: %s:%d:%zu: executing %s at <%s>: %s", e->def->parse_name,
+             line, pos - line_start, qname.data, ctx.data ? ctx.data : "", msg);
     sbuf_free(&ctx);
     sbuf_free(&qname);
     longjmp(e->fail, 1);
@@ -242,6 +233,45 @@ static const struct tmpl_value *missing_key(struct exec *e, const struct tmpl_va
     }
 }
 
+/* The methods of time.Time and time.Duration that templates use. */
+static const struct tmpl_value *time_method(struct exec *e, const struct tmpl_value *v,
+                                            const char *m)
+{
+    int64_t ns = v->u.ns;
+    if (strcmp(m, "String") == 0) {
+        struct sbuf b = SBUF_INIT;
+        tmpl_value_print(&b, v, 0);
+        const struct tmpl_value *r = tmpl_value_stringn(e->h, b.data ? b.data : "", b.len);
+        sbuf_free(&b);
+        return r;
+    }
+    if (v->kind == TMPL_TIME) {
+        int64_t sec = ns / 1000000000 - (ns % 1000000000 < 0);
+        if (strcmp(m, "Unix") == 0)
+            return tmpl_value_int(e->h, sec);
+        if (strcmp(m, "UnixMilli") == 0)
+            return tmpl_value_int(e->h, ns / 1000000 - (ns % 1000000 < 0));
+        if (strcmp(m, "UnixNano") == 0)
+            return tmpl_value_int(e->h, ns);
+        if (strcmp(m, "UTC") == 0 || strcmp(m, "Local") == 0)
+            return v;
+        return NULL;
+    }
+    if (strcmp(m, "Seconds") == 0)
+        return tmpl_value_float(e->h, (double)(ns / 1000000000) + (double)(ns % 1000000000) / 1e9);
+    if (strcmp(m, "Minutes") == 0)
+        return tmpl_value_float(e->h,
+                                (double)(ns / 60000000000) + (double)(ns % 60000000000) / 6e10);
+    if (strcmp(m, "Hours") == 0)
+        return tmpl_value_float(e->h, (double)(ns / 3600000000000) +
+                                          (double)(ns % 3600000000000) / 3.6e12);
+    if (strcmp(m, "Milliseconds") == 0)
+        return tmpl_value_int(e->h, ns / 1000000);
+    if (strcmp(m, "Nanoseconds") == 0)
+        return tmpl_value_int(e->h, ns);
+    return NULL;
+}
+
 static const struct tmpl_value *eval_field(struct exec *e, const char *field, bool has_args,
                                            const struct tmpl_value *recv)
 {
@@ -273,6 +303,15 @@ static const struct tmpl_value *eval_field(struct exec *e, const char *field, bo
         if (field[0] == 'L')
             return recv->u.sample->labels;
         return tmpl_value_float(e->h, recv->u.sample->value);
+    case TMPL_TIME:
+    case TMPL_DURATION: {
+        const struct tmpl_value *m = time_method(e, recv, field);
+        if (!m)
+            break;
+        if (has_args)
+            tmpl_exec_fail(e, "wrong number of args for %s: want 0 got 1", field);
+        return m;
+    }
     case TMPL_NIL:
         if (recv->type && strcmp(recv->type, "*template.sample") == 0 &&
             (strcmp(field, "Labels") == 0 || strcmp(field, "Value") == 0))

@@ -375,10 +375,18 @@ static const struct tmpl_value *sample_label(const struct tmpl_value *s, const c
     return tmpl_map_get(s->u.sample->labels, name, n);
 }
 
+/* Prometheus's label, value and strvalue dereference a nil *sample. */
+static int nil_deref(struct tmpl_call *c)
+{
+    return fail(c, "runtime error: invalid memory address or nil pointer dereference");
+}
+
 static int fn_label(struct tmpl_call *c, const struct tmpl_value *const *argv, size_t argc,
                     const struct tmpl_value **res)
 {
     (void)argc;
+    if (argv[1]->kind != TMPL_SAMPLE)
+        return nil_deref(c);
     const struct tmpl_value *v = sample_label(argv[1], argv[0]->u.s.p, argv[0]->u.s.n);
     *res = v ? v : str_result(c, "", 0);
     return 0;
@@ -388,7 +396,9 @@ static int fn_value(struct tmpl_call *c, const struct tmpl_value *const *argv, s
                     const struct tmpl_value **res)
 {
     (void)argc;
-    double v = argv[0]->kind == TMPL_SAMPLE ? argv[0]->u.sample->value : 0;
+    if (argv[0]->kind != TMPL_SAMPLE)
+        return nil_deref(c);
+    double v = argv[0]->u.sample->value;
     *res = tmpl_value_float(c->heap, v);
     return 0;
 }
@@ -397,6 +407,8 @@ static int fn_strvalue(struct tmpl_call *c, const struct tmpl_value *const *argv
                        const struct tmpl_value **res)
 {
     (void)argc;
+    if (argv[0]->kind != TMPL_SAMPLE)
+        return nil_deref(c);
     const struct tmpl_value *v = sample_label(argv[0], "__value__", 9);
     *res = v ? v : str_result(c, "", 0);
     return 0;
@@ -500,7 +512,6 @@ static int map_case(struct tmpl_call *c, const struct tmpl_value *sv, char mode,
     size_t n = sv->u.s.n;
     struct sbuf b = SBUF_INIT;
     bool in_word = false;
-    uint32_t prev = 0;
     for (size_t i = 0; i < n;) {
         uint32_t r;
         size_t l = utf8_rune(s + i, n - i, &r);
@@ -510,22 +521,20 @@ static int map_case(struct tmpl_call *c, const struct tmpl_value *sv, char mode,
             in_word = false;
             continue;
         }
-        bool alnum = loc ? iswalnum_l((wint_t)r, loc) : (r < 0x80 && isalnum((int)r));
         uint32_t out = r;
         if (mode == 'U' && loc)
             out = (uint32_t)towupper_l((wint_t)r, loc);
         else if (mode == 'L' && loc)
             out = (uint32_t)towlower_l((wint_t)r, loc);
         else if (mode == 'T') {
-            /* A word (Unicode word breaking, simplified): letters, digits
-             * and '_', joined across ' . : by letters on both sides. */
-            bool joiner = (r == '\'' || r == '.' || r == ':') && in_word && i + l < n &&
-                          isalnum(s[i + l]) && prev != 0;
-            if (!in_word && alnum && loc)
+            /* strings.Title: upper-case letters that follow a separator
+             * (ASCII other than letters, digits and '_', or white space). */
+            bool sep = r < 0x80 ? !(isalnum((int)r) || r == '_')
+                                : (loc ? iswspace_l((wint_t)r, loc) : false);
+            if (!in_word && loc)
                 out = (uint32_t)towupper_l((wint_t)r, loc);
-            in_word = alnum || r == '_' || joiner || (in_word && r >= 0x80 && !loc);
+            in_word = !sep;
         }
-        prev = r;
         put_rune(&b, out ? out : r);
         i += l;
     }
@@ -705,8 +714,9 @@ static int fn_external_url(struct tmpl_call *c, const struct tmpl_value *const *
     (void)argv;
     (void)argc;
     const struct tmpl_prom_data *d = c->ctx;
-    const char *u = d && d->external_url ? d->external_url : "";
-    *res = str_result(c, u, strlen(u));
+    if (!d || !d->external_url) /* Prometheus would dereference a nil *url.URL */
+        return nil_deref(c);
+    *res = str_result(c, d->external_url, strlen(d->external_url));
     return 0;
 }
 
@@ -716,7 +726,9 @@ static int fn_path_prefix(struct tmpl_call *c, const struct tmpl_value *const *a
     (void)argv;
     (void)argc;
     const struct tmpl_prom_data *d = c->ctx;
-    const char *u = d && d->external_url ? d->external_url : "";
+    if (!d || !d->external_url)
+        return nil_deref(c);
+    const char *u = d->external_url;
     const char *p = strstr(u, "://");
     p = p ? strchr(p + 3, '/') : (u[0] == '/' ? u : NULL);
     size_t n = p ? strcspn(p, "?#") : 0;

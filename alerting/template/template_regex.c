@@ -45,8 +45,13 @@ static void compile_error(int code, size_t off, const char *pat, char *err, size
         snprintf(arg, sizeof arg, "%s", off <= plen ? pat : "");
         break;
     case PCRE2_ERROR_QUANTIFIER_INVALID:
-        what = "missing argument to repetition operator";
-        snprintf(arg, sizeof arg, "%c", off > 0 && off <= plen ? pat[off - 1] : '*');
+        if (off >= 1 && off < plen && strchr("*+?", pat[off]) && strchr("*+?}", pat[off - 1])) {
+            what = "invalid nested repetition operator";
+            snprintf(arg, sizeof arg, "%.2s", pat + off - 1);
+        } else {
+            what = "missing argument to repetition operator";
+            snprintf(arg, sizeof arg, "%c", off > 0 && off <= plen ? pat[off - 1] : '*');
+        }
         break;
     case PCRE2_ERROR_QUANTIFIER_OUT_OF_ORDER:
     case PCRE2_ERROR_QUANTIFIER_TOO_BIG:

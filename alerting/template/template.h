@@ -64,6 +64,9 @@ void tmpl_map_set(struct tmpl_heap *h, struct tmpl_value *map, const char *key,
                   const struct tmpl_value *v);
 struct tmpl_value *tmpl_value_list(struct tmpl_heap *h);
 void tmpl_list_append(struct tmpl_heap *h, struct tmpl_value *list, const struct tmpl_value *v);
+/* A Prometheus query result (template.queryResult): a list to fill with
+ * tmpl_list_append(sample values), as the `query` function returns. */
+struct tmpl_value *tmpl_value_query_result(struct tmpl_heap *h);
 /* A map[string]string holding a label set (copied). */
 struct tmpl_value *tmpl_value_labels(struct tmpl_heap *h, const struct labels *ls);
 /* A query-result sample: .Labels (map[string]string) and .Value. */

@@ -880,7 +880,8 @@ int tmpl_execute(const struct tmpl *t, const char *name, const struct tmpl_value
     e->out_start = out->len;
     e->err = err;
     e->errsz = errsz;
-    e->data = data ? data : tmpl_value_invalid();
+    /* Go's Execute(w, nil): dot is the invalid value, not a typed nil. */
+    e->data = data && !(data->kind == TMPL_NIL && !data->type) ? data : tmpl_value_invalid();
     int rc = 0;
     if (setjmp(e->fail) == 0) {
         var_push(e, "$", e->data);

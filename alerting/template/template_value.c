@@ -265,6 +265,13 @@ struct tmpl_value *tmpl_value_list(struct tmpl_heap *h)
     return v;
 }
 
+struct tmpl_value *tmpl_value_query_result(struct tmpl_heap *h)
+{
+    struct tmpl_value *v = tmpl_value_list(h);
+    v->type = "template.queryResult";
+    return v;
+}
+
 void tmpl_list_append(struct tmpl_heap *h, struct tmpl_value *lv, const struct tmpl_value *v)
 {
     struct tmpl_list *l = lv->u.list;

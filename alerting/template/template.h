@@ -14,10 +14,13 @@
  * allocated from a tmpl_heap and lives until the heap is freed; values are
  * read-only once built.  Strings passed to constructors are copied.
  *
- * Limits keep bad templates from hurting the process: nesting of template
- * calls and parentheses is capped at TMPL_MAX_DEPTH, output at
- * TMPL_MAX_OUTPUT bytes, executed steps at TMPL_MAX_STEPS; each is an
- * execution error, never a crash.  A parsed template is read-only during
+ * Limits keep bad templates from hurting the process: {{template}} calls
+ * nest at most TMPL_MAX_DEPTH deep, the executor uses at most
+ * TMPL_MAX_STACK bytes of the calling thread's stack (so run it on a thread
+ * with at least 1 MiB of stack), output is capped at TMPL_MAX_OUTPUT bytes
+ * and work at TMPL_MAX_STEPS steps; parentheses and control structures
+ * nest at most 200 deep.  Each is a parse or execution error, never a
+ * crash.  A parsed template is read-only during
  * execution and may be executed from several threads at once. */
 #ifndef VIGIL_ALERTING_TEMPLATE_H
 #define VIGIL_ALERTING_TEMPLATE_H
@@ -33,6 +36,7 @@ struct sbuf;
 #define TMPL_MAX_DEPTH  1000
 #define TMPL_MAX_OUTPUT (1u << 20)
 #define TMPL_MAX_STEPS  5000000
+#define TMPL_MAX_STACK  (512u << 10)
 
 /* ---- Values ----------------------------------------------------------- */
 

@@ -14,6 +14,7 @@
  * executed steps are bounded (template.h). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,10 +178,14 @@ void tmpl_exec_fail(struct exec *e, const char *fmt, ...)
 
 static void step(struct exec *e)
 {
+    char here;
+    uintptr_t used = (uintptr_t)e->stack_base - (uintptr_t)&here;
+    if (used > TMPL_MAX_STACK && used < ((uintptr_t)1 << 40)) /* stacks grow down */
+        tmpl_exec_fail(e, "template nesting exceeds %u bytes of stack", TMPL_MAX_STACK);
     if (++e->steps > TMPL_MAX_STEPS)
         tmpl_exec_fail(e, "execution exceeded %d steps", TMPL_MAX_STEPS);
     if (tmpl_heap_used(e->h) > TMPL_MAX_HEAP)
-        tmpl_exec_fail(e, "execution exceeded %d bytes of memory", TMPL_MAX_HEAP);
+        tmpl_exec_fail(e, "execution exceeded %u bytes of memory", TMPL_MAX_HEAP);
 }
 
 static void write_out(struct exec *e, const char *p, size_t n)
@@ -571,8 +576,6 @@ static const struct tmpl_value *eval_call(struct exec *e, const struct tmpl_valu
     } else if (num_in != nparams) {
         tmpl_exec_fail(e, "wrong number of args for %s: want %zu got %zu", name, nparams, num_in);
     }
-    if (e->depth + 1 > TMPL_MAX_DEPTH)
-        tmpl_exec_fail(e, "exceeded maximum template depth (%d)", TMPL_MAX_DEPTH);
     bool andor = f->fn == NULL && (strcmp(name, "and") == 0 || strcmp(name, "or") == 0);
     if (andor) { /* short-circuit */
         bool is_or = name[0] == 'o';
@@ -625,10 +628,7 @@ static const struct tmpl_value *eval_function(struct exec *e, const struct tmpl_
         tmpl_exec_fail(e, "\"%s\" is not a defined function", ident->str);
     struct tmpl_node *const *args = cmd->type == TN_COMMAND ? cmd->kids + 1 : NULL;
     size_t nargs = cmd->type == TN_COMMAND ? cmd->nkids - 1 : 0;
-    e->depth++;
-    const struct tmpl_value *v = eval_call(e, dot, f, ctx, cmd, ident->str, args, nargs, final);
-    e->depth--;
-    return v;
+    return eval_call(e, dot, f, ctx, cmd, ident->str, args, nargs, final);
 }
 
 static const struct tmpl_value *eval_command(struct exec *e, const struct tmpl_value *dot,
@@ -672,8 +672,6 @@ static const struct tmpl_value *eval_pipeline(struct exec *e, const struct tmpl_
 {
     if (!pipe)
         return tmpl_value_invalid();
-    if (++e->depth > TMPL_MAX_DEPTH)
-        tmpl_exec_fail(e, "exceeded maximum template depth (%d)", TMPL_MAX_DEPTH);
     e->node = pipe;
     const struct tmpl_value *v = NULL;
     for (size_t i = 0; i < pipe->nkids; i++) {
@@ -687,7 +685,6 @@ static const struct tmpl_value *eval_pipeline(struct exec *e, const struct tmpl_
         else
             var_push(e, pipe->decl[i], v);
     }
-    e->depth--;
     return v;
 }
 
@@ -882,6 +879,8 @@ int tmpl_execute(const struct tmpl *t, const char *name, const struct tmpl_value
     e->errsz = errsz;
     /* Go's Execute(w, nil): dot is the invalid value, not a typed nil. */
     e->data = data && !(data->kind == TMPL_NIL && !data->type) ? data : tmpl_value_invalid();
+    char stack_base;
+    e->stack_base = &stack_base;
     int rc = 0;
     if (setjmp(e->fail) == 0) {
         var_push(e, "$", e->data);

@@ -8,7 +8,7 @@
 #include "alerting/template/template_internal.h"
 
 /* Memory one execution may allocate for intermediate values. */
-#define TMPL_MAX_HEAP (256u << 20)
+#define TMPL_MAX_HEAP (64u << 20)
 
 enum exec_ctrl { CTRL_NONE, CTRL_BREAK, CTRL_CONTINUE };
 
@@ -28,7 +28,8 @@ struct exec {
     const struct tmpl_node *node; /* where we are, for error messages */
     struct exec_var *vars;        /* malloc'd stack; frame starts at base */
     size_t nvars, capvars, base;
-    int depth;
+    int depth;              /* {{template}} calls, as Go counts them */
+    const char *stack_base; /* for the stack budget */
     long steps;
     enum exec_ctrl ctrl;
     char *err;

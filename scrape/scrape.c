@@ -1,17 +1,16 @@
 /* scrape.c — the scrape manager: jobs, per-target loops, HTTP on libcurl's
  * multi-socket interface driven by the libuv loop.
  *
- * Shape.  A manager holds one CURLM, one uv_timer for curl's timeouts and a
- * uv_poll per socket curl asks to watch.  Each job holds its job_targets
+ * Shape.  A manager holds one struct uvcurl (util/uvcurl.h: a CURLM whose
+ * sockets and timeout the loop watches).  Each job holds its job_targets
  * (discovery + relabeling, target.c), its compiled metric_relabel_configs,
  * a uv_timer for file_sd refreshes and one loop per active target.  Each
  * loop owns a uv_timer (first fire at Prometheus's offset, then every
  * interval), a reused CURL easy handle (so keep-alive connections survive
  * between scrapes), a body buffer, a scrape cache and a tsdb appender.
  *
- * A scrape: the timer adds the easy handle to the multi; curl reports
- * readiness work through on_curl_socket / on_curl_timer; when the transfer is
- * done the response is checked (status, Content-Type → format, body size
+ * A scrape: the timer adds the easy handle to the multi; when uvcurl reports
+ * the transfer done the response is checked (status, Content-Type → format, body size
  * limit, timeout) and the page or the failure becomes one batch
  * (scrape_append.c) and one commit.  A scrape that is still running when
  * the next is due is not overlapped: the due one is skipped.
@@ -22,9 +21,9 @@
  * target that the old job of the same name scraped, with the same
  * cache-relevant settings (cache_fingerprint), takes over the old loop;
  * the old loops left over are closed, with stale markers when no new job
- * scrapes their target.  Compression: curl inflates gzip (zlib) when the job has
- * enable_compression; the research's libdeflate whole-buffer path is not
- * done yet. */
+ * scrapes their target.  The job's HTTP client settings (auth, TLS, proxy)
+ * are applied by httpc.c, which the notifier shares.  Compression: curl inflates gzip (zlib) when
+ * the job has enable_compression; the research's libdeflate whole-buffer path is not done yet. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,15 +32,10 @@
 
 #include <curl/curl.h>
 
+#include "scrape/httpc.h"
 #include "scrape/scrape.h"
 #include "scrape/scrape_internal.h"
-
-struct csock {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    struct scrape_manager *m;
-    struct csock *prev, *next;
-};
+#include "util/uvcurl.h"
 
 struct sjob;
 
@@ -51,7 +45,7 @@ struct sloop {
     struct sjob *job;
     struct scrape_target t;
     CURL *easy;
-    struct curl_slist *hdrs;
+    struct httpc_headers hdrs;
     char errbuf[CURL_ERROR_SIZE];
     struct sbuf body;
     bool too_big, in_flight;
@@ -84,11 +78,9 @@ struct scrape_manager {
     struct tsdb *db;
     struct logger *log;
     char *ua;
-    CURLM *multi;
-    uv_timer_t curl_timer;
+    struct uvcurl *curl; /* the HTTP of every loop (util/uvcurl.h) */
     struct sjob **jobs;
     size_t njobs;
-    struct csock *socks;
     bool stopped;
     struct sjob **adopt_from; /* during a reload: the old jobs */
     size_t nadopt;
@@ -99,101 +91,6 @@ static int64_t wall_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- curl <-> libuv ---- */
-
-static void check_done(struct scrape_manager *m);
-
-static void on_sock_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-static void csock_close(struct csock *cs)
-{
-    struct scrape_manager *m = cs->m;
-    if (cs->prev)
-        cs->prev->next = cs->next;
-    else
-        m->socks = cs->next;
-    if (cs->next)
-        cs->next->prev = cs->prev;
-    uv_poll_stop(&cs->poll);
-    uv_close((uv_handle_t *)&cs->poll, on_sock_closed);
-}
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-    struct csock *cs = h->data;
-    struct scrape_manager *m = cs->m;
-    int flags = 0;
-    if (status < 0)
-        flags = CURL_CSELECT_ERR;
-    if (events & UV_READABLE)
-        flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-        flags |= CURL_CSELECT_OUT;
-    int running;
-    curl_multi_socket_action(m->multi, cs->fd, flags, &running);
-    check_done(m);
-}
-
-static int on_curl_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    (void)e;
-    struct scrape_manager *m = userp;
-    struct csock *cs = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (cs) {
-            csock_close(cs);
-            curl_multi_assign(m->multi, s, NULL);
-        }
-        return 0;
-    }
-    if (!cs) {
-        cs = xcalloc(1, sizeof *cs);
-        cs->fd = s;
-        cs->m = m;
-        if (uv_poll_init_socket(m->loop, &cs->poll, s) != 0) {
-            free(cs);
-            return -1;
-        }
-        cs->poll.data = cs;
-        cs->next = m->socks;
-        if (m->socks)
-            m->socks->prev = cs;
-        m->socks = cs;
-        curl_multi_assign(m->multi, s, cs);
-    }
-    int ev = 0;
-    if (what & CURL_POLL_IN)
-        ev |= UV_READABLE;
-    if (what & CURL_POLL_OUT)
-        ev |= UV_WRITABLE;
-    uv_poll_start(&cs->poll, ev, on_poll);
-    return 0;
-}
-
-static void on_curl_timeout(uv_timer_t *t)
-{
-    struct scrape_manager *m = t->data;
-    int running;
-    curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(m);
-}
-
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    struct scrape_manager *m = userp;
-    if (m->stopped)
-        return 0;
-    if (timeout_ms < 0)
-        uv_timer_stop(&m->curl_timer);
-    else
-        uv_timer_start(&m->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
-    return 0;
 }
 
 /* ---- One scrape ---- */
@@ -334,21 +231,14 @@ static void scrape_finish(struct sloop *l, CURLcode res)
     sbuf_reset(&l->body);
 }
 
-static void check_done(struct scrape_manager *m)
+/* uvcurl's done callback: a scrape's transfer is over. */
+static void on_transfer_done(void *ctx, CURL *e, CURLcode res)
 {
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(m->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        struct sloop *l = NULL;
-        CURL *e = msg->easy_handle;
-        CURLcode res = msg->data.result;
-        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&l);
-        curl_multi_remove_handle(m->multi, e);
-        l->in_flight = false;
-        scrape_finish(l, res);
-    }
+    (void)ctx;
+    struct sloop *l = NULL;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&l);
+    l->in_flight = false;
+    scrape_finish(l, res);
 }
 
 static void easy_setup(struct sloop *l);
@@ -362,7 +252,7 @@ static void on_scrape_timer(uv_timer_t *t)
         return;
     }
     if (l->needs_setup) {
-        curl_slist_free_all(l->hdrs);
+        httpc_headers_free(&l->hdrs);
         curl_easy_reset(l->easy);
         easy_setup(l);
         l->needs_setup = false;
@@ -372,8 +262,7 @@ static void on_scrape_timer(uv_timer_t *t)
     l->errbuf[0] = '\0';
     l->start_ms = wall_ms();
     l->start_ns = uv_hrtime();
-    l->in_flight = true;
-    curl_multi_add_handle(l->m->multi, l->easy);
+    l->in_flight = uvcurl_add(l->m->curl, l->easy) == 0;
 }
 
 /* ---- Loops ---- */
@@ -389,22 +278,6 @@ static void target_copy(struct scrape_target *dst, const struct scrape_target *s
     dst->hash = src->hash;
 }
 
-static char *read_secret_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    struct sbuf b = SBUF_INIT;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        sbuf_append(&b, buf, n);
-    fclose(f);
-    while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
-        b.data[--b.len] = '\0';
-    return sbuf_detach(&b);
-}
-
 static void easy_setup(struct sloop *l)
 {
     const struct prom_scrape_config *cfg = l->job->cfg;
@@ -418,54 +291,22 @@ static void easy_setup(struct sloop *l)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)l->t.timeout_ms);
     curl_easy_setopt(e, CURLOPT_USERAGENT, l->m->ua);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, cfg->enable_compression ? "gzip" : "identity");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, cfg->http.follow_redirects ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    char h[64];
-    l->hdrs = curl_slist_append(NULL, "Accept:");
+    char msg[512];
+    if (httpc_config_apply(e, &cfg->http, &l->hdrs, msg, sizeof msg) < 0)
+        log_error(l->m->log, "scrape", "Setting up the HTTP client failed", "scrape_pool",
+                  cfg->job_name, "target", l->t.url, "err", msg);
+    struct curl_slist **hdrs = &l->hdrs.request;
+    *hdrs = curl_slist_append(*hdrs, "Accept:");
     struct sbuf acc = SBUF_INIT;
     sbuf_printf(&acc, "Accept: %s", l->job->accept);
-    l->hdrs = curl_slist_append(l->hdrs, acc.data);
+    *hdrs = curl_slist_append(*hdrs, acc.data);
     sbuf_free(&acc);
+    char h[64];
     snprintf(h, sizeof h, "X-Prometheus-Scrape-Timeout-Seconds: %g",
              (double)l->t.timeout_ms / 1000.0);
-    l->hdrs = curl_slist_append(l->hdrs, h);
-    const struct prom_http_client *hc = &cfg->http;
-    if (hc->authorization) {
-        char *cred =
-            hc->authorization->credentials_file
-                ? read_secret_file(hc->authorization->credentials_file)
-                : xstrdup(hc->authorization->credentials ? hc->authorization->credentials : "");
-        struct sbuf a = SBUF_INIT;
-        sbuf_printf(&a, "Authorization: %s %s",
-                    hc->authorization->type ? hc->authorization->type : "Bearer", cred ? cred : "");
-        l->hdrs = curl_slist_append(l->hdrs, a.data);
-        sbuf_free(&a);
-        free(cred);
-    }
-    if (hc->basic_auth) {
-        const struct prom_basic_auth *ba = hc->basic_auth;
-        char *user = ba->username_file ? read_secret_file(ba->username_file)
-                                       : xstrdup(ba->username ? ba->username : "");
-        char *pass = ba->password_file ? read_secret_file(ba->password_file)
-                                       : xstrdup(ba->password ? ba->password : "");
-        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(e, CURLOPT_USERNAME, user ? user : "");
-        curl_easy_setopt(e, CURLOPT_PASSWORD, pass ? pass : "");
-        free(user);
-        free(pass);
-    }
-    const struct prom_tls_config *tls = &hc->tls_config;
-    if (tls->ca_file)
-        curl_easy_setopt(e, CURLOPT_CAINFO, tls->ca_file);
-    if (tls->cert_file)
-        curl_easy_setopt(e, CURLOPT_SSLCERT, tls->cert_file);
-    if (tls->key_file)
-        curl_easy_setopt(e, CURLOPT_SSLKEY, tls->key_file);
-    if (tls->insecure_skip_verify) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, l->hdrs);
+    *hdrs = curl_slist_append(*hdrs, h);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, l->hdrs.request);
 }
 
 static struct sloop *loop_new(struct sjob *j, const struct scrape_target *t)
@@ -501,7 +342,7 @@ static void on_loop_closed(uv_handle_t *h)
 static void loop_close(struct sloop *l, bool stale)
 {
     if (l->in_flight)
-        curl_multi_remove_handle(l->m->multi, l->easy);
+        uvcurl_remove(l->m->curl, l->easy);
     l->in_flight = false;
     if (stale) {
         struct scrape_page_result r = {0};
@@ -512,7 +353,7 @@ static void loop_close(struct sloop *l, bool stale)
         scrape_cache_iter_done(l->cache, ok);
     }
     curl_easy_cleanup(l->easy);
-    curl_slist_free_all(l->hdrs);
+    httpc_headers_free(&l->hdrs);
     tsdb_appender_free(l->app);
     scrape_cache_free(l->cache);
     scrape_target_free(&l->t);
@@ -691,32 +532,15 @@ static void job_close(struct sjob *j, struct sjob **next, size_t nnext)
 int scrape_manager_new(const struct scrape_manager_options *o, struct scrape_manager **out,
                        char *err, size_t errsize)
 {
-    static int curl_ready;
-    if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-            snprintf(err, errsize, "libcurl initialisation failed");
-            return -1;
-        }
-        curl_ready = 1;
-    }
     struct scrape_manager *m = xcalloc(1, sizeof *m);
+    if (uvcurl_new(o->loop, on_transfer_done, m, &m->curl, err, errsize) < 0) {
+        free(m);
+        return -1;
+    }
     m->loop = o->loop;
     m->db = o->db;
     m->log = o->log;
     m->ua = xstrdup(o->user_agent ? o->user_agent : "Vigil");
-    m->multi = curl_multi_init();
-    if (!m->multi) {
-        snprintf(err, errsize, "curl_multi_init failed");
-        free(m->ua);
-        free(m);
-        return -1;
-    }
-    curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
-    curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
-    uv_timer_init(m->loop, &m->curl_timer);
-    m->curl_timer.data = m;
     *out = m;
     return 0;
 }
@@ -776,20 +600,14 @@ void scrape_manager_stop(struct scrape_manager *m)
     free(m->jobs);
     m->jobs = NULL;
     m->njobs = 0;
-    uv_timer_stop(&m->curl_timer);
-    curl_multi_cleanup(m->multi); /* may report CURL_POLL_REMOVE for kept-alive sockets */
-    m->multi = NULL;
-    while (m->socks)
-        csock_close(m->socks);
-    uv_close((uv_handle_t *)&m->curl_timer, NULL);
+    uvcurl_close(m->curl);
+    m->curl = NULL;
 }
 
 void scrape_manager_free(struct scrape_manager *m)
 {
     if (!m)
         return;
-    if (m->multi)
-        curl_multi_cleanup(m->multi);
     free(m->jobs);
     free(m->ua);
     free(m);

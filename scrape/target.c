@@ -443,7 +443,7 @@ out:
     return rc;
 }
 
-/* ---- job_targets ---- */
+/* ---- Discovery: static and file_sd groups over time ---- */
 
 struct sd_file {
     char *path;
@@ -458,34 +458,23 @@ struct file_sd_state {
     size_t n;
 };
 
-struct job_targets {
-    const struct prom_scrape_config *cfg;
-    struct relabel_rules *rules;
+struct target_discovery {
+    const struct prom_sd_configs *sd;
     struct file_sd_state *fsd;
     size_t n_fsd;
     bool refreshed_once;
-    struct target_set set;
-    struct ystrlist sd_errors;
+    struct ystrlist errors;
 };
 
-int job_targets_new(const struct prom_scrape_config *cfg, struct job_targets **out, char *err,
-                    size_t errsize)
+struct target_discovery *target_discovery_new(const struct prom_sd_configs *sd)
 {
-    struct job_targets *jt = xcalloc(1, sizeof *jt);
-    jt->cfg = cfg;
-    char msg[512];
-    if (relabel_rules_compile(&cfg->relabel_configs, cfg->metric_name_validation_scheme, &jt->rules,
-                              msg, sizeof msg) < 0) {
-        snprintf(err, errsize, "job \"%s\": relabel_configs: %s", cfg->job_name, msg);
-        free(jt);
-        return -1;
-    }
-    jt->n_fsd = cfg->sd.n_file_sd;
-    jt->fsd = jt->n_fsd ? xcalloc(jt->n_fsd, sizeof *jt->fsd) : NULL;
-    for (size_t i = 0; i < jt->n_fsd; i++)
-        jt->fsd[i].cfg = &cfg->sd.file_sd[i];
-    *out = jt;
-    return 0;
+    struct target_discovery *d = xcalloc(1, sizeof *d);
+    d->sd = sd;
+    d->n_fsd = sd->n_file_sd;
+    d->fsd = d->n_fsd ? xcalloc(d->n_fsd, sizeof *d->fsd) : NULL;
+    for (size_t i = 0; i < d->n_fsd; i++)
+        d->fsd[i].cfg = &sd->file_sd[i];
+    return d;
 }
 
 static void sd_files_free(struct sd_file *f, size_t n)
@@ -497,17 +486,15 @@ static void sd_files_free(struct sd_file *f, size_t n)
     free(f);
 }
 
-void job_targets_free(struct job_targets *jt)
+void target_discovery_free(struct target_discovery *d)
 {
-    if (!jt)
+    if (!d)
         return;
-    for (size_t i = 0; i < jt->n_fsd; i++)
-        sd_files_free(jt->fsd[i].files, jt->fsd[i].n);
-    free(jt->fsd);
-    relabel_rules_free(jt->rules);
-    target_set_free(&jt->set);
-    ystrlist_free(&jt->sd_errors);
-    free(jt);
+    for (size_t i = 0; i < d->n_fsd; i++)
+        sd_files_free(d->fsd[i].files, d->fsd[i].n);
+    free(d->fsd);
+    ystrlist_free(&d->errors);
+    free(d);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -517,7 +504,7 @@ static int cmp_str(const void *a, const void *b)
 
 /* discovery/file refresh(): every file the globs match now; a file that
  * fails keeps its previous groups. */
-static void file_sd_refresh(struct job_targets *jt, struct file_sd_state *fs)
+static void file_sd_refresh(struct target_discovery *d, struct file_sd_state *fs)
 {
     struct ystrlist paths = {0};
     for (size_t i = 0; i < fs->cfg->files.n; i++) {
@@ -541,7 +528,7 @@ static void file_sd_refresh(struct job_targets *jt, struct file_sd_state *fs)
             continue;
         struct sbuf m = SBUF_INIT;
         sbuf_printf(&m, "error reading file \"%s\": %s", f->path, err);
-        strlist_push(&jt->sd_errors, sbuf_detach(&m));
+        strlist_push(&d->errors, sbuf_detach(&m));
         for (size_t k = 0; k < fs->n; k++)
             if (strcmp(fs->files[k].path, f->path) == 0) { /* keep the last good groups */
                 f->groups = fs->files[k].groups;
@@ -556,6 +543,89 @@ static void file_sd_refresh(struct job_targets *jt, struct file_sd_state *fs)
     fs->n = nn;
 }
 
+void target_discovery_refresh(struct target_discovery *d, int64_t now_ms)
+{
+    ystrlist_free(&d->errors);
+    for (size_t i = 0; i < d->n_fsd; i++) {
+        struct file_sd_state *fs = &d->fsd[i];
+        if (d->refreshed_once && now_ms < fs->next_ms)
+            continue;
+        file_sd_refresh(d, fs);
+        int64_t ri = fs->cfg->refresh_interval_ms > 0 ? fs->cfg->refresh_interval_ms : 300000;
+        fs->next_ms = now_ms + ri;
+    }
+    d->refreshed_once = true;
+}
+
+int64_t target_discovery_next_refresh_ms(const struct target_discovery *d)
+{
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < d->n_fsd; i++)
+        if (d->fsd[i].next_ms < next)
+            next = d->fsd[i].next_ms;
+    return next;
+}
+
+void target_discovery_each_group(const struct target_discovery *d, target_group_fn fn, void *ctx)
+{
+    char src[64];
+    for (size_t i = 0; i < d->sd->n_static_configs; i++) {
+        snprintf(src, sizeof src, "%zu", i);
+        fn(ctx, &d->sd->static_configs[i], src);
+    }
+    struct sbuf fsrc = SBUF_INIT;
+    for (size_t i = 0; i < d->n_fsd; i++)
+        for (size_t f = 0; f < d->fsd[i].n; f++)
+            for (size_t g = 0; g < d->fsd[i].files[f].n; g++) {
+                sbuf_reset(&fsrc);
+                sbuf_printf(&fsrc, "%s:%zu", d->fsd[i].files[f].path, g);
+                fn(ctx, &d->fsd[i].files[f].groups[g], fsrc.data);
+            }
+    sbuf_free(&fsrc);
+}
+
+const struct ystrlist *target_discovery_errors(const struct target_discovery *d)
+{
+    return &d->errors;
+}
+
+/* ---- job_targets ---- */
+
+struct job_targets {
+    const struct prom_scrape_config *cfg;
+    struct relabel_rules *rules;
+    struct target_discovery *disc;
+    bool refreshed_once;
+    struct target_set set;
+};
+
+int job_targets_new(const struct prom_scrape_config *cfg, struct job_targets **out, char *err,
+                    size_t errsize)
+{
+    struct job_targets *jt = xcalloc(1, sizeof *jt);
+    jt->cfg = cfg;
+    char msg[512];
+    if (relabel_rules_compile(&cfg->relabel_configs, cfg->metric_name_validation_scheme, &jt->rules,
+                              msg, sizeof msg) < 0) {
+        snprintf(err, errsize, "job \"%s\": relabel_configs: %s", cfg->job_name, msg);
+        free(jt);
+        return -1;
+    }
+    jt->disc = target_discovery_new(&cfg->sd);
+    *out = jt;
+    return 0;
+}
+
+void job_targets_free(struct job_targets *jt)
+{
+    if (!jt)
+        return;
+    target_discovery_free(jt->disc);
+    relabel_rules_free(jt->rules);
+    target_set_free(&jt->set);
+    free(jt);
+}
+
 static bool sets_differ(const struct target_set *a, const struct target_set *b)
 {
     if (a->n_active != b->n_active)
@@ -566,34 +636,23 @@ static bool sets_differ(const struct target_set *a, const struct target_set *b)
     return false;
 }
 
+struct build_ctx {
+    struct job_targets *jt;
+    struct target_set *set;
+};
+
+static void build_group(void *ctx, const struct prom_target_group *g, const char *source)
+{
+    struct build_ctx *b = ctx;
+    target_set_add_group(b->set, b->jt->cfg, b->jt->rules, g, source);
+}
+
 bool job_targets_refresh(struct job_targets *jt, int64_t now_ms)
 {
-    ystrlist_free(&jt->sd_errors);
-    for (size_t i = 0; i < jt->n_fsd; i++) {
-        struct file_sd_state *fs = &jt->fsd[i];
-        if (jt->refreshed_once && now_ms < fs->next_ms)
-            continue;
-        file_sd_refresh(jt, fs);
-        int64_t ri = fs->cfg->refresh_interval_ms > 0 ? fs->cfg->refresh_interval_ms : 300000;
-        fs->next_ms = now_ms + ri;
-    }
-    const struct prom_scrape_config *cfg = jt->cfg;
+    target_discovery_refresh(jt->disc, now_ms);
     struct target_set ns = {0};
-    char src[64];
-    for (size_t i = 0; i < cfg->sd.n_static_configs; i++) {
-        snprintf(src, sizeof src, "%zu", i);
-        target_set_add_group(&ns, cfg, jt->rules, &cfg->sd.static_configs[i], src);
-    }
-    struct sbuf fsrc = SBUF_INIT;
-    for (size_t i = 0; i < jt->n_fsd; i++)
-        for (size_t f = 0; f < jt->fsd[i].n; f++)
-            for (size_t g = 0; g < jt->fsd[i].files[f].n; g++) {
-                sbuf_reset(&fsrc);
-                sbuf_printf(&fsrc, "%s:%zu", jt->fsd[i].files[f].path, g);
-                target_set_add_group(&ns, cfg, jt->rules, &jt->fsd[i].files[f].groups[g],
-                                     fsrc.data);
-            }
-    sbuf_free(&fsrc);
+    struct build_ctx b = {jt, &ns};
+    target_discovery_each_group(jt->disc, build_group, &b);
     bool changed = !jt->refreshed_once || sets_differ(&ns, &jt->set);
     jt->refreshed_once = true;
     target_set_free(&jt->set);
@@ -603,11 +662,7 @@ bool job_targets_refresh(struct job_targets *jt, int64_t now_ms)
 
 int64_t job_targets_next_refresh_ms(const struct job_targets *jt)
 {
-    int64_t next = INT64_MAX;
-    for (size_t i = 0; i < jt->n_fsd; i++)
-        if (jt->fsd[i].next_ms < next)
-            next = jt->fsd[i].next_ms;
-    return next;
+    return target_discovery_next_refresh_ms(jt->disc);
 }
 
 const struct target_set *job_targets_current(const struct job_targets *jt)
@@ -617,5 +672,5 @@ const struct target_set *job_targets_current(const struct job_targets *jt)
 
 const struct ystrlist *job_targets_sd_errors(const struct job_targets *jt)
 {
-    return &jt->sd_errors;
+    return target_discovery_errors(jt->disc);
 }

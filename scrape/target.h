@@ -74,6 +74,31 @@ int target_file_sd_read(const char *path, struct prom_target_group **groups, siz
                         size_t errsize);
 void target_groups_free(struct prom_target_group *groups, size_t n);
 
+/* ---- Discovered groups over time ----
+ *
+ * The target groups of one set of SD configs: static_configs as written,
+ * then each file_sd config's files (sorted by path) with their groups in
+ * file order.  Shared by the scrape jobs and the notifier's Alertmanager
+ * sets, which turn groups into targets their own way. */
+
+struct target_discovery;
+
+/* sd is borrowed and must outlive the result. */
+struct target_discovery *target_discovery_new(const struct prom_sd_configs *sd);
+void target_discovery_free(struct target_discovery *d); /* NULL is a no-op */
+/* Re-reads the file_sd configs due at now_ms (all of them on the first
+ * call); the errors of this call replace those of the previous one. */
+void target_discovery_refresh(struct target_discovery *d, int64_t now_ms);
+/* When the next file_sd re-read is due (INT64_MAX if never). */
+int64_t target_discovery_next_refresh_ms(const struct target_discovery *d);
+/* Calls fn for every current group; source names it in errors ("0" for
+ * static_configs[0], "targets/a.json:1" for a file's second group); both
+ * borrowed for the call. */
+typedef void (*target_group_fn)(void *ctx, const struct prom_target_group *g, const char *source);
+void target_discovery_each_group(const struct target_discovery *d, target_group_fn fn, void *ctx);
+/* Read errors of the last refresh ("error reading file ..."), borrowed. */
+const struct ystrlist *target_discovery_errors(const struct target_discovery *d);
+
 /* ---- A job's targets over time ---- */
 
 struct job_targets;

@@ -127,6 +127,8 @@ static bool label_names_valid(const char *const *names, enum metric_type type)
             return false;
         if (type == METRIC_HISTOGRAM && strcmp(names[i], "le") == 0)
             return false;
+        if (type == METRIC_SUMMARY && strcmp(names[i], "quantile") == 0)
+            return false;
         for (size_t j = 0; j < i; j++)
             if (strcmp(names[i], names[j]) == 0)
                 return false;
@@ -149,6 +151,13 @@ static bool bounds_valid(const double *b, size_t n)
 
 /* ---- children ---- */
 
+/* Histograms and summaries count observations (a summary as a histogram
+ * without bounds: one bucket, the count). */
+static bool type_observes(enum metric_type t)
+{
+    return t == METRIC_HISTOGRAM || t == METRIC_SUMMARY;
+}
+
 static int values_cmp(const struct metric_family *f, char *const *a, const char *const *b)
 {
     for (size_t i = 0; i < f->nlabels; i++) {
@@ -167,7 +176,7 @@ static struct metric *metric_new(struct metric_family *f, const char *const *val
     for (size_t i = 0; i < f->nlabels; i++)
         m->values[i] = xstrdup(values[i] ? values[i] : "");
     atomic_init(&m->bits, double_bits(0));
-    if (f->type == METRIC_HISTOGRAM) {
+    if (type_observes(f->type)) {
         m->buckets = xcalloc(f->nbounds + 1, sizeof *m->buckets);
         for (size_t i = 0; i <= f->nbounds; i++)
             atomic_init(&m->buckets[i], 0);
@@ -348,6 +357,12 @@ struct metric_family *metrics_histogram_new(struct metrics_registry *reg, const 
     return registry_family_add(reg, name, help, label_names, METRIC_HISTOGRAM, buckets, nbuckets);
 }
 
+struct metric_family *metrics_summary_new(struct metrics_registry *reg, const char *name,
+                                          const char *help, const char *const *label_names)
+{
+    return registry_family_add(reg, name, help, label_names, METRIC_SUMMARY, NULL, 0);
+}
+
 /* ---- registry ---- */
 
 struct metrics_registry *metrics_registry_new(void)
@@ -434,7 +449,7 @@ void metric_dec(struct metric *m)
 
 void metric_add(struct metric *m, double v)
 {
-    if (!m || m->family->type == METRIC_HISTOGRAM)
+    if (!m || type_observes(m->family->type))
         return;
     if (m->family->type == METRIC_COUNTER && !(v >= 0))
         return;
@@ -443,7 +458,7 @@ void metric_add(struct metric *m, double v)
 
 void metric_set(struct metric *m, double v)
 {
-    if (!m || m->family->type == METRIC_HISTOGRAM)
+    if (!m || type_observes(m->family->type))
         return;
     atomic_store_explicit(&m->bits, double_bits(v), memory_order_relaxed);
 }
@@ -464,7 +479,7 @@ static size_t histogram_bucket_index(const struct metric_family *f, double v)
 
 void metric_observe(struct metric *m, double v)
 {
-    if (!m || m->family->type != METRIC_HISTOGRAM)
+    if (!m || !type_observes(m->family->type))
         return;
     size_t i = histogram_bucket_index(m->family, v);
     atomic_fetch_add_explicit(&m->buckets[i], 1, memory_order_relaxed);
@@ -473,7 +488,7 @@ void metric_observe(struct metric *m, double v)
 
 uint64_t metric_histogram_cumulative(const struct metric *m, size_t i)
 {
-    if (!m || m->family->type != METRIC_HISTOGRAM)
+    if (!m || !type_observes(m->family->type))
         return 0;
     if (i > m->family->nbounds)
         i = m->family->nbounds;
@@ -485,7 +500,7 @@ uint64_t metric_histogram_cumulative(const struct metric *m, size_t i)
 
 double metric_histogram_sum(const struct metric *m)
 {
-    if (!m || m->family->type != METRIC_HISTOGRAM)
+    if (!m || !type_observes(m->family->type))
         return 0;
     return atomic_double_load(&m->bits);
 }
@@ -494,7 +509,7 @@ double metric_value(const struct metric *m)
 {
     if (!m)
         return 0;
-    if (m->family->type == METRIC_HISTOGRAM)
+    if (type_observes(m->family->type))
         return (double)metric_histogram_cumulative(m, m->family->nbounds);
     return atomic_double_load(&m->bits);
 }
@@ -557,6 +572,12 @@ static void text_put_sample(struct sbuf *out, const struct metric *m, const char
 static void text_put_histogram(struct sbuf *out, const struct metric *m)
 {
     const struct metric_family *f = m->family;
+    if (f->type == METRIC_SUMMARY) {
+        uint64_t n = atomic_load_explicit(&m->buckets[0], memory_order_relaxed);
+        text_put_sample(out, m, "_sum", NULL, atomic_double_load(&m->bits));
+        text_put_sample(out, m, "_count", NULL, (double)n);
+        return;
+    }
     /* _count is the running total of the buckets, so it always equals the
      * +Inf bucket; _sum is read apart and may differ by observations in
      * flight. */
@@ -580,6 +601,8 @@ static const char *metric_type_name(enum metric_type t)
         return "gauge";
     case METRIC_HISTOGRAM:
         return "histogram";
+    case METRIC_SUMMARY:
+        return "summary";
     }
     return "untyped";
 }
@@ -600,7 +623,7 @@ static void text_put_family(struct sbuf *out, struct metric_family *f)
     sbuf_printf(out, "# TYPE %s %s\n", f->name, metric_type_name(f->type));
     for (size_t i = 0; i < f->nchildren; i++) {
         const struct metric *m = f->children[i];
-        if (f->type == METRIC_HISTOGRAM)
+        if (type_observes(f->type))
             text_put_histogram(out, m);
         else
             text_put_sample(out, m, "", NULL, atomic_double_load(&m->bits));

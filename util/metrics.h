@@ -27,7 +27,7 @@ struct metrics_registry;
 struct metric_family;
 struct metric; /* one child of a family: one set of label values */
 
-enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
+enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM, METRIC_SUMMARY };
 
 /* The Content-Type of what metrics_registry_write_text produces. */
 #define METRICS_TEXT_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -58,6 +58,13 @@ struct metric_family *metrics_histogram_new(struct metrics_registry *reg, const 
                                             const char *help, const char *const *label_names,
                                             const double *buckets, size_t nbuckets);
 
+/* A summary without quantile objectives: metric_observe adds to _sum and
+ * _count, exposed as "# TYPE name summary".  (client_golang's objectives,
+ * streamed quantiles over a sliding window, are not implemented.)  A
+ * summary may not have a label named "quantile". */
+struct metric_family *metrics_summary_new(struct metrics_registry *reg, const char *name,
+                                          const char *help, const char *const *label_names);
+
 /* Gets or creates the child for these label values: an array with one value
  * per label name of the family (a NULL element counts as ""), or NULL for a
  * family without labels.  Returns NULL only if a labelled family is given a
@@ -72,11 +79,11 @@ void metric_dec(struct metric *m);               /* gauge: -= 1 */
 void metric_add(struct metric *m, double v);     /* counter: v >= 0 (else ignored); gauge: any */
 void metric_set(struct metric *m, double v);     /* gauge; also a counter that mirrors an
                                                     externally kept total (collectors) */
-void metric_observe(struct metric *m, double v); /* histogram */
+void metric_observe(struct metric *m, double v); /* histogram or summary */
 
 /* Counter or gauge value; for a histogram, its number of observations. */
 double metric_value(const struct metric *m);
-/* Histogram only (0 otherwise): sum of observations. */
+/* Histogram or summary (0 otherwise): sum of observations. */
 double metric_histogram_sum(const struct metric *m);
 /* Histogram only (0 otherwise): observations <= upper bound i; i ==
  * nbuckets is the +Inf bucket, i.e. the total count. */

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,7 @@ struct sink {
     uv_tcp_t srv;
     int port;
     int status; /* what to answer */
-    struct req reqs[64];
+    struct req reqs[512];
     size_t nreqs;
 };
 
@@ -718,6 +719,61 @@ static void test_stop_drains_queue(void **state)
     sink_free(&s);
 }
 
+struct sender {
+    pthread_t th;
+    struct notifier *n;
+    int id;
+};
+
+static void *sender_main(void *arg)
+{
+    struct sender *sd = arg;
+    for (int i = 0; i < 100; i++) {
+        struct alert_buf b;
+        char name[32];
+        snprintf(name, sizeof name, "T%d_%03d", sd->id, i);
+        struct notifier_alert a = make_alert(&b, name, NULL);
+        notifier_send(sd->n, &a, 1);
+    }
+    return NULL;
+}
+
+static bool cond_labels(void *arg)
+{
+    struct sink *s = arg;
+    size_t total = 0;
+    for (size_t i = 0; i < s->nreqs; i++)
+        total += count_of(s->reqs[i].body, "\"labels\"");
+    return total >= 400;
+}
+
+/* The rules engine sends from worker threads while the loop sends. */
+static void test_send_from_threads(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f, 0);
+    struct sink s;
+    sink_start(&f.loop, &s, 200);
+    fx_apply(&f, config_load("alerting:\n"
+                             "  alertmanagers:\n"
+                             "  - static_configs: [{targets: ['127.0.0.1:%d']}]\n",
+                             s.port));
+    struct sender sd[4];
+    for (int i = 0; i < 4; i++) {
+        sd[i] = (struct sender){.n = f.n, .id = i};
+        assert_int_equal(pthread_create(&sd[i].th, NULL, sender_main, &sd[i]), 0);
+    }
+    run_for(&f, 20);
+    for (int i = 0; i < 4; i++)
+        pthread_join(sd[i].th, NULL);
+    run_until(&f, cond_labels, &s);
+    assert_true(metric_get(&f, "prometheus_notifications_dropped_total") == 0);
+    sink_close(&s);
+    fx_done(&f);
+    sink_free(&s);
+}
+
 static void test_no_alertmanagers_discards(void **state)
 {
     (void)state;
@@ -868,6 +924,7 @@ int main(void)
         cmocka_unit_test(test_failing_alertmanagers),
         cmocka_unit_test(test_file_sd_and_relabel_drop),
         cmocka_unit_test(test_stop_drains_queue),
+        cmocka_unit_test(test_send_from_threads),
         cmocka_unit_test(test_no_alertmanagers_discards),
         cmocka_unit_test(test_real_alertmanager),
     };

@@ -112,6 +112,32 @@ static void test_exposition_histogram(void **state)
     metrics_registry_free(reg);
 }
 
+/* A summary without objectives: _sum and _count only. */
+static void test_exposition_summary(void **state)
+{
+    (void)state;
+    struct metrics_registry *reg = metrics_registry_new();
+    const char *const am[] = {"alertmanager", NULL};
+    struct metric_family *f = metrics_summary_new(reg, "send_seconds", "Send latency.", am);
+    assert_non_null(f);
+    const char *const bad[] = {"quantile", NULL};
+    assert_null(metrics_summary_new(reg, "other_seconds", NULL, bad));
+    const char *const v[] = {"http://a"};
+    struct metric *m = metric_family_with(f, v);
+    metric_observe(m, 0.25);
+    metric_observe(m, 1);
+    metric_add(m, 5); /* ignored: not a counter */
+    char *text = registry_text(reg);
+    assert_string_equal(text, "# HELP send_seconds Send latency.\n"
+                              "# TYPE send_seconds summary\n"
+                              "send_seconds_sum{alertmanager=\"http://a\"} 1.25\n"
+                              "send_seconds_count{alertmanager=\"http://a\"} 2\n");
+    assert_true(metric_value(m) == 2);
+    assert_true(metric_histogram_sum(m) == 1.25);
+    free(text);
+    metrics_registry_free(reg);
+}
+
 static void test_exposition_default_buckets_with_labels(void **state)
 {
     (void)state;
@@ -437,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_exposition_counter_with_labels),
         cmocka_unit_test(test_exposition_escaping),
         cmocka_unit_test(test_exposition_histogram),
+        cmocka_unit_test(test_exposition_summary),
         cmocka_unit_test(test_exposition_default_buckets_with_labels),
         cmocka_unit_test(test_exposition_family_order),
         cmocka_unit_test(test_register_rejects),

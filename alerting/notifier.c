@@ -83,6 +83,8 @@ struct notifier {
     size_t nsets;
     struct batch *inflight;
     bool stopping, finished;
+    void (*stop_done)(void *ctx); /* notifier_stop's callback */
+    void *stop_ctx;
 };
 
 /* ---- The queue (any thread, under mu) ---- */
@@ -581,6 +583,8 @@ static void finish(struct notifier *n)
     uvcurl_close(n->curl);
     n->curl = NULL;
     log_info(n->log, "notifier", "Notification manager stopped");
+    if (n->stop_done)
+        n->stop_done(n->stop_ctx);
 }
 
 static void on_drain_timeout(uv_timer_t *t)
@@ -608,11 +612,13 @@ static void on_drain_timeout(uv_timer_t *t)
     finish(n);
 }
 
-void notifier_stop(struct notifier *n)
+void notifier_stop(struct notifier *n, void (*done)(void *ctx), void *ctx)
 {
     if (!n || n->stopping)
         return;
     n->stopping = true;
+    n->stop_done = done;
+    n->stop_ctx = ctx;
     pthread_mutex_lock(&n->mu);
     n->closed = true;
     pthread_mutex_unlock(&n->mu);

@@ -91,9 +91,10 @@ size_t notifier_queue_length(struct notifier *n);
 /* Loop thread.  Stops discovery and keeps sending what is queued, batch by
  * batch, until the queue is empty or drain_timeout_ms has passed (as
  * --alertmanager.drain-notification-queue-on-shutdown), then closes its
- * handles.  Returns at once: the loop must run on until they are closed
- * (uv_run returns); then notifier_free. */
-void notifier_stop(struct notifier *n);
+ * handles and calls done(ctx) (may be NULL) on the loop thread.  Returns at
+ * once: the loop must run on until the handles are closed (uv_run returns);
+ * then notifier_free. */
+void notifier_stop(struct notifier *n, void (*done)(void *ctx), void *ctx);
 /* After notifier_stop and the loop's close callbacks; NULL is a no-op. */
 void notifier_free(struct notifier *n);
 

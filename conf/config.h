@@ -428,4 +428,55 @@ void rule_file_free(struct rule_file *rf);
 /* Number of rules over all groups. */
 size_t rule_file_rule_count(const struct rule_file *rf);
 
+/* ---- Rule unit-test files (promtool test rules) ---- */
+
+struct rule_test_series {
+    char *series; /* `up{job="a"}` */
+    char *values; /* expanding notation: "1+1x10 _ stale" */
+};
+struct rule_test_alert {
+    struct ystrmap exp_labels, exp_annotations;
+};
+struct rule_test_alert_case {
+    int64_t eval_time; /* ms */
+    char *alertname;   /* NULL when missing (an error when the test runs) */
+    struct rule_test_alert *exp_alerts;
+    size_t n_exp_alerts;
+};
+struct rule_test_sample {
+    char *labels; /* a series selector text, may be NULL */
+    double value;
+    char *histogram; /* native histogram notation; NULL if unset */
+};
+struct rule_test_expr_case {
+    char *expr;
+    int64_t eval_time;
+    struct rule_test_sample *exp_samples;
+    size_t n_exp_samples;
+};
+struct rule_test_group {
+    int64_t interval; /* ms; 0 = the file's evaluation_interval */
+    struct rule_test_series *input_series;
+    size_t n_input_series;
+    struct rule_test_alert_case *alert_tests;
+    size_t n_alert_tests;
+    struct rule_test_expr_case *expr_tests;
+    size_t n_expr_tests;
+    struct ystrmap external_labels;
+    char *external_url; /* NULL if unset */
+    char *name;         /* NULL if unset */
+};
+struct rule_test_file {
+    struct ystrlist rule_files;  /* resolved against the file's directory, globbed */
+    int64_t evaluation_interval; /* ms; 0 = unset (1m) */
+    struct ystrlist group_eval_order;
+    struct rule_test_group *tests;
+    size_t n_tests;
+    bool fuzzy_compare;
+};
+/* Loads a test file strictly (unknown fields are errors).  Returns 0 and
+ * *out (rule_test_file_free), or -1 with err. */
+int rule_test_file_load(const char *path, struct rule_test_file **out, struct conf_error *err);
+void rule_test_file_free(struct rule_test_file *t);
+
 #endif

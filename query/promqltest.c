@@ -139,6 +139,25 @@ static void values_free(struct values *vs)
     memset(vs, 0, sizeof *vs);
 }
 
+/* Whether p..e is written as an expansion (AxN, A+BxN): in the load
+ * notation "0x12" is thirteen zeros, never the hex number 18, as
+ * Prometheus's series lexer reads it. */
+static bool is_expansion(const char *p, const char *e)
+{
+    const char *x = NULL;
+    for (const char *q = e - 1; q > p; q--)
+        if (*q == 'x') {
+            x = q;
+            break;
+        }
+    if (!x || x + 1 == e)
+        return false;
+    for (const char *q = x + 1; q < e; q++)
+        if (*q < '0' || *q > '9')
+            return false;
+    return true;
+}
+
 /* Expands a load-notation value list. */
 static int parse_values(const char *s, struct values *out)
 {
@@ -182,7 +201,7 @@ static int parse_values(const char *s, struct values *out)
                 values_push(out, 0, false);
         } else if (n == 5 && strncmp(p, "stale", 5) == 0) {
             values_push(out, stale_nan(), true);
-        } else if (parse_num(p, n, &v) == 0) {
+        } else if (!is_expansion(p, e) && parse_num(p, n, &v) == 0) {
             values_push(out, v, true);
         } else {
             /* A[+-]BxN or AxN */
@@ -476,7 +495,8 @@ static int load_block(struct pt_ctx *c, struct tsdb *db, const char *const *line
         for (size_t k = 0; k < vs.n; k++) {
             if (!vs.present[k])
                 continue;
-            if (tsdb_append(ap, &refs[i], refs[i] ? NULL : &ls, (int64_t)k * interval, vs.v[k]) < 0) {
+            if (tsdb_append(ap, &refs[i], refs[i] ? NULL : &ls, (int64_t)k * interval, vs.v[k]) <
+                0) {
                 snprintf(err, errsz, "append: %s", tsdb_appender_error(ap));
                 rc = -1;
                 break;
@@ -617,7 +637,7 @@ static int block_line(struct promql_arena *a, struct block *b, char *l, bool *en
                 struct ann_exp *ae = &b->ann[b->nann++];
                 ae->info = r[0] == 'i';
                 char *m = trim(r + 4);
-                ae->kind = strncmp(m, "msg", 3) == 0 ? ANN_MSG
+                ae->kind = strncmp(m, "msg", 3) == 0     ? ANN_MSG
                            : strncmp(m, "regex", 5) == 0 ? ANN_RE
                                                          : ANN_ANY;
                 ae->text = promql_arena_strndup(a, after_colon(m), strlen(after_colon(m)));
@@ -747,7 +767,8 @@ static bool check_result(struct block *b, const struct promql_result *r)
         const char *want = b->has_string ? b->str : "";
         size_t wl = b->has_string ? b->slen : 0;
         if (wl != r->slen || memcmp(want, r->str, wl) != 0)
-            return FAILF("expected string \"%.*s\", got \"%.*s\"", (int)wl, want, (int)r->slen, r->str);
+            return FAILF("expected string \"%.*s\", got \"%.*s\"", (int)wl, want, (int)r->slen,
+                         r->str);
         return true;
     }
     if (b->scalar) {
@@ -808,8 +829,8 @@ static bool check_result(struct block *b, const struct promql_result *r)
             if (!ok)
                 break;
             if (pi >= s->npoints || s->points[pi].t != t) {
-                ok = FAILF("series %s: missing point at %lld (expected %.17g)", k.data, (long long)t,
-                           es->vals.v[vi]);
+                ok = FAILF("series %s: missing point at %lld (expected %.17g)", k.data,
+                           (long long)t, es->vals.v[vi]);
                 break;
             }
             if (!float_eq(es->vals.v[vi], s->points[pi].v)) {
@@ -870,8 +891,8 @@ static void run_block(struct pt_ctx *c, struct block *b, char **raw, size_t nraw
         else if (b->fail_msg && strcmp(b->fail_msg, err) != 0)
             snprintf(b->why, sizeof b->why, "expected error \"%s\", got \"%s\"", b->fail_msg, err);
         else if (b->fail_re && !re_search(b->fail_re, err))
-            snprintf(b->why, sizeof b->why, "expected error matching \"%s\", got \"%s\"", b->fail_re,
-                     err);
+            snprintf(b->why, sizeof b->why, "expected error matching \"%s\", got \"%s\"",
+                     b->fail_re, err);
         else
             pass = true;
     } else if (b->expect_fail) {
@@ -970,7 +991,8 @@ int promqltest_run_file(const char *path, FILE *out, struct promqltest_stats *st
 
     struct pt_ctx c = {.path = path, .out = out, .st = st};
     c.hist_arena = promql_arena_new();
-    snprintf(c.dir, sizeof c.dir, "%s/vigil-promqltest-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(c.dir, sizeof c.dir, "%s/vigil-promqltest-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     int rc = 0;
     if (!mkdtemp(c.dir)) {
         fprintf(out, "%s: mkdtemp: %m\n", path);
@@ -1026,12 +1048,14 @@ int promqltest_run_file(const char *path, FILE *out, struct promqltest_stats *st
             while (!bad && j < nl && *lines[j]) {
                 bool ends;
                 if (strncmp(lines[j], "expected_fail_message", 21) == 0) {
-                    b.fail_msg = promql_arena_strndup(a, trim(lines[j] + 21), strlen(trim(lines[j] + 21)));
+                    b.fail_msg =
+                        promql_arena_strndup(a, trim(lines[j] + 21), strlen(trim(lines[j] + 21)));
                     j++;
                     break;
                 }
                 if (strncmp(lines[j], "expected_fail_regexp", 20) == 0) {
-                    b.fail_re = promql_arena_strndup(a, trim(lines[j] + 20), strlen(trim(lines[j] + 20)));
+                    b.fail_re =
+                        promql_arena_strndup(a, trim(lines[j] + 20), strlen(trim(lines[j] + 20)));
                     j++;
                     break;
                 }

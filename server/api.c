@@ -20,7 +20,7 @@
 #include "query/promql.h"
 #include "server/server.h"
 
-#define JSON "application/json"
+#define JSON          "application/json"
 #define API_MAX_MATCH 64
 /* The version Grafana reads to pick its Prometheus feature set: Vigil
  * implements Prometheus 3's API, so it says so (see shared/interop). */
@@ -395,6 +395,30 @@ static void handle_flags(struct http_request *r, void *ctx)
     sbuf_free(&d);
 }
 
+void api_json_time(struct sbuf *b, int64_t ms)
+{
+    if (ms <= 0) {
+        sbuf_puts(b, "\"0001-01-01T00:00:00Z\"");
+        return;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[64];
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    sbuf_printf(b, "\"%s", buf);
+    int frac = (int)(ms % 1000);
+    if (frac) {
+        char f[8];
+        snprintf(f, sizeof f, ".%03d", frac);
+        size_t n = strlen(f);
+        while (f[n - 1] == '0')
+            f[--n] = '\0';
+        sbuf_puts(b, f);
+    }
+    sbuf_puts(b, "Z\"");
+}
+
 static void rfc3339(double secs, char *buf, size_t n)
 {
     time_t t = (time_t)secs;
@@ -417,9 +441,10 @@ static void handle_runtimeinfo(struct http_request *r, void *ctx)
     sbuf_put_json_string(&d, start, strlen(start));
     sbuf_puts(&d, ",\"CWD\":");
     sbuf_put_json_string(&d, cwd, strlen(cwd));
-    sbuf_printf(&d, ",\"reloadConfigSuccess\":%s,\"lastConfigTime\":\"%s\",\"corruptionCount\":0,"
-                    "\"goroutineCount\":%ld,\"GOMAXPROCS\":%ld,\"GOMEMLIMIT\":%lld,\"GOGC\":\"\","
-                    "\"GODEBUG\":\"\",\"storageRetention\":",
+    sbuf_printf(&d,
+                ",\"reloadConfigSuccess\":%s,\"lastConfigTime\":\"%s\",\"corruptionCount\":0,"
+                "\"goroutineCount\":%ld,\"GOMAXPROCS\":%ld,\"GOMEMLIMIT\":%lld,\"GOGC\":\"\","
+                "\"GODEBUG\":\"\",\"storageRetention\":",
                 metric_value(s->reload_success) == 1 ? "true" : "false", last,
                 sysconf(_SC_NPROCESSORS_ONLN) + 2, sysconf(_SC_NPROCESSORS_ONLN),
                 (long long)INT64_MAX);
@@ -514,10 +539,10 @@ void server_api_register(struct vigil_server *s)
     struct http_server *h = s->http;
     http_server_route(h, "GET", "/api/v1/status/buildinfo", false, "/api/v1/status/buildinfo",
                       handle_buildinfo, s);
-    http_server_route(h, "GET", "/api/v1/status/flags", false, "/api/v1/status/flags",
-                      handle_flags, s);
-    http_server_route(h, "GET", "/api/v1/status/runtimeinfo", false,
-                      "/api/v1/status/runtimeinfo", handle_runtimeinfo, s);
+    http_server_route(h, "GET", "/api/v1/status/flags", false, "/api/v1/status/flags", handle_flags,
+                      s);
+    http_server_route(h, "GET", "/api/v1/status/runtimeinfo", false, "/api/v1/status/runtimeinfo",
+                      handle_runtimeinfo, s);
     http_server_route(h, "GET", "/api/v1/status/tsdb", false, "/api/v1/status/tsdb",
                       handle_tsdb_status, s);
     http_server_route(h, "GET", "/api/v1/status/walreplay", false, "/api/v1/status/walreplay",
@@ -535,4 +560,5 @@ void server_api_register(struct vigil_server *s)
     server_api_admin_register(s);
     server_federate_register(s);
     server_api_targets_register(s);
+    server_api_rules_register(s);
 }

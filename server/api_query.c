@@ -117,7 +117,9 @@ static void query_done(uv_work_t *w, int status)
     promql_arena_free(j->arena);
     free(j->query);
     free(j);
-    if (--s->queries_running == 0 && s->stopping && s->tsdb) {
+    /* The last query after the stop finished (server_finish ran) closes storage. */
+    if (--s->queries_running == 0 && s->http_drained && s->rules_stopped &&
+        s->notifier_stopped && s->tsdb) {
         tsdb_close(s->tsdb);
         s->tsdb = NULL;
     }

@@ -55,20 +55,6 @@ static void global_url(struct sbuf *b, const char *url, const char *host)
     sbuf_put_json_string(b, url, strlen(url));
 }
 
-static void json_time(struct sbuf *b, int64_t ms)
-{
-    if (ms <= 0) {
-        sbuf_puts(b, "\"0001-01-01T00:00:00Z\"");
-        return;
-    }
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char buf[64];
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    sbuf_printf(b, "\"%s.%03dZ\"", buf, (int)(ms % 1000));
-}
-
 static void json_duration(struct sbuf *b, int64_t ms)
 {
     char buf[64];
@@ -96,7 +82,7 @@ static void active_target_json(void *arg, const struct scrape_target_info *t)
     sbuf_puts(b, ",\"lastError\":");
     sbuf_put_json_string(b, t->last_error, strlen(t->last_error));
     sbuf_puts(b, ",\"lastScrape\":");
-    json_time(b, t->last_scrape_ms);
+    api_json_time(b, t->last_scrape_ms);
     sbuf_puts(b, ",\"lastScrapeDuration\":");
     sbuf_put_float(b, t->last_duration_s);
     sbuf_printf(b, ",\"health\":\"%s\",\"scrapeInterval\":", health[t->health]);

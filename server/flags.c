@@ -25,7 +25,7 @@ struct flag_def {
 };
 
 #define F(field) offsetof(struct vigil_flags, field)
-#define NOPARSE ((size_t)-1)
+#define NOPARSE  ((size_t)-1)
 
 static const struct flag_def flag_table[] = {
     {"config.file", FLAG_STRING, F(config_file), NOPARSE, "prometheus.yml",
@@ -60,15 +60,19 @@ static const struct flag_def flag_table[] = {
     {"storage.tsdb.retention.size", FLAG_BYTES, F(retention_size), F(retention_bytes), "0B",
      "Maximum number of bytes that can be stored for blocks. Units supported: B, KB, MB, GB, "
      "TB, PB, EB."},
-    {"rules.alert.for-outage-tolerance", FLAG_DURATION, F(for_outage_tolerance), NOPARSE, "1h",
+    {"rules.alert.for-outage-tolerance", FLAG_DURATION, F(for_outage_tolerance),
+     F(for_outage_tolerance_ms), "1h",
      "Max time to tolerate prometheus outage for restoring \"for\" state of alert."},
-    {"rules.alert.for-grace-period", FLAG_DURATION, F(for_grace_period), NOPARSE, "10m",
-     "Minimum duration between alert and restored \"for\" state."},
-    {"rules.alert.resend-delay", FLAG_DURATION, F(resend_delay), NOPARSE, "1m",
+    {"rules.alert.for-grace-period", FLAG_DURATION, F(for_grace_period), F(for_grace_period_ms),
+     "10m", "Minimum duration between alert and restored \"for\" state."},
+    {"rules.alert.resend-delay", FLAG_DURATION, F(resend_delay), F(resend_delay_ms), "1m",
      "Minimum amount of time to wait before resending an alert to Alertmanager."},
+    {"alertmanager.notification-queue-capacity", FLAG_INT, F(notification_queue_capacity), NOPARSE,
+     "10000", "The capacity of the queue for pending Alertmanager notifications."},
     {"query.lookback-delta", FLAG_DURATION, F(query_lookback_delta), F(query_lookback_delta_ms),
-     "5m", "The maximum lookback duration for retrieving metrics during expression evaluations "
-           "and federation."},
+     "5m",
+     "The maximum lookback duration for retrieving metrics during expression evaluations "
+     "and federation."},
     {"query.timeout", FLAG_DURATION, F(query_timeout), F(query_timeout_ms), "2m",
      "Maximum time a query may take before being aborted."},
     {"query.max-concurrency", FLAG_INT, F(query_max_concurrency), NOPARSE, "20",
@@ -95,8 +99,8 @@ static const struct flag_def *flag_find(const char *name, size_t len)
 }
 
 /* Stores value into the flag; returns 0 or -1 with a message in why. */
-static int flag_set(struct vigil_flags *f, const struct flag_def *d, const char *value,
-                    char *why, size_t whylen)
+static int flag_set(struct vigil_flags *f, const struct flag_def *d, const char *value, char *why,
+                    size_t whylen)
 {
     char *end;
     switch (d->kind) {
@@ -166,7 +170,10 @@ static void flags_usage(FILE *out)
             fprintf(out, "      --[no-]%s\n          %s\n", d->name, d->help);
         else
             fprintf(out, "      --%s=%s\n          %s\n", d->name,
-                    d->kind == FLAG_LIST ? "<name> ..." : d->def[0] ? d->def : "\"\"", d->help);
+                    d->kind == FLAG_LIST ? "<name> ..."
+                    : d->def[0]          ? d->def
+                                         : "\"\"",
+                    d->help);
     }
     fprintf(out, "\nCommands:\n"
                  "  vigil [<flags>]                     run the server\n"
@@ -219,8 +226,7 @@ static int flags_parse_one(struct vigil_flags *f, int argc, char **argv, int i, 
     }
     char why[256];
     if (flag_set(f, d, value, why, sizeof why) < 0) {
-        fprintf(err, "vigil: error: invalid value for flag '--%s': %s, try --help\n", d->name,
-                why);
+        fprintf(err, "vigil: error: invalid value for flag '--%s': %s, try --help\n", d->name, why);
         return -1;
     }
     return used;
@@ -271,7 +277,9 @@ void flags_each(const struct vigil_flags *f,
         const char *v = buf;
         const void *base = f;
         switch (d->kind) {
-        case FLAG_BOOL: v = *(const bool *)((const char *)base + d->off) ? "true" : "false"; break;
+        case FLAG_BOOL:
+            v = *(const bool *)((const char *)base + d->off) ? "true" : "false";
+            break;
         case FLAG_INT:
             snprintf(buf, sizeof buf, "%lld",
                      (long long)*(const int64_t *)((const char *)base + d->off));
@@ -281,7 +289,9 @@ void flags_each(const struct vigil_flags *f,
             v = b->data ? b->data : "";
             break;
         }
-        default: v = *(char *const *)((const char *)base + d->off); break;
+        default:
+            v = *(char *const *)((const char *)base + d->off);
+            break;
         }
         fn(ctx, d->name, v);
     }

@@ -42,8 +42,12 @@ struct vigil_flags {
     char *query_lookback_delta;
     int64_t query_lookback_delta_ms;
     char *for_outage_tolerance;
+    int64_t for_outage_tolerance_ms;
     char *for_grace_period;
+    int64_t for_grace_period_ms;
     char *resend_delay;
+    int64_t resend_delay_ms;
+    int64_t notification_queue_capacity;
     struct sbuf enable_features; /* comma-joined --enable-feature values */
 };
 
@@ -54,9 +58,8 @@ int flags_parse(struct vigil_flags *f, int argc, char **argv, FILE *out, FILE *e
 void flags_free(struct vigil_flags *f);
 /* Calls fn(name, value-as-string) for every flag, in table order, as
  * /api/v1/status/flags lists them. */
-void flags_each(const struct vigil_flags *f, void (*fn)(void *ctx, const char *name,
-                                                         const char *value),
-                void *ctx);
+void flags_each(const struct vigil_flags *f,
+                void (*fn)(void *ctx, const char *name, const char *value), void *ctx);
 void flags_print_version(FILE *out);
 
 #endif

@@ -9,18 +9,25 @@
  * typed configs in one step on the loop thread; a file that fails to load
  * leaves the running config untouched and says why.
  *
- * Stop (SIGTERM, SIGINT or POST /-/quit) stops accepting, lets in-flight
- * requests finish, closes storage and leaves the loop; a watchdog makes sure
- * the process is gone within 5 s even if a client stalls. */
+ * Rules and notifications: the notifier starts with the loop (it needs no
+ * storage); the rules manager starts once storage is open.  A reload loads
+ * the rule files before anything is swapped, so broken rules fail the
+ * reload like a broken config.
+ *
+ * Stop (SIGTERM, SIGINT or POST /-/quit) stops scraping and rule
+ * evaluation, lets in-flight requests and evaluations finish, closes
+ * storage and leaves the loop; a watchdog makes sure the process is gone
+ * within 5 s even if a client stalls. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "server/server.h"
 #include "util/procstat.h"
 
 #define SHUTDOWN_DRAIN_MS 4000
-#define SHUTDOWN_HARD_MS 5000
+#define SHUTDOWN_HARD_MS  5000
 
 static double now_seconds(void)
 {
@@ -68,6 +75,16 @@ int server_reload(struct vigil_server *s, char *msg, size_t msglen)
         am_config_free(ac);
         return -1;
     }
+    if (s->rules && rules_manager_apply(s->rules, pc, msg, msglen) < 0) {
+        metric_set(s->reload_success, 0);
+        metric_inc(s->reload_failures_total);
+        log_error(s->log, "config", "Error loading rules, previous rule set restored", "err", msg);
+        prom_config_free(pc);
+        am_config_free(ac);
+        return -1;
+    }
+    if (s->notifier && notifier_apply_config(s->notifier, pc, msg, msglen) < 0)
+        log_error(s->log, "notifier", "Error applying alerting config", "err", msg);
     /* The scrape manager borrows the config: hand it the new one before
      * the old one is freed. */
     if (s->scrape && scrape_manager_apply(s->scrape, pc, msg, msglen) < 0)
@@ -113,6 +130,8 @@ static void close_walk(uv_handle_t *h, void *arg)
  * lets uv_run return. */
 static void server_finish(struct vigil_server *s)
 {
+    if (!s->http_drained || !s->rules_stopped || !s->notifier_stopped)
+        return;
     /* A query still running on a worker reads storage: the last one to
      * finish closes it (api_query.c). */
     if (!s->queries_running) {
@@ -126,7 +145,27 @@ static void on_http_drained(void *arg)
 {
     struct vigil_server *s = arg;
     log_info(s->log, "web", "HTTP server drained");
+    s->http_drained = true;
     server_finish(s);
+}
+
+static void on_notifier_stopped(void *arg)
+{
+    struct vigil_server *s = arg;
+    s->notifier_stopped = true;
+    server_finish(s);
+}
+
+static void on_rules_stopped(void *arg)
+{
+    struct vigil_server *s = arg;
+    s->rules_stopped = true;
+    /* Every alert the rules will ever send is queued now: flush them,
+     * bounded by the notifier's drain timeout. */
+    if (s->notifier)
+        notifier_stop(s->notifier, on_notifier_stopped, s);
+    else
+        on_notifier_stopped(s);
 }
 
 /* The HTTP drain force-closes stragglers after SHUTDOWN_DRAIN_MS; this
@@ -149,6 +188,10 @@ void server_shutdown(struct vigil_server *s, int exit_code)
     s->ready = false;
     metric_set(s->ready_gauge, 0);
     scrape_manager_stop(s->scrape); /* nothing is appended after this */
+    if (s->rules)
+        rules_manager_stop(s->rules, on_rules_stopped, s);
+    else
+        on_rules_stopped(s);
     uv_timer_init(s->loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
     uv_timer_start(&s->shutdown_timer, on_shutdown_watchdog, SHUTDOWN_HARD_MS, 0);
@@ -166,9 +209,51 @@ static void tsdb_open_work(uv_work_t *w)
         .metrics = s->metrics,
     };
     s->tsdb_open_err[0] = '\0';
-    if (tsdb_open(s->flags.tsdb_path, &opts, &s->tsdb, s->tsdb_open_err,
-                  sizeof s->tsdb_open_err) < 0)
+    if (tsdb_open(s->flags.tsdb_path, &opts, &s->tsdb, s->tsdb_open_err, sizeof s->tsdb_open_err) <
+        0)
         s->tsdb = NULL;
+}
+
+static void server_rules_start(struct vigil_server *s)
+{
+    const struct vigil_flags *f = &s->flags;
+    struct rules_options ro = {
+        .loop = s->loop,
+        .db = s->tsdb,
+        .notifier = s->notifier,
+        .log = s->log,
+        .metrics = s->metrics,
+        .external_url = s->external_url,
+        .outage_tolerance_ms = f->for_outage_tolerance_ms,
+        .grace_period_ms = f->for_grace_period_ms,
+        .resend_delay_ms = f->resend_delay_ms,
+        .eval = {.lookback_ms = f->query_lookback_delta_ms,
+                 .max_samples = (size_t)f->query_max_samples,
+                 .timeout_ms = f->query_timeout_ms},
+    };
+    char msg[1024];
+    if (rules_manager_new(&ro, &s->rules, msg, sizeof msg) < 0)
+        log_error(s->log, "rules", "Starting the rules manager failed", "err", msg);
+    else if (rules_manager_apply(s->rules, s->config, msg, sizeof msg) < 0)
+        log_error(s->log, "rules", "Error loading rules", "err", msg);
+}
+
+/* Prometheus's computeExternalURL: --web.external-url without a trailing
+ * slash, else http://<hostname>:<listen port>. */
+static char *external_url_derive(const struct vigil_flags *f)
+{
+    struct sbuf b = SBUF_INIT;
+    if (f->external_url[0]) {
+        sbuf_puts(&b, f->external_url);
+    } else {
+        char host[256] = "localhost";
+        gethostname(host, sizeof host - 1);
+        const char *port = strrchr(f->listen_address, ':');
+        sbuf_printf(&b, "http://%s%s", host, port ? port : ":9090");
+    }
+    while (b.len && b.data[b.len - 1] == '/')
+        b.data[--b.len] = '\0';
+    return sbuf_detach(&b);
 }
 
 static void tsdb_open_done(uv_work_t *w, int status)
@@ -184,6 +269,7 @@ static void tsdb_open_done(uv_work_t *w, int status)
         server_finish(s);
         return;
     }
+    server_rules_start(s);
     struct scrape_manager_options so = {
         .loop = s->loop, .db = s->tsdb, .log = s->log, .user_agent = "Vigil/" VIGIL_VERSION};
     char msg[512];
@@ -256,12 +342,11 @@ static int server_start_http(struct vigil_server *s)
     server_routes_register(s);
     char err[256];
     if (http_server_listen(s->http, s->flags.listen_address, err, sizeof err) < 0) {
-        log_error(s->log, "web", "Unable to start web listener", "address",
-                  s->flags.listen_address, "err", err);
+        log_error(s->log, "web", "Unable to start web listener", "address", s->flags.listen_address,
+                  "err", err);
         return -1;
     }
-    log_info(s->log, "web", "Start listening for connections", "address",
-             s->flags.listen_address);
+    log_info(s->log, "web", "Start listening for connections", "address", s->flags.listen_address);
     return 0;
 }
 
@@ -270,6 +355,8 @@ static void server_cleanup(struct vigil_server *s)
     if (s->http && !s->forced_stop)
         http_server_free(s->http);
     scrape_manager_free(s->scrape);
+    rules_manager_free(s->rules);
+    notifier_free(s->notifier);
     tsdb_close(s->tsdb);
     prom_config_free(s->config);
     am_config_free(s->am_config);
@@ -277,6 +364,7 @@ static void server_cleanup(struct vigil_server *s)
     procstat_free(s->procstat);
     metrics_registry_free(s->metrics);
     free(s->route_prefix);
+    free(s->external_url);
     if (s->loop) {
         uv_loop_close(s->loop);
         free(s->loop);
@@ -291,6 +379,7 @@ int server_run(struct vigil_server *s)
     s->procstat = procstat_register(s->metrics);
     server_metrics_init(s);
     s->route_prefix = route_prefix_derive(&s->flags);
+    s->external_url = external_url_derive(&s->flags);
 
     char msg[1024];
     if (server_load_configs(s, &s->config, &s->am_config, msg, sizeof msg) < 0) {
@@ -311,6 +400,16 @@ int server_run(struct vigil_server *s)
         return 1;
     }
     signals_start(s);
+    struct notifier_options no = {.loop = s->loop,
+                                  .log = s->log,
+                                  .metrics = s->metrics,
+                                  .queue_capacity = (size_t)s->flags.notification_queue_capacity,
+                                  .user_agent = "Vigil/" VIGIL_VERSION,
+                                  /* within the shutdown watchdog's 5 s */
+                                  .drain_timeout_ms = 3000};
+    if (notifier_new(&no, &s->notifier, msg, sizeof msg) < 0 ||
+        notifier_apply_config(s->notifier, s->config, msg, sizeof msg) < 0)
+        log_error(s->log, "notifier", "Error applying alerting config", "err", msg);
     s->tsdb_open_work.data = s;
     uv_queue_work(s->loop, &s->tsdb_open_work, tsdb_open_work, tsdb_open_done);
 

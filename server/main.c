@@ -1,8 +1,7 @@
 /* main.c — the vigil command: subcommand dispatch and the server's start.
  *
- * `vigil [flags]` runs the server; `vigil check ...` and later `vigil
- * promqltest`, `vigil test rules`, `vigil tsdb ...` are tools that run and
- * exit.  Only main() exits; everything below returns statuses. */
+ * `vigil [flags]` runs the server; `vigil check ...`, `vigil promqltest`,
+ * `vigil test rules` and `vigil tsdb ...` are tools that run and exit.  Only main() exits; everything below returns statuses. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +40,8 @@ int main(int argc, char **argv)
         return cmd_check(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "promqltest") == 0)
         return cmd_promqltest(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "test") == 0)
+        return cmd_test(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "tsdb") == 0)
         return cmd_tsdb(argc - 2, argv + 2);
     return server_main(argc - 1, argv + 1);

@@ -14,6 +14,8 @@
 
 #include "conf/conf.h"
 #include "server/flags.h"
+#include "alerting/notifier.h"
+#include "alerting/rules.h"
 #include "scrape/scrape.h"
 #include "server/http/http.h"
 #include "storage/tsdb.h"
@@ -29,14 +31,20 @@ struct vigil_server {
     struct http_server *http;
     struct tsdb *tsdb;
     struct scrape_manager *scrape; /* from storage open to stop */
+    struct notifier *notifier;     /* from start to stop */
+    struct rules_manager *rules;   /* from storage open to stop */
+    bool rules_stopped;            /* no rule evaluation runs any more */
+    bool notifier_stopped;         /* the notification queue is drained */
+    bool http_drained;
     struct prom_config *config;
     struct am_config *am_config; /* NULL unless --alertmanager.config.file */
     struct webauth *webauth;     /* NULL unless --web.config.file */
     char *route_prefix;          /* derived from the flags; "/" when none */
+    char *external_url;          /* derived from the flags; no trailing slash */
     bool ready;                  /* storage open and config loaded */
     double start_time;           /* Unix seconds */
     bool stopping;
-    bool forced_stop; /* the shutdown watchdog fired: handles may be open */
+    bool forced_stop;         /* the shutdown watchdog fired: handles may be open */
     unsigned queries_running; /* on worker threads; storage stays open until 0 */
     int exit_code;
 
@@ -71,6 +79,10 @@ void server_api_query_register(struct vigil_server *s);
 void server_api_admin_register(struct vigil_server *s);
 void server_federate_register(struct vigil_server *s);
 void server_api_targets_register(struct vigil_server *s);
+void server_api_rules_register(struct vigil_server *s);
+/* A time as Go's time.Time marshals to JSON (RFC 3339, UTC, nanoseconds
+ * with trailing zeros trimmed); ms <= 0 is the zero time. */
+void api_json_time(struct sbuf *b, int64_t ms);
 /* Prometheus's parseTime: Unix seconds (float) or RFC 3339.  0 or -1. */
 int api_parse_time(const char *v, int64_t *ms);
 /* Replies 503 "TSDB not ready" and returns false until storage is open. */
@@ -89,5 +101,7 @@ int cmd_check(int argc, char **argv);
 int cmd_tsdb(int argc, char **argv);
 /* cmd_promqltest.c */
 int cmd_promqltest(int argc, char **argv);
+/* cmd_test.c */
+int cmd_test(int argc, char **argv);
 
 #endif

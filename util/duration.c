@@ -16,8 +16,12 @@ struct unit {
 
 /* Ordered largest first; "ms" precedes "m" and "s" only in matching. */
 static const struct unit duration_units[] = {
-    {"y", 365LL * 24 * 3600 * 1000}, {"w", 7LL * 24 * 3600 * 1000}, {"d", 24LL * 3600 * 1000},
-    {"h", 3600LL * 1000},            {"m", 60LL * 1000},            {"s", 1000},
+    {"y", 365LL * 24 * 3600 * 1000},
+    {"w", 7LL * 24 * 3600 * 1000},
+    {"d", 24LL * 3600 * 1000},
+    {"h", 3600LL * 1000},
+    {"m", 60LL * 1000},
+    {"s", 1000},
     {"ms", 1},
 };
 enum { N_DURATION_UNITS = sizeof duration_units / sizeof duration_units[0] };
@@ -123,8 +127,8 @@ char *duration_format_go(int64_t ms, char *buf, size_t n)
             snprintf(secs, sizeof secs, "%llu", (unsigned long long)s);
         }
         if (h)
-            snprintf(buf, n, "%s%lluh%llum%ss", sign, (unsigned long long)h,
-                     (unsigned long long)m, secs);
+            snprintf(buf, n, "%s%lluh%llum%ss", sign, (unsigned long long)h, (unsigned long long)m,
+                     secs);
         else if (m)
             snprintf(buf, n, "%s%llum%ss", sign, (unsigned long long)m, secs);
         else

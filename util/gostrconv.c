@@ -432,7 +432,6 @@ int go_parse_number(const char *s, size_t n, double *v, char *err, size_t errsz)
     return 0;
 }
 
-
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
@@ -471,7 +470,6 @@ bool go_underscore_ok(const char *s, size_t n)
     }
     return saw != '_';
 }
-
 
 char *go_format_float_exp(double v, char fmt, char *buf, size_t n)
 {

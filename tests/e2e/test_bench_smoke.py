@@ -59,6 +59,25 @@ class BenchSmokeTest(unittest.TestCase):
             self.assertGreater(float(r[2]), 0, r)  # each server was alive and measured
         self.assertIn("ratios (other/vigil)", out)
 
+    def test_rules_bench(self):
+        if SANITIZED:
+            self.skipTest("benchmarks run on the release build only")
+        if not shutil.which("prometheus"):
+            self.skipTest("prometheus not installed")
+        if not os.path.isdir(os.path.join(VIGIL_SRC, "..", "shared", "fixtures", "seedstack")):
+            self.skipTest("shared fixtures not present")
+        env = dict(os.environ, VIGIL_BIN=VIGIL_BIN)
+        p = subprocess.run(["bash", os.path.join(VIGIL_SRC, "bench", "rules.sh"), "3", "1000", "1"],
+                           capture_output=True, env=env, timeout=300)
+        out = p.stdout.decode()
+        self.assertEqual(p.returncode, 0, out + p.stderr.decode())
+        rows = [l.split() for l in out.splitlines() if l.split() and l.split()[0] in
+                ("vigil", "prometheus")]
+        self.assertEqual([r[0] for r in rows], ["vigil", "prometheus"], out)
+        for r in rows:
+            self.assertGreater(float(r[1]), 0, r)  # rules ran on both
+        self.assertIn("ratio (prometheus/vigil)", out)
+
     def test_storage_bench(self):
         if SANITIZED:
             self.skipTest("benchmarks run on the release build only")

@@ -224,7 +224,7 @@ static void fx_apply(struct fx *f, struct prom_config *c)
 
 static void fx_done(struct fx *f)
 {
-    notifier_stop(f->n);
+    notifier_stop(f->n, NULL, NULL);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     notifier_free(f->n);
     prom_config_free(f->cfg);
@@ -705,7 +705,7 @@ static void test_stop_drains_queue(void **state)
         as[i] = make_alert(&bufs[i], name, NULL);
     }
     notifier_send(f.n, as, 600);
-    notifier_stop(f.n);
+    notifier_stop(f.n, NULL, NULL);
     notifier_send(f.n, as, 1); /* after the stop: dropped */
     wait_requests(&f, &s, 3);
     sink_close(&s);

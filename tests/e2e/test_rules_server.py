@@ -135,6 +135,8 @@ class RulesServer(unittest.TestCase):
             self.assertRegex(text, r'prometheus_rule_group_rules\{rule_group="[^"]*rules.yml;main"\} 3')
             self.assertIn("prometheus_rule_evaluations_total", text)
             self.assertIn("prometheus_rule_group_last_evaluation_timestamp_seconds", text)
+            # A clean stop: exit 0 (under ASan, no leak report either).
+            self.assertEqual(v.stop(), 0, v.read_log())
         finally:
             v.stop()
 
@@ -183,6 +185,7 @@ class RulesServer(unittest.TestCase):
             for series in res:
                 for t, _ in series["values"]:
                     self.assertLess(t, restarted)
+            self.assertEqual(v.stop(), 0, v.read_log())
         finally:
             v.stop()
 

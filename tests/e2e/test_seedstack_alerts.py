@@ -153,6 +153,7 @@ class Stack:
             return ""
 
     def stop(self):
+        """Stops everything; returns the server's exit status."""
         for p in reversed(self.procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -163,6 +164,7 @@ class Stack:
                 p.kill()
         for f in self.logs:
             f.close()
+        return self.procs[-1].returncode
 
     def notifications(self):
         out = []
@@ -229,11 +231,11 @@ class SeedstackAlerts(unittest.TestCase):
                 post(base[p] + "/control?fault=recover")
             time.sleep(40)
         finally:
-            for s in stacks:
-                s.stop()
+            codes = [s.stop() for s in stacks]
             for p in shared:
                 p.terminate()
                 p.wait(10)
+        self.assertEqual(codes[0], 0, "vigil did not stop cleanly:\n" + stacks[0].log("server.log"))
         vig, prom = (s.notifications() for s in stacks)
         self.assertTrue(prom, "Prometheus sent nothing: the harness is broken")
         got = {}

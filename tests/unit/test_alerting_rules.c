@@ -305,6 +305,27 @@ static void test_eval_timestamp_alignment(void **state)
     fixture_free(f);
 }
 
+static void test_query_offset_and_group_labels(void **state)
+{
+    (void)state;
+    /* The query runs at ts - query_offset and its output is stamped with
+     * that time; group labels apply to every rule, the rule's win. */
+    struct fixture *f = fixture_new("groups:\n- name: g\n  query_offset: 1m\n"
+                                    "  labels: {team: infra, tier: '1'}\n  rules:\n"
+                                    "  - record: r\n    expr: x\n    labels: {tier: '2'}\n",
+                                    true);
+    put(f, "x", "a", 0, 5);
+    put(f, "x", "a", 2 * MINUTE, 9);
+    rule_group_eval(f->g, 2 * MINUTE + 30000, 0);
+    double v;
+    int64_t t;
+    assert_int_equal(last_sample(f, "r", "team", "infra", 10 * MINUTE, &v, &t), 1);
+    assert_true(v == 5); /* x as of 1m30s: the sample at 0 */
+    assert_int_equal(t, MINUTE + 30000);
+    assert_int_equal(last_sample(f, "r", "tier", "2", 10 * MINUTE, &v, &t), 1);
+    fixture_free(f);
+}
+
 static void test_generator_url(void **state)
 {
     (void)state;
@@ -327,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_annotations_follow_value),
         cmocka_unit_test(test_for_state_restore),
         cmocka_unit_test(test_eval_timestamp_alignment),
+        cmocka_unit_test(test_query_offset_and_group_labels),
         cmocka_unit_test(test_generator_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

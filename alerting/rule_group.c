@@ -436,21 +436,30 @@ void rule_group_mark_stale(struct rule_group *g, int64_t ts)
     }
 }
 
-/* Prometheus's Group.hash: the hash of the label set {file, name}.  Vigil
- * hashes with XXH3 where Go's labels use xxhash64, so the phase differs
- * from Prometheus's but is just as stable. */
+/* Prometheus's Group.hash: labels.Hash of {file, name}, which is xxhash64
+ * (seed 0) of name 0xff value 0xff for each label in order.  The same hash
+ * gives the same phase as Prometheus, so a group keeps its evaluation
+ * times when a server is swapped for the other. */
 static uint64_t group_hash(const struct rule_group *g)
 {
-    struct label v[2] = {{"file", g->file}, {"name", g->name}};
-    struct labels ls = {v, 2};
-    return labels_hash(&ls);
+    XXH64_state_t st;
+    XXH64_reset(&st, 0);
+    static const char sep = (char)0xff;
+    const char *parts[4] = {"file", g->file, "name", g->name};
+    for (int i = 0; i < 4; i++) {
+        XXH64_update(&st, parts[i], strlen(parts[i]));
+        XXH64_update(&st, &sep, 1);
+    }
+    return XXH64_digest(&st);
 }
 
 int64_t rule_group_eval_timestamp(const struct rule_group *g, int64_t now_ms)
 {
-    int64_t interval = g->interval_ms;
+    /* In nanoseconds, as Go computes it; then back to milliseconds. */
+    int64_t interval = g->interval_ms * 1000000;
     int64_t offset = (int64_t)(group_hash(g) % (uint64_t)interval);
-    int64_t adj = now_ms - offset;
+    int64_t adj = now_ms * 1000000 - offset;
     int64_t base = adj - (adj % interval);
-    return base + offset;
+    int64_t next = base + offset;
+    return next >= 0 ? next / 1000000 : -((-next + 999999) / 1000000);
 }

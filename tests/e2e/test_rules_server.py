@@ -5,11 +5,14 @@ failing a reload, and for-state restore across a restart."""
 import json
 import os
 import re
+import shutil
+import subprocess
 import time
 import unittest
 import urllib.parse
+import urllib.request
 
-from vigil_e2e import Vigil
+from vigil_e2e import Vigil, free_port
 
 RULES = """groups:
   - name: main
@@ -187,6 +190,32 @@ class RulesServer(unittest.TestCase):
                     self.assertLess(t, restarted)
             self.assertEqual(v.stop(), 0, v.read_log())
         finally:
+            v.stop()
+
+    @unittest.skipUnless(shutil.which("prometheus"), "prometheus not installed")
+    def test_evaluation_phase_matches_prometheus(self):
+        # Same file and group name, same hash, same offset within the
+        # interval: the two servers evaluate at the same instants.
+        rules = ("groups:\n  - name: phase\n    interval: 3s\n    rules:\n"
+                 "      - record: phase_probe\n        expr: vector(1)\n")
+        v = self.start(rules=rules)
+        port = free_port()
+        prom = subprocess.Popen(["prometheus", "--config.file=" + v.config_file,
+                                 "--web.listen-address=127.0.0.1:%d" % port,
+                                 "--storage.tsdb.path=" + os.path.join(v.tmp, "prom")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(10)
+            q = "/api/v1/query?query=" + urllib.parse.quote("phase_probe[1m]")
+            mine = {round(t * 1000) % 3000 for t, _ in self.get_json(v, q)["result"][0]["values"]}
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, q)) as r:
+                doc = json.loads(r.read())
+            theirs = {round(t * 1000) % 3000 for t, _ in doc["data"]["result"][0]["values"]}
+            self.assertEqual(len(mine), 1, mine)
+            self.assertEqual(mine, theirs)
+        finally:
+            prom.terminate()
+            prom.wait(10)
             v.stop()
 
 

@@ -106,8 +106,18 @@ void *ev_alloc(struct evaluator *ev, size_t n)
 
 void ev_check_samples(struct evaluator *ev, size_t n)
 {
+    if (n > ev->res->stats.peak_samples)
+        ev->res->stats.peak_samples = n;
     if (n > ev->max_samples)
         ev_fail(ev, "query processing would load too many samples into memory in query execution");
+}
+
+void ev_count_samples(struct evaluator *ev, size_t n)
+{
+    struct promql_query_stats *st = &ev->res->stats;
+    st->total_samples += n;
+    if (st->step_samples && ev->step_index < st->nsteps)
+        st->step_samples[ev->step_index] += n;
 }
 
 /* ---- labels ---- */
@@ -380,6 +390,11 @@ static bool time_dependent_call(const struct promql_expr *e)
     }
 }
 
+static int ev_series_cmp(const void *a, const void *b)
+{
+    return lbl_cmp(&((const struct ev_series *)a)->ls, &((const struct ev_series *)b)->ls);
+}
+
 static void load_selector(struct evaluator *ev, struct ev_node *n, const struct promql_expr *vs,
                           bool drop_stale)
 {
@@ -419,6 +434,11 @@ static void load_selector(struct evaluator *ev, struct ev_node *n, const struct 
     }
     tsdb_series_set_free(set);
     (void)total;
+    /* Storage yields series in id (creation) order; Prometheus's storage
+     * in label order, which instant results and aggregation groups
+     * inherit.  Sort once per selector so both come out the same. */
+    if (cnt > 1)
+        qsort(out, cnt, sizeof *out, ev_series_cmp);
     n->series = out;
     n->nseries = cnt;
     n->loaded = true;
@@ -465,7 +485,8 @@ static bool prepare(struct evaluator *ev, const struct promql_expr *e, int64_t m
         n->step_ms = e->subquery.step_expr
                          ? resolve_dur(ev, e->subquery.step_expr, 0, false)
                          : (e->subquery.step_ms ? e->subquery.step_ms : ev->default_step_ms);
-        n->offset_ms = resolve_dur(ev, e->subquery.mods.offset_expr, e->subquery.mods.offset_ms, true);
+        n->offset_ms =
+            resolve_dur(ev, e->subquery.mods.offset_expr, e->subquery.mods.offset_ms, true);
         int64_t lo = mint, hi = maxt;
         if (e->subquery.mods.at != PROMQL_AT_NONE)
             lo = hi = resolve_at(ev, &e->subquery.mods);
@@ -531,7 +552,8 @@ static struct ev_value eval_vector_selector(struct evaluator *ev, const struct p
                                             int64_t ts)
 {
     struct ev_node *n = ev_node_get(ev, e);
-    int64_t ref = (e->vs.mods.at != PROMQL_AT_NONE ? resolve_at(ev, &e->vs.mods) : ts) - n->offset_ms;
+    int64_t ref =
+        (e->vs.mods.at != PROMQL_AT_NONE ? resolve_at(ev, &e->vs.mods) : ts) - n->offset_ms;
     struct ev_value v = {.type = PROMQL_VECTOR};
     v.s = ev_alloc(ev, n->nseries * sizeof *v.s);
     for (size_t i = 0; i < n->nseries; i++) {
@@ -541,6 +563,7 @@ static struct ev_value eval_vector_selector(struct evaluator *ev, const struct p
             continue;
         v.s[v.n++] = (struct ev_sample){s->ls, s->v[k], s->t[k], false};
     }
+    ev_count_samples(ev, v.n);
     ev_check_samples(ev, v.n);
     return v;
 }
@@ -566,6 +589,7 @@ static struct ev_value eval_matrix_selector(struct evaluator *ev, const struct p
         v.m[v.nm++] = (struct ev_series){s->ls, s->t + lo, s->v + lo, (size_t)(hi - lo + 1), false};
         total += (size_t)(hi - lo + 1);
     }
+    ev_count_samples(ev, total);
     ev_check_samples(ev, total);
     return v;
 }
@@ -580,7 +604,7 @@ struct collector {
         int64_t *t;
         double *v;
         size_t n, cap;
-    } *s;
+    } * s;
     size_t n, cap;
     size_t points;
 };
@@ -648,8 +672,8 @@ static void check_cancel(struct evaluator *ev)
 static struct ev_value eval_subquery(struct evaluator *ev, const struct promql_expr *e, int64_t ts)
 {
     struct ev_node *n = ev_node_get(ev, e);
-    int64_t ref =
-        (e->subquery.mods.at != PROMQL_AT_NONE ? resolve_at(ev, &e->subquery.mods) : ts) - n->offset_ms;
+    int64_t ref = (e->subquery.mods.at != PROMQL_AT_NONE ? resolve_at(ev, &e->subquery.mods) : ts) -
+                  n->offset_ms;
     int64_t lo = ref - n->range_ms;
     int64_t step = n->step_ms;
     int64_t first = step * (lo / step);
@@ -705,7 +729,8 @@ static struct ev_value eval_uncached(struct evaluator *ev, const struct promql_e
     case PROMQL_EXPR_NUMBER:
         return (struct ev_value){.type = PROMQL_SCALAR, .scalar = e->number.value};
     case PROMQL_EXPR_STRING:
-        return (struct ev_value){.type = PROMQL_STRING, .str = e->string.value, .slen = e->string.len};
+        return (struct ev_value){
+            .type = PROMQL_STRING, .str = e->string.value, .slen = e->string.len};
     case PROMQL_EXPR_VECTOR_SELECTOR:
         return eval_vector_selector(ev, e, ts);
     case PROMQL_EXPR_MATRIX_SELECTOR:
@@ -797,6 +822,11 @@ static void ev_init(struct evaluator *ev, struct tsdb *db, const char *query,
     while (ev->capnodes < cnt * 4)
         ev->capnodes *= 2;
     ev->nodes = promql_arena_alloc(ev->qa, ev->capnodes * sizeof *ev->nodes);
+    if (o && o->per_step_stats) {
+        struct promql_query_stats *st = &ev->res->stats;
+        st->nsteps = step > 0 ? (size_t)((end - start) / step) + 1 : 1;
+        st->step_samples = promql_arena_alloc(ev->qa, st->nsteps * sizeof *st->step_samples);
+    }
 }
 
 static int point_cmp(const void *a, const void *b)
@@ -934,19 +964,21 @@ int promql_eval_range(struct tsdb *db, const char *query, const struct promql_ex
         return -1;
     }
     if (e->type != PROMQL_SCALAR && e->type != PROMQL_VECTOR)
-        ev_fail(&ev, "invalid expression type \"%s\" for range query, must be Scalar or instant Vector",
+        ev_fail(&ev,
+                "invalid expression type \"%s\" for range query, must be Scalar or instant Vector",
                 promql_type_name(e->type));
     prepare(&ev, e, start, end);
     if (e->kind == PROMQL_EXPR_CALL) {
         enum promql_func_id id = e->call.func->id;
         if (id == PROMQL_FN_SORT || id == PROMQL_FN_SORT_DESC || id == PROMQL_FN_SORT_BY_LABEL ||
             id == PROMQL_FN_SORT_BY_LABEL_DESC)
-            ev_warn(&ev, false, e,
-                    "sort is ineffective for range queries since results are always ordered by labels");
+            ev_warn(
+                &ev, false, e,
+                "sort is ineffective for range queries since results are always ordered by labels");
     }
     struct collector c;
     coll_init(&c, ev.qa);
-    for (int64_t t = start; t <= end; t += step) {
+    for (int64_t t = start; t <= end; t += step, ev.step_index++) {
         check_cancel(&ev);
         step_arena = promql_arena_new();
         ev.a = step_arena;

@@ -54,8 +54,8 @@ struct ev_value {
 /* Per-node facts computed before evaluation. */
 struct ev_node {
     const struct promql_expr *e;
-    bool invariant;     /* same value at every step (@ pinned, literals) */
-    bool cached;        /* val holds the value (invariant nodes) */
+    bool invariant; /* same value at every step (@ pinned, literals) */
+    bool cached;    /* val holds the value (invariant nodes) */
     struct ev_value val;
     int64_t range_ms, step_ms, offset_ms; /* resolved durations */
     /* preloaded series of a vector selector (also for matrix selectors) */
@@ -67,8 +67,8 @@ struct ev_node {
 
 struct evaluator {
     struct tsdb *db;
-    struct promql_arena *qa; /* query arena */
-    struct promql_arena *a;  /* where new values go: qa or the step arena */
+    struct promql_arena *qa;      /* query arena */
+    struct promql_arena *a;       /* where new values go: qa or the step arena */
     int64_t start, end, interval; /* the query; interval 0 for instant */
     int64_t lookback_ms, default_step_ms;
     size_t max_samples;
@@ -80,7 +80,8 @@ struct evaluator {
     size_t errsz;
     jmp_buf jb;
     struct promql_result *res; /* for annotations */
-    const char *query; /* text, for annotation positions */
+    const char *query;         /* text, for annotation positions */
+    size_t step_index;         /* of the outer step being evaluated */
 };
 
 _Noreturn void ev_fail(struct evaluator *ev, const char *fmt, ...)
@@ -91,6 +92,8 @@ struct ev_node *ev_node_get(struct evaluator *ev, const struct promql_expr *e);
 struct ev_value ev_eval(struct evaluator *ev, const struct promql_expr *e, int64_t ts);
 void *ev_alloc(struct evaluator *ev, size_t n);
 void ev_check_samples(struct evaluator *ev, size_t n);
+/* Counts n samples read by a selector at the current step (statistics). */
+void ev_count_samples(struct evaluator *ev, size_t n);
 
 /* labels in the current arena */
 const char *lbl_get(const struct labels *ls, const char *name);

@@ -447,11 +447,22 @@ struct tsdb;
 
 /* Engine settings; zero values give Prometheus's defaults. */
 struct promql_eval_opts {
-    int64_t lookback_ms;       /* 0 = 5m: an instant selector sees samples in (t-lookback, t] */
-    int64_t default_step_ms;   /* 0 = 1m: subquery step when written [5m:] */
-    size_t max_samples;        /* 0 = 50000000 */
-    int64_t timeout_ms;        /* 0 = none */
+    int64_t lookback_ms;        /* 0 = 5m: an instant selector sees samples in (t-lookback, t] */
+    int64_t default_step_ms;    /* 0 = 1m: subquery step when written [5m:] */
+    size_t max_samples;         /* 0 = 50000000 */
+    int64_t timeout_ms;         /* 0 = none */
     const volatile int *cancel; /* non-zero: stop between steps; may be NULL */
+    bool per_step_stats;        /* fill promql_result.stats.step_samples (stats=all) */
+};
+
+/* What a query read, as Prometheus's query statistics count it: every
+ * sample a selector yields at every step (a series' point for an instant
+ * selector, the points in range for a range selector). */
+struct promql_query_stats {
+    uint64_t total_samples; /* totalQueryableSamples */
+    uint64_t peak_samples;  /* peakSamples: the largest set of samples held at once */
+    uint64_t *step_samples; /* per step (per_step_stats), NULL otherwise; in the arena */
+    size_t nsteps;          /* steps at start, start+step, ... */
 };
 
 struct promql_point {
@@ -484,6 +495,7 @@ struct promql_result {
     size_t nwarnings;
     const char **infos;
     size_t ninfos;
+    struct promql_query_stats stats;
     struct promql_arena *arena;
 };
 

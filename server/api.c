@@ -19,6 +19,7 @@
 
 #include "query/promql.h"
 #include "server/server.h"
+#include "util/gostrconv.h"
 
 #define JSON          "application/json"
 #define API_MAX_MATCH 64
@@ -393,6 +394,23 @@ static void handle_flags(struct http_request *r, void *ctx)
     sbuf_putc(&d, '}');
     reply_success(r, &d, NULL);
     sbuf_free(&d);
+}
+
+void api_json_float(struct sbuf *b, double v)
+{
+    double a = fabs(v);
+    if (a != 0 && (a < 1e-6 || a >= 1e21)) {
+        /* Go's encoding/json: 'e' format with the exponent's leading zero
+         * dropped ("7.5e-07" becomes "7.5e-7"). */
+        char buf[64];
+        go_format_float_exp(v, 'e', buf, sizeof buf);
+        char *e = strchr(buf, 'e');
+        if (e && (e[1] == '-' || e[1] == '+') && e[2] == '0' && e[3])
+            memmove(e + 2, e + 3, strlen(e + 3) + 1);
+        sbuf_puts(b, buf);
+        return;
+    }
+    go_format_float_f(b, v);
 }
 
 void api_json_time(struct sbuf *b, int64_t ms)

@@ -36,7 +36,25 @@ struct query_job {
     struct promql_result *result;
     int rc;
     char err[1024];
+    enum { STATS_NONE, STATS_BASIC, STATS_ALL } stats; /* stats= */
+    long limit;                                        /* limit=; 0 = none */
+    /* Monotonic ns: handler entry, parsed, work start, work end. */
+    int64_t t_begin, t_parsed, t_run, t_ran;
+    char client[64], method[8], path[64]; /* for the query log */
 };
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A duration in seconds from nanoseconds, as Go's Duration.Seconds(). */
+static void json_seconds(struct sbuf *b, int64_t ns)
+{
+    api_json_float(b, (double)(ns / 1000000000) + (double)(ns % 1000000000) / 1e9);
+}
 
 static int64_t now_ms(void)
 {
@@ -68,10 +86,12 @@ static int duration_param(struct http_request *r, const char *name, int64_t *ms)
 static void query_work(uv_work_t *w)
 {
     struct query_job *j = w->data;
+    j->t_run = mono_ns();
     j->rc = j->range ? promql_eval_range(j->s->tsdb, j->query, j->expr, j->start, j->end, j->step,
                                          &j->opts, &j->result, j->err, sizeof j->err)
                      : promql_eval_instant(j->s->tsdb, j->query, j->expr, j->t, &j->opts,
                                            &j->result, j->err, sizeof j->err);
+    j->t_ran = mono_ns();
 }
 
 static void json_strings(struct sbuf *b, const char *key, const char **v, size_t n)
@@ -87,6 +107,58 @@ static void json_strings(struct sbuf *b, const char *key, const char **v, size_t
     sbuf_putc(b, ']');
 }
 
+/* Prometheus's query statistics object (stats=...): timings in seconds,
+ * samples, and with stats=all the samples of each step. */
+static void stats_json(const struct query_job *j, struct sbuf *b)
+{
+    int64_t eval = j->t_ran - j->t_run, queue = j->t_run - j->t_parsed;
+    sbuf_puts(b, "{\"timings\":{\"evalTotalTime\":");
+    json_seconds(b, eval);
+    sbuf_puts(b, ",\"resultSortTime\":0,\"queryPreparationTime\":");
+    json_seconds(b, j->t_parsed - j->t_begin);
+    sbuf_puts(b, ",\"innerEvalTime\":");
+    json_seconds(b, eval);
+    sbuf_puts(b, ",\"execQueueTime\":");
+    json_seconds(b, queue);
+    sbuf_puts(b, ",\"execTotalTime\":");
+    json_seconds(b, j->t_ran - j->t_begin);
+    sbuf_puts(b, "}");
+    if (!j->result) {
+        sbuf_putc(b, '}');
+        return;
+    }
+    const struct promql_query_stats *st = &j->result->stats;
+    sbuf_puts(b, ",\"samples\":{");
+    if (j->stats == STATS_ALL && st->step_samples) {
+        sbuf_puts(b, "\"totalQueryableSamplesPerStep\":[");
+        int64_t t0 = j->range ? j->start : j->t, step = j->range ? j->step : 0;
+        for (size_t i = 0; i < st->nsteps; i++) {
+            int64_t t = t0 + (int64_t)i * step;
+            sbuf_puts(b, i ? ",[" : "[");
+            api_json_float(b, (double)t / 1000.0);
+            sbuf_printf(b, ",%llu]", (unsigned long long)st->step_samples[i]);
+        }
+        sbuf_puts(b, "],");
+    }
+    sbuf_printf(b, "\"totalQueryableSamples\":%llu,\"peakSamples\":%llu}}",
+                (unsigned long long)st->total_samples, (unsigned long long)st->peak_samples);
+}
+
+/* Prometheus 3's limit=: at most that many series, with a warning. */
+static void result_limit(struct query_job *j)
+{
+    struct promql_result *r = j->result;
+    if (j->limit <= 0 || (r->type != PROMQL_VECTOR && r->type != PROMQL_MATRIX) ||
+        r->nseries <= (size_t)j->limit)
+        return;
+    r->nseries = (size_t)j->limit;
+    const char **w = promql_arena_alloc(r->arena, (r->nwarnings + 1) * sizeof *w);
+    if (r->nwarnings)
+        memcpy(w, r->warnings, r->nwarnings * sizeof *w);
+    w[r->nwarnings++] = "results truncated due to limit";
+    r->warnings = w;
+}
+
 static void query_reply(struct query_job *j)
 {
     if (j->rc != 0) {
@@ -95,16 +167,76 @@ static void query_reply(struct query_job *j)
         if (canceled)
             metric_inc(j->s->queries_canceled);
         http_reply_json_error(j->req, timeout || canceled ? 503 : 422,
-                              timeout ? "timeout" : canceled ? "canceled" : "execution", j->err);
+                              timeout    ? "timeout"
+                              : canceled ? "canceled"
+                                         : "execution",
+                              j->err);
         return;
     }
     struct sbuf b = SBUF_INIT;
+    result_limit(j);
     sbuf_puts(&b, "{\"status\":\"success\",\"data\":");
     promql_result_json(j->result, &b);
+    if (j->stats != STATS_NONE) {
+        b.data[--b.len] = '\0'; /* reopen the data object */
+        sbuf_puts(&b, ",\"stats\":");
+        stats_json(j, &b);
+        sbuf_putc(&b, '}');
+    }
     json_strings(&b, "warnings", j->result->warnings, j->result->nwarnings);
     json_strings(&b, "infos", j->result->infos, j->result->ninfos);
     sbuf_putc(&b, '}');
     http_reply_sbuf(j->req, 200, "application/json", &b);
+}
+
+/* formatDate: RFC 3339 in UTC with milliseconds. */
+static void log_date(struct sbuf *b, int64_t ms)
+{
+    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[64];
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    sbuf_printf(b, "\"%s.%03dZ\"", buf, (int)(ms - (int64_t)t * 1000));
+}
+
+/* One JSON line per query in the query log (global.query_log_file), with
+ * the fields and key order of Prometheus's: httpRequest, params, stats,
+ * ts, and error when it failed. */
+static void query_log_write(struct query_job *j)
+{
+    FILE *f = j->s->query_log;
+    if (!f)
+        return;
+    struct sbuf b = SBUF_INIT;
+    int64_t start = j->range ? j->start : j->t, end = j->range ? j->end : j->t;
+    if (j->rc != 0) {
+        sbuf_puts(&b, "{\"error\":");
+        sbuf_put_json_string(&b, j->err, strlen(j->err));
+        sbuf_putc(&b, ',');
+    } else {
+        sbuf_putc(&b, '{');
+    }
+    sbuf_puts(&b, "\"httpRequest\":{\"clientIP\":");
+    sbuf_put_json_string(&b, j->client, strlen(j->client));
+    sbuf_printf(&b, ",\"method\":\"%s\",\"path\":", j->method);
+    sbuf_put_json_string(&b, j->path, strlen(j->path));
+    sbuf_puts(&b, "},\"params\":{\"end\":");
+    log_date(&b, end);
+    sbuf_puts(&b, ",\"query\":");
+    sbuf_put_json_string(&b, j->query, strlen(j->query));
+    sbuf_puts(&b, ",\"start\":");
+    log_date(&b, start);
+    sbuf_printf(&b, ",\"step\":%lld},\"stats\":", (long long)(j->range ? j->step / 1000 : 0));
+    stats_json(j, &b);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    sbuf_puts(&b, ",\"ts\":");
+    log_date(&b, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    sbuf_puts(&b, "}\n");
+    fwrite(b.data, 1, b.len, f);
+    fflush(f);
+    sbuf_free(&b);
 }
 
 static void query_done(uv_work_t *w, int status)
@@ -112,14 +244,15 @@ static void query_done(uv_work_t *w, int status)
     struct query_job *j = w->data;
     struct vigil_server *s = j->s;
     (void)status;
+    query_log_write(j); /* before the reply: a client may read the log at once */
     query_reply(j);
     promql_result_free(j->result);
     promql_arena_free(j->arena);
     free(j->query);
     free(j);
     /* The last query after the stop finished (server_finish ran) closes storage. */
-    if (--s->queries_running == 0 && s->http_drained && s->rules_stopped &&
-        s->notifier_stopped && s->tsdb) {
+    if (--s->queries_running == 0 && s->http_drained && s->rules_stopped && s->notifier_stopped &&
+        s->tsdb) {
         tsdb_close(s->tsdb);
         s->tsdb = NULL;
     }
@@ -130,13 +263,28 @@ static struct query_job *query_job_new(struct vigil_server *s, struct http_reque
 {
     const char *q = http_request_param(r, "query");
     if (!q || !*q) {
-        http_reply_json_error(r, 400, "bad_data", "invalid parameter \"query\": unknown position: "
-                                                  "parse error: no expression found in input");
+        http_reply_json_error(r, 400, "bad_data",
+                              "invalid parameter \"query\": unknown position: "
+                              "parse error: no expression found in input");
         return NULL;
     }
     struct query_job *j = xcalloc(1, sizeof *j);
+    j->t_begin = mono_ns();
     j->s = s;
     j->req = r;
+    /* The client's IP without the port, as Prometheus logs it. */
+    snprintf(j->client, sizeof j->client, "%s", http_request_remote_addr(r));
+    char *colon = strrchr(j->client, ':');
+    if (colon)
+        *colon = '\0';
+    if (j->client[0] == '[') {
+        memmove(j->client, j->client + 1, strlen(j->client));
+        char *br = strchr(j->client, ']');
+        if (br)
+            *br = '\0';
+    }
+    snprintf(j->method, sizeof j->method, "%s", http_request_method(r));
+    snprintf(j->path, sizeof j->path, "%s", http_request_path(r));
     j->query = xstrdup(q);
     j->arena = promql_arena_new();
     struct promql_parse_error pe;
@@ -158,10 +306,31 @@ static struct query_job *query_job_new(struct vigil_server *s, struct http_reque
     return j;
 }
 
-/* timeout= may only shorten --query.timeout; lookback_delta= overrides. */
+/* timeout= may only shorten --query.timeout; lookback_delta= overrides;
+ * stats= asks for the statistics object; limit= caps the series. */
 static int query_job_opts(struct query_job *j, struct http_request *r)
 {
     int64_t ms;
+    const char *st = http_request_param(r, "stats");
+    if (st && *st) {
+        /* Per-step counts only with --enable-feature=promql-per-step-stats,
+         * as in Prometheus. */
+        j->stats = strcmp(st, "all") == 0 && j->s->per_step_stats ? STATS_ALL : STATS_BASIC;
+        j->opts.per_step_stats = j->stats == STATS_ALL;
+    }
+    const char *lim = http_request_param(r, "limit");
+    if (lim && *lim) {
+        char *end;
+        long v = strtol(lim, &end, 10);
+        if (*end || v < 0) {
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     "invalid parameter \"limit\": cannot parse \"%s\" to a valid limit", lim);
+            http_reply_json_error(r, 400, "bad_data", msg);
+            return -1;
+        }
+        j->limit = v;
+    }
     if (http_request_param(r, "timeout")) {
         if (duration_param(r, "timeout", &ms) < 0)
             return -1;
@@ -186,6 +355,7 @@ static void query_job_drop(struct query_job *j)
 
 static void query_job_start(struct query_job *j)
 {
+    j->t_parsed = mono_ns();
     j->work.data = j;
     j->s->queries_running++;
     uv_queue_work(j->s->loop, &j->work, query_work, query_done);
@@ -217,8 +387,8 @@ static void handle_query_range(struct http_request *r, void *ctx)
     j->range = true;
     const char *why = NULL;
     if (api_time_param(r, "start", INT64_MIN, &j->start) < 0 ||
-        api_time_param(r, "end", INT64_MIN, &j->end) < 0 || duration_param(r, "step", &j->step) < 0 ||
-        query_job_opts(j, r) < 0) {
+        api_time_param(r, "end", INT64_MIN, &j->end) < 0 ||
+        duration_param(r, "step", &j->step) < 0 || query_job_opts(j, r) < 0) {
         query_job_drop(j);
         return;
     }

@@ -89,9 +89,9 @@ static void rule_json(struct sbuf *b, const struct rule_info *r, bool exclude_al
     sbuf_put_json_string(b, r->query, strlen(r->query));
     if (r->alerting) {
         sbuf_puts(b, ",\"duration\":");
-        sbuf_put_float(b, (double)r->for_ms / 1000.0);
+        api_json_float(b, (double)r->for_ms / 1000.0);
         sbuf_puts(b, ",\"keepFiringFor\":");
-        sbuf_put_float(b, (double)r->keep_firing_for_ms / 1000.0);
+        api_json_float(b, (double)r->keep_firing_for_ms / 1000.0);
     }
     if (r->alerting || r->labels.n) {
         sbuf_puts(b, ",\"labels\":");
@@ -114,7 +114,7 @@ static void rule_json(struct sbuf *b, const struct rule_info *r, bool exclude_al
         sbuf_put_json_string(b, r->last_error, strlen(r->last_error));
     }
     sbuf_puts(b, ",\"evaluationTime\":");
-    sbuf_put_float(b, r->eval_seconds);
+    api_json_float(b, r->eval_seconds);
     sbuf_puts(b, ",\"lastEvaluation\":");
     api_json_time(b, r->last_eval_ms);
     sbuf_printf(b, ",\"type\":\"%s\"}", r->alerting ? "alerting" : "recording");
@@ -158,9 +158,9 @@ static void group_json(void *arg, const struct rule_group_info *g)
     sbuf_puts(b, ",\"rules\":[");
     sbuf_append(b, rules.data ? rules.data : "", rules.len);
     sbuf_puts(b, "],\"interval\":");
-    sbuf_put_float(b, (double)g->interval_ms / 1000.0);
+    api_json_float(b, (double)g->interval_ms / 1000.0);
     sbuf_printf(b, ",\"limit\":%lld,\"evaluationTime\":", (long long)g->limit);
-    sbuf_put_float(b, g->eval_seconds);
+    api_json_float(b, g->eval_seconds);
     sbuf_puts(b, ",\"lastEvaluation\":");
     api_json_time(b, g->last_eval_ms);
     sbuf_putc(b, '}');

@@ -151,8 +151,8 @@ struct meta_row {
 struct meta_ctx {
     struct meta_row *v;
     size_t n, cap;
-    const char *metric;                /* metric= filter or NULL */
-    const struct label_matcher *ms;    /* match_target= or NULL */
+    const char *metric;             /* metric= filter or NULL */
+    const struct label_matcher *ms; /* match_target= or NULL */
     size_t nms;
     bool with_target;
 };
@@ -325,10 +325,10 @@ void server_api_targets_register(struct vigil_server *s)
 {
     http_server_route(s->http, "GET", "/api/v1/metadata", false, "/api/v1/metadata",
                       handle_metadata, s);
-    http_server_route(s->http, "GET", "/api/v1/targets/metadata", false,
-                      "/api/v1/targets/metadata", handle_targets_metadata, s);
-    http_server_route(s->http, "GET", "/api/v1/targets", false, "/api/v1/targets",
-                      handle_targets, s);
+    http_server_route(s->http, "GET", "/api/v1/targets/metadata", false, "/api/v1/targets/metadata",
+                      handle_targets_metadata, s);
+    http_server_route(s->http, "GET", "/api/v1/targets", false, "/api/v1/targets", handle_targets,
+                      s);
     http_server_route(s->http, "GET", "/api/v1/scrape_pools", false, "/api/v1/scrape_pools",
                       handle_scrape_pools, s);
 }

@@ -95,8 +95,12 @@ static int check_config_files(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         int rc;
         switch (conf_file_kind(argv[i])) {
-        case CONF_KIND_ALERTMANAGER: rc = check_alertmanager(argv[i]); break;
-        default: rc = check_prometheus(argv[i]); break;
+        case CONF_KIND_ALERTMANAGER:
+            rc = check_alertmanager(argv[i]);
+            break;
+        default:
+            rc = check_prometheus(argv[i]);
+            break;
         }
         failed |= rc != 0;
     }

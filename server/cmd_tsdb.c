@@ -254,8 +254,7 @@ static int import_sample(struct import_state *st, struct textparse *p, struct sb
 {
     int64_t t;
     if (!textparse_timestamp(p, &t)) {
-        fprintf(stderr, "vigil: error: line %lu: sample without a timestamp\n",
-                textparse_line(p));
+        fprintf(stderr, "vigil: error: line %lu: sample without a timestamp\n", textparse_line(p));
         return -1;
     }
     const char *raw;

@@ -296,3 +296,18 @@ void flags_each(const struct vigil_flags *f,
         fn(ctx, d->name, v);
     }
 }
+
+bool flags_feature_enabled(const struct vigil_flags *f, const char *name)
+{
+    const char *p = f->enable_features.data;
+    size_t n = strlen(name);
+    while (p && *p) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, name, n) == 0)
+            return true;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return false;
+}

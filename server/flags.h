@@ -61,5 +61,7 @@ void flags_free(struct vigil_flags *f);
 void flags_each(const struct vigil_flags *f,
                 void (*fn)(void *ctx, const char *name, const char *value), void *ctx);
 void flags_print_version(FILE *out);
+/* Whether --enable-feature lists name. */
+bool flags_feature_enabled(const struct vigil_flags *f, const char *name);
 
 #endif

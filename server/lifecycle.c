@@ -18,6 +18,7 @@
  * evaluation, lets in-flight requests and evaluations finish, closes
  * storage and leaves the loop; a watchdog makes sure the process is gone
  * within 5 s even if a client stalls. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -56,6 +57,29 @@ static int server_load_configs(struct vigil_server *s, struct prom_config **pc,
     return 0;
 }
 
+/* Opens (or keeps, or closes) the query log for cfg, as Prometheus's
+ * engine does on each load: a path that did not change keeps the file. */
+static void query_log_apply(struct vigil_server *s, const struct prom_config *cfg)
+{
+    const char *path = cfg->global.query_log_file;
+    if (path && s->query_log_path && strcmp(path, s->query_log_path) == 0)
+        return;
+    if (s->query_log)
+        fclose(s->query_log);
+    free(s->query_log_path);
+    s->query_log = NULL;
+    s->query_log_path = NULL;
+    if (!path)
+        return;
+    s->query_log = fopen(path, "a");
+    if (!s->query_log) {
+        log_error(s->log, "query", "Cannot open the query log", "file", path, "err",
+                  strerror(errno));
+        return;
+    }
+    s->query_log_path = xstrdup(path);
+}
+
 int server_reload(struct vigil_server *s, char *msg, size_t msglen)
 {
     struct prom_config *pc;
@@ -89,6 +113,7 @@ int server_reload(struct vigil_server *s, char *msg, size_t msglen)
      * the old one is freed. */
     if (s->scrape && scrape_manager_apply(s->scrape, pc, msg, msglen) < 0)
         log_error(s->log, "scrape", "Error applying scrape config", "err", msg);
+    query_log_apply(s, pc);
     prom_config_free(s->config);
     am_config_free(s->am_config);
     s->config = pc;
@@ -365,6 +390,9 @@ static void server_cleanup(struct vigil_server *s)
     metrics_registry_free(s->metrics);
     free(s->route_prefix);
     free(s->external_url);
+    if (s->query_log)
+        fclose(s->query_log);
+    free(s->query_log_path);
     if (s->loop) {
         uv_loop_close(s->loop);
         free(s->loop);
@@ -380,6 +408,7 @@ int server_run(struct vigil_server *s)
     server_metrics_init(s);
     s->route_prefix = route_prefix_derive(&s->flags);
     s->external_url = external_url_derive(&s->flags);
+    s->per_step_stats = flags_feature_enabled(&s->flags, "promql-per-step-stats");
 
     char msg[1024];
     if (server_load_configs(s, &s->config, &s->am_config, msg, sizeof msg) < 0) {
@@ -389,6 +418,7 @@ int server_run(struct vigil_server *s)
     }
     metric_set(s->reload_success, 1);
     metric_set(s->reload_success_ts, now_seconds());
+    query_log_apply(s, s->config);
 
     s->loop = xmalloc(sizeof *s->loop);
     uv_loop_init(s->loop);

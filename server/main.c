@@ -1,7 +1,8 @@
 /* main.c — the vigil command: subcommand dispatch and the server's start.
  *
  * `vigil [flags]` runs the server; `vigil check ...`, `vigil promqltest`,
- * `vigil test rules` and `vigil tsdb ...` are tools that run and exit.  Only main() exits; everything below returns statuses. */
+ * `vigil test rules` and `vigil tsdb ...` are tools that run and exit.  Only main() exits;
+ * everything below returns statuses. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

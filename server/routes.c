@@ -75,8 +75,7 @@ static void handle_metrics(struct http_request *r, void *ctx)
     struct vigil_server *s = ctx;
     struct sbuf out = SBUF_INIT;
     metrics_registry_write_text(s->metrics, &out);
-    http_reply(r, 200, METRICS_TEXT_CONTENT_TYPE, out.data ? out.data : "",
-               out.len);
+    http_reply(r, 200, METRICS_TEXT_CONTENT_TYPE, out.data ? out.data : "", out.len);
     sbuf_free(&out);
 }
 

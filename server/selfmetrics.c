@@ -25,8 +25,8 @@ static struct metric *counter(struct vigil_server *s, const char *name, const ch
 
 static void build_info_init(struct vigil_server *s, const char *name, const char *help)
 {
-    static const char *const labels[] = {"branch", "goversion", "revision", "tags", "version",
-                                         NULL};
+    static const char *const labels[] = {"branch", "goversion", "revision",
+                                         "tags",   "version",   NULL};
     const char *const values[] = {"main", "none", "unknown", "", VIGIL_VERSION};
     struct metric_family *f = metrics_gauge_new(s->metrics, name, help, labels);
     metric_set(metric_family_with(f, values), 1);
@@ -45,17 +45,17 @@ void server_metrics_init(struct vigil_server *s)
         sizeof http_duration_buckets / sizeof http_duration_buckets[0]);
     s->reload_success = gauge(s, "prometheus_config_last_reload_successful",
                               "Whether the last configuration reload attempt was successful.");
-    s->reload_success_ts =
-        gauge(s, "prometheus_config_last_reload_success_timestamp_seconds",
-              "Timestamp of the last successful configuration reload.");
+    s->reload_success_ts = gauge(s, "prometheus_config_last_reload_success_timestamp_seconds",
+                                 "Timestamp of the last successful configuration reload.");
     s->reloads_total = counter(s, "vigil_config_reloads_total",
                                "Configuration reload attempts (start-up load excluded).");
     s->reload_failures_total = counter(s, "vigil_config_reload_failures_total",
                                        "Configuration reload attempts that failed.");
     s->queries_canceled = counter(s, "vigil_queries_canceled_total",
                                   "Queries stopped because their client went away.");
-    s->ready_gauge = gauge(s, "prometheus_ready", "Whether Prometheus startup was fully completed "
-                                                  "and the server is ready for normal operation.");
+    s->ready_gauge = gauge(s, "prometheus_ready",
+                           "Whether Prometheus startup was fully completed "
+                           "and the server is ready for normal operation.");
     build_info_init(s, "prometheus_build_info",
                     "A metric with a constant '1' value labeled by version, revision, branch, "
                     "goversion from which prometheus was built, and the goos and goarch for the "

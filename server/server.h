@@ -10,6 +10,7 @@
 #define VIGIL_SERVER_SERVER_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "conf/conf.h"
@@ -39,10 +40,13 @@ struct vigil_server {
     struct prom_config *config;
     struct am_config *am_config; /* NULL unless --alertmanager.config.file */
     struct webauth *webauth;     /* NULL unless --web.config.file */
-    char *route_prefix;          /* derived from the flags; "/" when none */
-    char *external_url;          /* derived from the flags; no trailing slash */
-    bool ready;                  /* storage open and config loaded */
-    double start_time;           /* Unix seconds */
+    FILE *query_log;             /* global.query_log_file, append; NULL when unset */
+    char *query_log_path;
+    bool per_step_stats; /* --enable-feature=promql-per-step-stats */
+    char *route_prefix;  /* derived from the flags; "/" when none */
+    char *external_url;  /* derived from the flags; no trailing slash */
+    bool ready;          /* storage open and config loaded */
+    double start_time;   /* Unix seconds */
     bool stopping;
     bool forced_stop;         /* the shutdown watchdog fired: handles may be open */
     unsigned queries_running; /* on worker threads; storage stays open until 0 */
@@ -83,6 +87,8 @@ void server_api_rules_register(struct vigil_server *s);
 /* A time as Go's time.Time marshals to JSON (RFC 3339, UTC, nanoseconds
  * with trailing zeros trimmed); ms <= 0 is the zero time. */
 void api_json_time(struct sbuf *b, int64_t ms);
+/* A float64 as Go's encoding/json writes it ("0.000268822", "7.5e-7", "15"). */
+void api_json_float(struct sbuf *b, double v);
 /* Prometheus's parseTime: Unix seconds (float) or RFC 3339.  0 or -1. */
 int api_parse_time(const char *v, int64_t *ms);
 /* Replies 503 "TSDB not ready" and returns false until storage is open. */

@@ -61,7 +61,8 @@ static bool b64_decode(const char *in, struct sbuf *out)
             if (v[k] < 0)
                 return false;
         }
-        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        uint32_t w =
+            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
         sbuf_putc(out, (char)(w >> 16));
         if (in[i + 2] != '=')
             sbuf_putc(out, (char)(w >> 8));
@@ -160,8 +161,10 @@ int server_webauth_load(struct vigil_server *s, char *msg, size_t msglen)
         return -1;
     }
     if (wc->tls) {
-        snprintf(msg, msglen, "%s: tls_server_config: serving TLS is not supported yet; put a "
-                 "TLS-terminating proxy in front of Vigil", s->flags.web_config_file);
+        snprintf(msg, msglen,
+                 "%s: tls_server_config: serving TLS is not supported yet; put a "
+                 "TLS-terminating proxy in front of Vigil",
+                 s->flags.web_config_file);
         web_config_free(wc);
         return -1;
     }

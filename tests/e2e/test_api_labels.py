@@ -291,10 +291,103 @@ class LabelsApiTest(unittest.TestCase):
             else:
                 self.assertIn(vs, (200, 400))
 
+    def test_query_stats_like_prometheus(self):
+        # The statistics object's shape, and the samples it counts, over the
+        # same data: timings differ by nature, the sample counts must not.
+        cases = [("/api/v1/query", [("query", "up"), ("time", self.now - 1)]),
+                 ("/api/v1/query", [("query", "rate(http_requests_total[5m])"), ("time", self.now - 1)]),
+                 ("/api/v1/query_range", [("query", "sum(up)"), ("start", self.now - 300),
+                                          ("end", self.now), ("step", "60")])]
+        timing_keys = ["evalTotalTime", "resultSortTime", "queryPreparationTime",
+                       "innerEvalTime", "execQueueTime", "execTotalTime"]
+        for path, params in cases:
+            for mode in ("1", "all"):
+                vs, vj, ps, pj = self.both(path, params + [("stats", mode)])
+                self.assertEqual(vs, 200, vj)
+                st = vj["data"]["stats"]
+                self.assertEqual(list(st["timings"].keys()), timing_keys)
+                # Per-step counts need --enable-feature=promql-per-step-stats.
+                self.assertNotIn("totalQueryableSamplesPerStep", st["samples"])
+                if pj is None:
+                    continue
+                pst = pj["data"]["stats"]
+                self.assertEqual(list(pst["samples"].keys()), list(st["samples"].keys()))
+                self.assertEqual(st["samples"]["totalQueryableSamples"],
+                                 pst["samples"]["totalQueryableSamples"], params)
+            vs, vj = get(self.v.port, path, params)
+            self.assertNotIn("stats", vj["data"])
+
+    def test_query_limit(self):
+        s, j = get(self.v.port, "/api/v1/query", [("query", "up"), ("time", self.now - 1), ("limit", "2")])
+        self.assertEqual(len(j["data"]["result"]), 2, j)
+        self.assertEqual(j["warnings"], ["results truncated due to limit"])
+        s, j = get(self.v.port, "/api/v1/query", [("query", "up"), ("limit", "x")])
+        self.assertEqual((s, j["errorType"]), (400, "bad_data"))
+
+    def promtool(self, port, *args):
+        p = subprocess.run(["promtool", "query"] + list(args[:1]) +
+                           ["http://127.0.0.1:%d" % port] + list(args[1:]),
+                           capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stdout, p.stderr
+
+    def test_promtool_query_prints_the_same(self):
+        if not self.prom:
+            self.skipTest("prometheus not installed")
+        t = str(self.now - 1)
+        cases = [("instant", "--time=" + t, "up"),
+                 ("instant", "--time=" + t, "sum by (job) (rate(http_requests_total[5m]))"),
+                 ("instant", "--time=" + t, "scalar(sum(up))"),
+                 ("range", "--start=%d" % (self.now - 300), "--end=" + t, "--step=1m",
+                  "rate(http_requests_total[5m])"),
+                 ("series", "--match=up", "--match=temperature"),
+                 ("labels", "job"),
+                 ("labels", "__name__"),
+                 ("instant", "--time=" + t, "sum(")]
+        for args in cases:
+            mine, theirs = self.promtool(self.v.port, *args), self.promtool(self.pport, *args)
+            self.assertEqual(mine, theirs, args)
+
     def test_query_exemplars_probe(self):
         s, j = get(self.v.port, "/api/v1/query_exemplars",
                    [("query", "test"), ("start", "1700000000000"), ("end", "1700000100000")], post=True)
         self.assertEqual((s, j), (200, {"status": "success", "data": []}))
+
+
+class PerStepStatsTest(unittest.TestCase):
+    def test_per_step_stats_and_query_log(self):
+        v = Vigil(extra_args=["--enable-feature=promql-per-step-stats"])
+        log = os.path.join(v.tmp, "query.log")
+        with open(v.config_file, "a") as f:
+            f.write("global:\n  query_log_file: %s\n" % log)
+        v.start()
+        try:
+            now = int(time.time())
+            params = [("query", "count(up) or vector(0)"), ("start", now - 20), ("end", now),
+                      ("step", "10"), ("stats", "all")]
+            s, j = get(v.port, "/api/v1/query_range", params)
+            self.assertEqual(s, 200, j)
+            st = j["data"]["stats"]["samples"]
+            steps = st["totalQueryableSamplesPerStep"]
+            self.assertEqual([t for t, _ in steps], [now - 20, now - 10, now])
+            self.assertEqual(sum(n for _, n in steps), st["totalQueryableSamples"])
+            s, j = get(v.port, "/api/v1/query", [("query", "sum("), ("time", now)])
+            with open(log) as f:
+                lines = [json.loads(l) for l in f]
+            self.assertEqual(len(lines), 1)  # a parse error is not a query
+            entry = lines[0]
+            self.assertEqual(list(entry.keys()), ["httpRequest", "params", "stats", "ts"])
+            self.assertEqual(entry["httpRequest"], {"clientIP": "127.0.0.1", "method": "GET",
+                                                    "path": "/api/v1/query_range"})
+            self.assertEqual(entry["params"]["query"], "count(up) or vector(0)")
+            self.assertEqual(entry["params"]["step"], 10)
+            self.assertRegex(entry["params"]["start"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            s, j = get(v.port, "/api/v1/query", [("query", "1/0 + on() group_left vector(1)"), ("time", now)])
+            s, j = get(v.port, "/api/v1/query", [("query", 'label_replace(up, "x", "$1", "", "(")')])
+            with open(log) as f:
+                last = [json.loads(l) for l in f][-1]
+            self.assertIn("error", last)
+        finally:
+            v.cleanup()
 
 
 if __name__ == "__main__":

@@ -441,6 +441,10 @@ void promql_format(const struct promql_expr *e, struct sbuf *out);
  * 100 bytes are split over indented lines. */
 void promql_format_pretty(const struct promql_expr *e, struct sbuf *out);
 
+/* Appends the tree as Prometheus 3's /api/v1/parse_query shows it (its
+ * translateAST): nested objects with sorted keys (query/ast_json.c). */
+void promql_ast_json(const struct promql_expr *e, struct sbuf *out);
+
 /* ---- Evaluation (query/eval*.c) --------------------------------------- */
 
 struct tsdb;

@@ -412,29 +412,54 @@ static void handle_query_range(struct http_request *r, void *ctx)
     query_job_start(j);
 }
 
-/* /api/v1/format_query: the query pretty-printed as Prometheus does. */
-static void handle_format_query(struct http_request *r, void *ctx)
+/* The query parameter, parsed; replies 400 bad_data and returns NULL when
+ * it does not parse.  The tree lives in *a (the caller frees it). */
+static struct promql_expr *query_param_parse(struct http_request *r, struct promql_arena **a)
 {
-    (void)ctx;
     const char *q = http_request_param(r, "query");
-    struct promql_arena *a = promql_arena_new();
+    *a = promql_arena_new();
     struct promql_parse_error pe;
-    struct promql_expr *e = q ? promql_parse(a, q, strlen(q), PROMQL_FEATURES_DEFAULT, &pe) : NULL;
+    struct promql_expr *e = q ? promql_parse(*a, q, strlen(q), PROMQL_FEATURES_DEFAULT, &pe) : NULL;
     if (!e) {
         char msg[700];
         snprintf(msg, sizeof msg, "invalid parameter \"query\": %s",
                  q ? pe.msg : "unknown position: parse error: no expression found in input");
         http_reply_json_error(r, 400, "bad_data", msg);
-        promql_arena_free(a);
-        return;
     }
-    struct sbuf text = SBUF_INIT, b = SBUF_INIT;
-    promql_format_pretty(e, &text);
-    sbuf_puts(&b, "{\"status\":\"success\",\"data\":");
-    sbuf_put_json_string(&b, text.data ? text.data : "", text.len);
-    sbuf_putc(&b, '}');
-    http_reply_sbuf(r, 200, "application/json", &b);
-    sbuf_free(&text);
+    return e;
+}
+
+/* /api/v1/parse_query (Prometheus 3): the syntax tree as JSON. */
+static void handle_parse_query(struct http_request *r, void *ctx)
+{
+    (void)ctx;
+    struct promql_arena *a;
+    struct promql_expr *e = query_param_parse(r, &a);
+    if (e) {
+        struct sbuf b = SBUF_INIT;
+        sbuf_puts(&b, "{\"status\":\"success\",\"data\":");
+        promql_ast_json(e, &b);
+        sbuf_putc(&b, '}');
+        http_reply_sbuf(r, 200, "application/json", &b);
+    }
+    promql_arena_free(a);
+}
+
+/* /api/v1/format_query: the query pretty-printed as Prometheus does. */
+static void handle_format_query(struct http_request *r, void *ctx)
+{
+    (void)ctx;
+    struct promql_arena *a;
+    struct promql_expr *e = query_param_parse(r, &a);
+    if (e) {
+        struct sbuf text = SBUF_INIT, b = SBUF_INIT;
+        promql_format_pretty(e, &text);
+        sbuf_puts(&b, "{\"status\":\"success\",\"data\":");
+        sbuf_put_json_string(&b, text.data ? text.data : "", text.len);
+        sbuf_putc(&b, '}');
+        http_reply_sbuf(r, 200, "application/json", &b);
+        sbuf_free(&text);
+    }
     promql_arena_free(a);
 }
 
@@ -447,5 +472,7 @@ void server_api_query_register(struct vigil_server *s)
                           handle_query_range, s);
         http_server_route(s->http, m, "/api/v1/format_query", false, "/api/v1/format_query",
                           handle_format_query, s);
+        http_server_route(s->http, m, "/api/v1/parse_query", false, "/api/v1/parse_query",
+                          handle_parse_query, s);
     }
 }

@@ -347,6 +347,29 @@ class LabelsApiTest(unittest.TestCase):
             mine, theirs = self.promtool(self.v.port, *args), self.promtool(self.pport, *args)
             self.assertEqual(mine, theirs, args)
 
+    def test_parse_query(self):
+        # Prometheus 3's endpoint (2.42 has none): translateAST's shape.
+        s, j = get(self.v.port, "/api/v1/parse_query", [("query", 'rate(x{a!~"b"}[5m] offset 1m) > bool 2')])
+        self.assertEqual(s, 200, j)
+        sel = {"matchers": [{"name": "a", "type": "!~", "value": "b"},
+                            {"name": "__name__", "type": "=", "value": "x"}],
+               "name": "x", "offset": 60000, "range": 300000, "startOrEnd": None,
+               "timestamp": None, "type": "matrixSelector"}
+        self.assertEqual(j["data"], {
+            "bool": True,
+            "lhs": {"args": [sel], "func": {"argTypes": ["matrix"], "name": "rate",
+                                            "returnType": "vector", "variadic": 0}, "type": "call"},
+            "matching": {"card": "one-to-one", "include": [], "labels": [], "on": False},
+            "op": ">", "rhs": {"type": "numberLiteral", "val": "2"}, "type": "binaryExpr"})
+        s, j = get(self.v.port, "/api/v1/parse_query",
+                   [("query", "topk by (job) (3, -up @ end())")], post=True)
+        self.assertEqual(j["data"]["type"], "aggregation")
+        self.assertEqual(j["data"]["param"], {"type": "numberLiteral", "val": "3"})
+        self.assertEqual(j["data"]["expr"]["type"], "unaryExpr")
+        self.assertEqual(j["data"]["expr"]["expr"]["startOrEnd"], "end")
+        s, j = get(self.v.port, "/api/v1/parse_query", [("query", "sum(")])
+        self.assertEqual((s, j["errorType"]), (400, "bad_data"))
+
     def test_query_exemplars_probe(self):
         s, j = get(self.v.port, "/api/v1/query_exemplars",
                    [("query", "test"), ("start", "1700000000000"), ("end", "1700000100000")], post=True)

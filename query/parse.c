@@ -335,6 +335,12 @@ static void parser_make_matcher(struct parser *p, struct label_matcher *m, const
     size_t vlen;
     m->name = label;
     m->value = parser_unquote(p, value, &vlen);
+    /* Label names and values are C strings in Vigil's storage: a NUL
+     * would silently cut the value (and change what a regex means), so
+     * it is refused instead. */
+    if (memchr(m->value, '\0', vlen))
+        parser_fail(p, value->pos, value->pos + value->len,
+                    "label matcher value contains a NUL byte");
     switch (op) {
     case TOK_NEQ:
         m->type = LABEL_MATCH_NEQ;
@@ -364,8 +370,11 @@ static void parse_label_matcher(struct parser *p, struct label_matcher *m)
     if (t->type != TOK_IDENTIFIER && t->type != TOK_STRING)
         parser_unexpected(p, "label matching", "identifier or \"}\"");
     struct token name = parser_take(p);
-    const char *label = name.type == TOK_STRING ? parser_unquote(p, &name, NULL)
+    size_t nlen = name.len;
+    const char *label = name.type == TOK_STRING ? parser_unquote(p, &name, &nlen)
                                                 : parser_strdup(p, name.val, name.len);
+    if (memchr(label, '\0', nlen))
+        parser_fail(p, name.pos, name.pos + name.len, "label name contains a NUL byte");
     if (!tok_is_match_op(parser_peek(p)->type)) {
         if (name.type == TOK_IDENTIFIER)
             parser_unexpected(p, "label matching", "label matching operator");

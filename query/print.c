@@ -63,6 +63,10 @@ static void print_selector_core(struct sbuf *b, const struct promql_expr *vs)
     }
     if (name)
         sbuf_puts(b, name);
+    if (!k && !name)
+        /* Only info()'s second argument can be empty.  Prometheus prints
+         * nothing here, which does not parse back; "{}" does. */
+        sbuf_puts(b, "{}");
     if (k) {
         qsort(texts, k, sizeof *texts, compare_cstr);
         sbuf_putc(b, '{');

@@ -12,6 +12,7 @@
  * back to the same double, which is what Go's algorithm yields. */
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,15 +232,63 @@ void go_format_unicode(struct sbuf *b, int32_t r)
 
 /* Shortest round-trip digits of |v| (finite, non-zero or zero) and the
  * decimal exponent of the first digit. */
+/* Digits of an integral |v| < 1e15, trailing zeros not counted. */
+static int integer_digits(double v)
+{
+    uint64_t u = (uint64_t)fabs(v);
+    int n = 0, zeros = 0;
+    bool lead = true;
+    while (u) {
+        if (lead && u % 10 == 0)
+            zeros++;
+        else
+            lead = false;
+        u /= 10;
+        n++;
+    }
+    return n - zeros > 0 ? n - zeros : 1;
+}
+
+int go_float_shortest_e(double v, char fmt, char *buf, size_t n)
+{
+    const char *f = fmt == 'E' ? "%.*E" : "%.*e";
+    if (v == 0 || (fabs(v) < 1e15 && v == (double)(int64_t)v)) {
+        int nd = v == 0 ? 1 : integer_digits(v);
+        snprintf(buf, n, f, nd - 1, v);
+        return nd;
+    }
+    if (fabs(v) < DBL_MIN) { /* subnormal: fewer bits, so search */
+        for (int nd = 1;; nd++) {
+            snprintf(buf, n, f, nd - 1, v);
+            if (nd == 17 || strtod(buf, NULL) == v)
+                return nd;
+        }
+    }
+    /* Any decimal of at most 15 significant digits survives a trip through
+     * a double (DBL_DIG), so if one reads back as v, rounding v to 15
+     * digits gives it, trailing zeros aside.  Otherwise the correctly
+     * rounded 16-digit decimal is the closest one and round-trips if any
+     * does; 17 digits always do. */
+    snprintf(buf, n, f, 14, v);
+    if (strtod(buf, NULL) == v) {
+        const char *e = strpbrk(buf, "eE");
+        int nd = 15;
+        for (const char *p = e - 1; nd > 1 && *p == '0'; p--)
+            nd--;
+        snprintf(buf, n, f, nd - 1, v);
+        return nd;
+    }
+    snprintf(buf, n, f, 15, v);
+    if (strtod(buf, NULL) == v)
+        return 16;
+    snprintf(buf, n, f, 16, v);
+    return 17;
+}
+
 static int shortest_digits(double v, char *digits, int *exp10)
 {
     char tmp[40];
-    int nd = 1;
-    for (; nd <= 17; nd++) {
-        snprintf(tmp, sizeof tmp, "%.*e", nd - 1, fabs(v));
-        if (strtod(tmp, NULL) == fabs(v))
-            break;
-    }
+    go_float_shortest_e(fabs(v), 'e', tmp, sizeof tmp);
     int k = 0;
     for (const char *p = tmp; *p && *p != 'e'; p++)
         if (*p >= '0' && *p <= '9')
@@ -482,10 +531,6 @@ char *go_format_float_exp(double v, char fmt, char *buf, size_t n)
         return buf;
     }
     /* C's %.*e already pads the exponent to two digits, as Go does. */
-    for (int p = 0; p <= 17; p++) {
-        snprintf(buf, n, fmt == 'E' ? "%.*E" : "%.*e", p, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
+    go_float_shortest_e(v, fmt, buf, n);
     return buf;
 }

@@ -21,6 +21,10 @@ int go_hex_digit(char c);
  * mantissa that reads back as v, a two-digit exponent at least ("1e+00",
  * "1.5E-07"), "NaN", "+Inf", "-Inf".  Writes at most n bytes; returns buf. */
 char *go_format_float_exp(double v, char fmt, char *buf, size_t n);
+/* The shortest round-trip digits of finite v in C's %e form ("1.5e+07";
+ * fmt 'E' for "1.5E+07") into buf; returns the number of significant
+ * digits.  At most three formatting passes, one for integers. */
+int go_float_shortest_e(double v, char fmt, char *buf, size_t n);
 
 /* Go's strconv.Quote / QuoteRune and fmt's %q, %.10q and %#U. */
 void go_quote(struct sbuf *b, const char *s, size_t n);

@@ -5,6 +5,7 @@
  * is the most needed), as Go's strconv.FormatFloat(v, 'g', -1, 64)
  * does and therefore what Prometheus prints. */
 #include "util/sbuf.h"
+#include "util/gostrconv.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -138,12 +139,7 @@ void sbuf_put_float(struct sbuf *b, double v)
     /* Shortest digit count that round-trips, found in %e form so the
      * decimal exponent comes out too. */
     char tmp[40];
-    int digits = 1;
-    for (; digits <= 17; digits++) {
-        snprintf(tmp, sizeof tmp, "%.*e", digits - 1, v);
-        if (strtod(tmp, NULL) == v)
-            break;
-    }
+    int digits = go_float_shortest_e(v, 'e', tmp, sizeof tmp);
     int exp10 = atoi(strchr(tmp, 'e') + 1);
     /* Go's 'g' with shortest precision switches to exponent form when the
      * exponent is < -4 or >= 6 (its eprec is 6 for shortest output). */

@@ -347,6 +347,8 @@ static int server_start_http(struct vigil_server *s)
         return -1;
     }
     log_info(s->log, "web", "Start listening for connections", "address", s->flags.listen_address);
+    log_info(s->log, "web", server_webauth_tls(s) ? "TLS is enabled." : "TLS is disabled.",
+             "address", s->flags.listen_address);
     return 0;
 }
 

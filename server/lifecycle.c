@@ -18,6 +18,7 @@
  * evaluation, lets in-flight requests and evaluations finish, closes
  * storage and leaves the loop; a watchdog makes sure the process is gone
  * within 5 s even if a client stalls. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -284,6 +285,11 @@ static void tsdb_open_done(uv_work_t *w, int status)
 
 static void signals_start(struct vigil_server *s)
 {
+    /* A write to a peer that has reset (a response, a TLS close_notify)
+     * fails with EPIPE, which libuv reports to its callback; the signal
+     * would kill the server instead.  Go's runtime ignores it for sockets
+     * too.  Only the server does this: CLI commands keep the default. */
+    signal(SIGPIPE, SIG_IGN);
     uv_signal_t *hs[] = {&s->sig_hup, &s->sig_term, &s->sig_int};
     int nums[] = {SIGHUP, SIGTERM, SIGINT};
     for (int i = 0; i < 3; i++) {

@@ -19,6 +19,7 @@
  * storage and leaves the loop; a watchdog makes sure the process is gone
  * within 5 s even if a client stalls. */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -309,6 +310,11 @@ static void tsdb_open_done(uv_work_t *w, int status)
 
 static void signals_start(struct vigil_server *s)
 {
+    /* A write to a peer that has reset (a response, a TLS close_notify)
+     * fails with EPIPE, which libuv reports to its callback; the signal
+     * would kill the server instead.  Go's runtime ignores it for sockets
+     * too.  Only the server does this: CLI commands keep the default. */
+    signal(SIGPIPE, SIG_IGN);
     uv_signal_t *hs[] = {&s->sig_hup, &s->sig_term, &s->sig_int};
     int nums[] = {SIGHUP, SIGTERM, SIGINT};
     for (int i = 0; i < 3; i++) {
@@ -372,6 +378,8 @@ static int server_start_http(struct vigil_server *s)
         return -1;
     }
     log_info(s->log, "web", "Start listening for connections", "address", s->flags.listen_address);
+    log_info(s->log, "web", server_webauth_tls(s) ? "TLS is enabled." : "TLS is disabled.",
+             "address", s->flags.listen_address);
     return 0;
 }
 

@@ -32,6 +32,15 @@ static void build_info_init(struct vigil_server *s, const char *name, const char
     metric_set(metric_family_with(f, values), 1);
 }
 
+/* Copies totals other modules keep; runs in the /metrics handler, on the
+ * loop thread, which owns the HTTP server. */
+static void selfmetrics_collect(void *ctx)
+{
+    struct vigil_server *s = ctx;
+    if (s->http)
+        metric_set(s->tls_handshake_errors, (double)http_server_tls_handshake_errors(s->http));
+}
+
 void server_metrics_init(struct vigil_server *s)
 {
     /* Label names in sorted order, as client_golang writes them. */
@@ -53,9 +62,11 @@ void server_metrics_init(struct vigil_server *s)
                                        "Configuration reload attempts that failed.");
     s->queries_canceled = counter(s, "vigil_queries_canceled_total",
                                   "Queries stopped because their client went away.");
-    s->ready_gauge = gauge(s, "prometheus_ready",
-                           "Whether Prometheus startup was fully completed "
-                           "and the server is ready for normal operation.");
+    s->tls_handshake_errors = counter(s, "vigil_http_tls_handshake_errors_total",
+                                      "Connections dropped because their TLS handshake failed.");
+    metrics_registry_add_collector(s->metrics, selfmetrics_collect, s);
+    s->ready_gauge = gauge(s, "prometheus_ready", "Whether Prometheus startup was fully completed "
+                                                  "and the server is ready for normal operation.");
     build_info_init(s, "prometheus_build_info",
                     "A metric with a constant '1' value labeled by version, revision, branch, "
                     "goversion from which prometheus was built, and the goos and goarch for the "

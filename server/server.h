@@ -62,6 +62,7 @@ struct vigil_server {
     struct metric *reload_success, *reload_success_ts, *reloads_total, *reload_failures_total;
     struct metric *ready_gauge;
     struct metric *queries_canceled;
+    struct metric *tls_handshake_errors;
 };
 
 /* lifecycle.c */
@@ -97,9 +98,12 @@ bool api_ready(struct vigil_server *s, struct http_request *r);
  * into ms; replies 400 bad_data and returns -1 when it does not parse. */
 int api_time_param(struct http_request *r, const char *name, int64_t def, int64_t *ms);
 
-/* webauth.c: loads --web.config.file (again, on reload) and puts its gate
- * (headers, basic auth) in front of every request.  0 or -1 with msg. */
+/* webauth.c: loads --web.config.file (again, on reload), puts its gate
+ * (headers, basic auth) in front of every request and gives the HTTP server
+ * its TLS configuration.  0 or -1 with msg (the running config stays). */
 int server_webauth_load(struct vigil_server *s, char *msg, size_t msglen);
+/* Whether the web server speaks TLS. */
+bool server_webauth_tls(const struct vigil_server *s);
 void server_webauth_free(struct vigil_server *s);
 
 /* cmd_check.c, cmd_tsdb.c */

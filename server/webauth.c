@@ -1,5 +1,14 @@
-/* webauth.c — what --web.config.file asks of every request: the configured
- * response headers, and HTTP basic authentication against bcrypt hashes.
+/* webauth.c — what --web.config.file asks of the web server: TLS, the
+ * configured response headers, and HTTP basic authentication against
+ * bcrypt hashes.
+ *
+ * TLS: tls_server_config (validated and translated by conf/webconfig.c)
+ * becomes an http_tls (server/http/tls.c loads the certificate and key
+ * then), which the HTTP server uses for connections accepted afterwards.
+ * A reload builds the new one first and keeps the old on any error, so a
+ * broken certificate never takes the listener down.  Whether TLS is served
+ * at all is fixed at start-up, as in Prometheus: a reload that would turn
+ * it on or off is refused.
  *
  * Verification follows Prometheus's exporter-toolkit: an unknown user is
  * still checked against a fixed dummy hash, so the answer takes as long as
@@ -24,6 +33,7 @@ struct auth_cache_entry {
 
 struct webauth {
     struct web_config *cfg;
+    bool tls; /* serving TLS: decided by the first load */
     struct auth_cache_entry cache[AUTH_CACHE_MAX];
     size_t ncache, next; /* next slot to overwrite when full */
 };
@@ -150,21 +160,60 @@ static void webauth_clear(struct webauth *a)
     a->cfg = NULL;
 }
 
+static const enum http_tls_client_auth webauth_client_auth[] = {
+    [WEB_CLIENT_AUTH_NONE] = HTTP_TLS_NO_CLIENT_CERT,
+    [WEB_CLIENT_AUTH_REQUEST] = HTTP_TLS_REQUEST_CLIENT_CERT,
+    [WEB_CLIENT_AUTH_REQUIRE_ANY] = HTTP_TLS_REQUIRE_ANY_CLIENT_CERT,
+    [WEB_CLIENT_AUTH_VERIFY_IF_GIVEN] = HTTP_TLS_VERIFY_CLIENT_CERT_IF_GIVEN,
+    [WEB_CLIENT_AUTH_REQUIRE_AND_VERIFY] = HTTP_TLS_REQUIRE_AND_VERIFY_CLIENT_CERT,
+};
+
+/* Loads the certificate and key that tls_server_config names. */
+static struct http_tls *webauth_tls_new(const struct web_tls *t, const char *file, char *msg,
+                                        size_t msglen)
+{
+    struct http_tls_options o = {
+        .cert_file = t->cert_file,
+        .key_file = t->key_file,
+        .cert_pem = t->cert,
+        .key_pem = t->key,
+        .client_ca_file = t->client_ca_file,
+        .client_ca_pem = t->client_ca,
+        .client_auth = webauth_client_auth[t->client_auth],
+        .min_version = t->min_version,
+        .max_version = t->max_version,
+        .ciphers = t->ciphers,
+        .groups = t->curves,
+        .prefer_server_ciphers = t->prefer_server_cipher_suites,
+        .allowed_sans = (const char *const *)t->client_allowed_sans.v,
+        .nallowed_sans = t->client_allowed_sans.n,
+    };
+    char err[768];
+    struct http_tls *tls = http_tls_new(&o, err, sizeof err);
+    if (!tls)
+        snprintf(msg, msglen, "%s: tls_server_config: %s", file, err);
+    return tls;
+}
+
 int server_webauth_load(struct vigil_server *s, char *msg, size_t msglen)
 {
-    if (!s->flags.web_config_file[0])
+    const char *file = s->flags.web_config_file;
+    if (!file[0])
         return 0;
     struct web_config *wc;
     struct conf_error err = {{0}};
-    if (web_config_load_file(s->flags.web_config_file, &wc, &err) < 0) {
+    if (web_config_load_file(file, &wc, &err) < 0) {
         snprintf(msg, msglen, "%s", err.msg);
         return -1;
     }
-    if (wc->tls) {
-        snprintf(msg, msglen,
-                 "%s: tls_server_config: serving TLS is not supported yet; put a "
-                 "TLS-terminating proxy in front of Vigil",
-                 s->flags.web_config_file);
+    if (s->webauth && s->webauth->tls != (wc->tls != NULL)) {
+        snprintf(msg, msglen, "%s: tls_server_config: turning TLS %s needs a restart", file,
+                 wc->tls ? "on" : "off");
+        web_config_free(wc);
+        return -1;
+    }
+    struct http_tls *tls = NULL;
+    if (wc->tls && !(tls = webauth_tls_new(wc->tls, file, msg, msglen))) {
         web_config_free(wc);
         return -1;
     }
@@ -172,9 +221,20 @@ int server_webauth_load(struct vigil_server *s, char *msg, size_t msglen)
         s->webauth = xcalloc(1, sizeof *s->webauth);
     webauth_clear(s->webauth);
     s->webauth->cfg = wc;
-    if (s->http)
+    s->webauth->tls = tls != NULL;
+    if (s->http) {
         http_server_set_gate(s->http, webauth_gate, s->webauth);
+        if (tls)
+            http_server_set_tls(s->http, tls);
+    } else {
+        http_tls_free(tls);
+    }
     return 0;
+}
+
+bool server_webauth_tls(const struct vigil_server *s)
+{
+    return s->webauth && s->webauth->tls;
 }
 
 void server_webauth_free(struct vigil_server *s)

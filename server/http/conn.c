@@ -31,7 +31,19 @@
  * deadlines that apply in its current state: end of headers (from the first
  * byte of a request, or from accept before the first one), next body bytes,
  * write completion, idle keep-alive, linger.  conn_timer_update recomputes it
- * after every event; on expiry the same computation says what expired. */
+ * after every event; on expiry the same computation says what expired.
+ *
+ * TLS.  On a TLS connection (c->tls) libuv reads ciphertext into the
+ * server's one scratch buffer, which is handed to the connection's TLS
+ * session at once (tls.c); conn_tls_input then decrypts into the read
+ * buffer and parses, as many times as the session has plaintext, so
+ * everything above — order, pipelining, backpressure, limits, timers —
+ * works on plaintext unchanged.  A response is encrypted when it is written
+ * and its records are what uv_write sends; the connection's own bytes
+ * (handshake, alerts, "100 Continue", close_notify) go out as "aux" writes
+ * in between, in the order TLS produced them.  A failed handshake ends the
+ * connection like a final response does: its alert is written, then we
+ * linger.  The plain path never looks at any of this but for `c->tls`. */
 #include "server/http/http_internal.h"
 
 #include <arpa/inet.h>
@@ -50,10 +62,21 @@ enum conn_deadline {
 };
 
 static const char conn_continue_msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
+/* What Go's net/http answers to a plain HTTP request on a TLS port. */
+static const char conn_plain_to_tls_msg[] =
+    "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
+/* A write of the connection's own bytes rather than a response. */
+struct conn_aux_write {
+    uv_write_t req;
+    struct http_conn *conn;
+    char *data; /* owned */
+};
 
 static void conn_parse(struct http_conn *c);
 static void conn_timer_update(struct http_conn *c);
 static void conn_read_start(struct http_conn *c);
+static void conn_input(struct http_conn *c);
 static bool conn_done_check(struct http_conn *c);
 
 static uint64_t conn_now(const struct http_conn *c)
@@ -268,10 +291,12 @@ void http_conn_parser_settings(llhttp_settings_t *st)
 
 /* ---- writing ---- */
 
-static void conn_on_continue_written(uv_write_t *w, int status)
+static void conn_on_aux_written(uv_write_t *w, int status)
 {
-    struct http_conn *c = w->data;
-    free(w);
+    struct conn_aux_write *a = w->data;
+    struct http_conn *c = a->conn;
+    free(a->data);
+    free(a);
     c->writes_pending--;
     if (status < 0) {
         http_conn_close(c);
@@ -279,6 +304,40 @@ static void conn_on_continue_written(uv_write_t *w, int status)
     }
     if (!conn_done_check(c))
         conn_timer_update(c);
+}
+
+/* Writes b's bytes (taken; b is left empty), if any.  Returns 0, or -1
+ * after closing the connection. */
+static int conn_write_aux(struct http_conn *c, struct sbuf *b)
+{
+    if (b->len == 0) {
+        sbuf_free(b);
+        return 0;
+    }
+    struct conn_aux_write *a = xmalloc(sizeof *a);
+    a->conn = c;
+    a->req.data = a;
+    size_t len = b->len;
+    a->data = sbuf_detach(b);
+    uv_buf_t buf = uv_buf_init(a->data, (unsigned)len);
+    if (c->writes_pending == 0)
+        c->write_deadline = conn_now(c) + c->srv->opts.write_timeout_ms;
+    if (uv_write(&a->req, (uv_stream_t *)&c->tcp, &buf, 1, conn_on_aux_written) != 0) {
+        free(a->data);
+        free(a);
+        http_conn_close(c);
+        return -1;
+    }
+    c->writes_pending++;
+    return 0;
+}
+
+/* TLS: writes what the session has to send (handshake, tickets, alerts). */
+static int conn_tls_flush(struct http_conn *c)
+{
+    struct sbuf b = SBUF_INIT;
+    http_tls_conn_pending(c->tls, &b);
+    return conn_write_aux(c, &b);
 }
 
 /* Sends "100 Continue" to the request at the head of the queue if it is
@@ -289,17 +348,15 @@ static void conn_continue_maybe(struct http_conn *c)
     if (!r || r != c->cur || !r->expect_continue || c->stop_parsing)
         return;
     r->expect_continue = false;
-    uv_write_t *w = xmalloc(sizeof *w);
-    w->data = c;
-    uv_buf_t buf = uv_buf_init((char *)conn_continue_msg, sizeof conn_continue_msg - 1);
-    if (c->writes_pending == 0)
-        c->write_deadline = conn_now(c) + c->srv->opts.write_timeout_ms;
-    if (uv_write(w, (uv_stream_t *)&c->tcp, &buf, 1, conn_on_continue_written) != 0) {
-        free(w);
+    struct sbuf b = SBUF_INIT;
+    if (!c->tls)
+        sbuf_append(&b, conn_continue_msg, sizeof conn_continue_msg - 1);
+    else if (http_tls_conn_write(c->tls, conn_continue_msg, sizeof conn_continue_msg - 1, &b) < 0) {
+        sbuf_free(&b);
         http_conn_close(c);
         return;
     }
-    c->writes_pending++;
+    conn_write_aux(c, &b);
 }
 
 static void conn_on_shutdown(uv_shutdown_t *req, int status)
@@ -317,6 +374,12 @@ static void conn_linger(struct http_conn *c)
         return;
     }
     c->lingering = true;
+    if (c->tls) {
+        struct sbuf b = SBUF_INIT;
+        http_tls_conn_close_notify(c->tls, &b);
+        if (conn_write_aux(c, &b) < 0)
+            return;
+    }
     c->shutdown_req.data = c;
     if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, conn_on_shutdown) != 0) {
         http_conn_close(c);
@@ -365,15 +428,44 @@ static void conn_on_written(uv_write_t *w, int status)
     conn_timer_update(c);
 }
 
+/* TLS: turns the response into records in r->tls_out.  A small body joins
+ * the head, so that the response is one record. */
+static int conn_tls_encrypt(struct http_conn *c, struct http_request *r)
+{
+    size_t body = r->send_body ? r->out_len : 0;
+    if (body > 0 && body <= 16 * 1024) {
+        sbuf_append(&r->out_head, r->out_body, body);
+        body = 0;
+    }
+    size_t plain = r->out_head.len + body;
+    sbuf_reserve(&r->tls_out, plain + plain / 256 + 1024); /* record overhead, pending bytes */
+    if (http_tls_conn_write(c->tls, r->out_head.data, r->out_head.len, &r->tls_out) < 0)
+        return -1;
+    if (body > 0 && http_tls_conn_write(c->tls, r->out_body, body, &r->tls_out) < 0)
+        return -1;
+    free(r->out_body); /* the records are what is sent */
+    r->out_body = NULL;
+    return 0;
+}
+
 /* Hands one replied request to uv_write; it is freed when the write ends. */
 static int conn_write_response(struct http_conn *c, struct http_request *r, bool close)
 {
     http_reply_head_finish(r, close);
     uv_buf_t bufs[2];
     unsigned n = 0;
-    bufs[n++] = uv_buf_init(r->out_head.data, (unsigned)r->out_head.len);
-    if (r->send_body && r->out_len > 0)
-        bufs[n++] = uv_buf_init(r->out_body, (unsigned)r->out_len);
+    if (c->tls) {
+        if (conn_tls_encrypt(c, r) < 0) {
+            http_req_free(r);
+            http_conn_close(c);
+            return -1;
+        }
+        bufs[n++] = uv_buf_init(r->tls_out.data, (unsigned)r->tls_out.len);
+    } else {
+        bufs[n++] = uv_buf_init(r->out_head.data, (unsigned)r->out_head.len);
+        if (r->send_body && r->out_len > 0)
+            bufs[n++] = uv_buf_init(r->out_body, (unsigned)r->out_len);
+    }
     r->write_req.data = r;
     if (c->writes_pending == 0)
         c->write_deadline = conn_now(c) + c->srv->opts.write_timeout_ms;
@@ -414,7 +506,7 @@ void http_conn_flush(struct http_conn *c)
         return;
     if (c->backpressured && c->qlen < HTTP_MAX_PIPELINE && !c->parsing) {
         c->backpressured = false;
-        conn_parse(c);
+        conn_input(c);
         if (c->closing)
             return;
     }
@@ -506,6 +598,10 @@ static void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct http_conn *c = h->data;
     (void)suggested;
+    if (c->tls) { /* ciphertext: consumed before the next read can happen */
+        *buf = uv_buf_init(c->srv->tls_rbuf, HTTP_TLS_READ_SIZE);
+        return;
+    }
     if (!c->rbuf)
         c->rbuf = xmalloc(HTTP_READ_BUF_SIZE);
     if (c->rend >= HTTP_READ_BUF_SIZE) /* cannot happen while reading; be safe */
@@ -546,10 +642,83 @@ static void conn_rbuf_release(struct http_conn *c)
     c->roff = c->rend = 0;
 }
 
+/* ---- TLS input ---- */
+
+/* The TLS session failed (a bad handshake, most often): its alert, if it
+ * made one, is already queued; end the connection as after a final
+ * response. */
+static void conn_tls_fail(struct http_conn *c)
+{
+    if (!http_tls_conn_established(c->tls))
+        c->srv->tls_handshake_errors++;
+    conn_finish(c);
+    if (!conn_done_check(c))
+        conn_timer_update(c);
+}
+
+/* A plain HTTP request on the TLS port: Go's 400, then the end. */
+static void conn_tls_plain_http(struct http_conn *c)
+{
+    c->srv->tls_handshake_errors++;
+    conn_finish(c);
+    struct sbuf b = SBUF_INIT;
+    sbuf_append(&b, conn_plain_to_tls_msg, sizeof conn_plain_to_tls_msg - 1);
+    if (conn_write_aux(c, &b) == 0 && !conn_done_check(c))
+        conn_timer_update(c);
+}
+
+/* Parses what the read buffer holds, then decrypts more into it and parses
+ * again, until the session has no more plaintext or parsing pauses. */
+static void conn_tls_input(struct http_conn *c)
+{
+    for (;;) {
+        conn_parse(c);
+        if (c->closing || c->backpressured || c->stop_parsing)
+            break;
+        if (!c->rbuf)
+            c->rbuf = xmalloc(HTTP_READ_BUF_SIZE);
+        ssize_t n = http_tls_conn_read(c->tls, c->rbuf + c->rend, HTTP_READ_BUF_SIZE - c->rend);
+        if (n > 0) {
+            c->rend += (size_t)n;
+            continue;
+        }
+        if (conn_tls_flush(c) < 0)
+            return;
+        if (n == HTTP_TLS_CLOSED)
+            conn_on_eof(c);
+        else if (n == HTTP_TLS_FAILED)
+            conn_tls_fail(c);
+        return;
+    }
+    if (!c->closing)
+        conn_tls_flush(c);
+}
+
+static void conn_tls_on_read(struct http_conn *c, const char *data, size_t len)
+{
+    if (http_tls_conn_feed(c->tls, data, len) == HTTP_TLS_PLAIN_HTTP) {
+        conn_tls_plain_http(c);
+        return;
+    }
+    c->body_deadline = conn_now(c) + c->srv->opts.idle_timeout_ms;
+    conn_tls_input(c);
+    if (c->closing)
+        return;
+    conn_rbuf_release(c);
+    http_conn_flush(c);
+}
+
+static void conn_input(struct http_conn *c)
+{
+    if (c->tls)
+        conn_tls_input(c);
+    else
+        conn_parse(c);
+}
+
 static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct http_conn *c = stream->data;
-    (void)buf;
     if (c->closing)
         return;
     if (nread <= 0) {
@@ -565,6 +734,10 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
         conn_rbuf_release(c);
         if (!c->finishing && c->cur == NULL)
             conn_timer_update(c);
+        return;
+    }
+    if (c->tls) {
+        conn_tls_on_read(c, buf->base, (size_t)nread);
         return;
     }
     c->rend += (size_t)nread;
@@ -662,14 +835,31 @@ static void conn_on_handle_closed(uv_handle_t *h)
         return;
     struct http_server *s = c->srv;
     http_server_conn_gone(s, c);
+    http_tls_conn_free(c->tls);
     free(c->rbuf);
     free(c);
+}
+
+/* TLS: a close_notify before an abrupt close, as Go sends one, if it can
+ * leave at once without waiting behind other writes. */
+static void conn_tls_goodbye(struct http_conn *c)
+{
+    if (!c->tls || c->writes_pending > 0)
+        return;
+    struct sbuf b = SBUF_INIT;
+    http_tls_conn_close_notify(c->tls, &b);
+    if (b.len > 0) {
+        uv_buf_t buf = uv_buf_init(b.data, (unsigned)b.len);
+        uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    }
+    sbuf_free(&b);
 }
 
 void http_conn_close(struct http_conn *c)
 {
     if (c->closing)
         return;
+    conn_tls_goodbye(c);
     c->closing = true;
     conn_queue_drop(c);
     uv_close((uv_handle_t *)&c->timer, conn_on_handle_closed);
@@ -724,6 +914,10 @@ void http_conn_accept(struct http_server *s, uv_stream_t *listener)
     s->conns = c;
     s->nconns++;
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0 || s->nconns > s->opts.max_connections) {
+        http_conn_close(c);
+        return;
+    }
+    if (s->tls && !(c->tls = http_tls_conn_new(s->tls))) {
         http_conn_close(c);
         return;
     }

@@ -109,6 +109,57 @@ typedef void (*http_observer_fn)(void *ctx, const char *handler, const char *met
                                  double seconds);
 void http_server_set_observer(struct http_server *s, http_observer_fn fn, void *ctx);
 
+/* ---- TLS ---- */
+
+/* Which client certificates the server asks for, as Go's tls.ClientAuthType. */
+enum http_tls_client_auth {
+    HTTP_TLS_NO_CLIENT_CERT,                /* never asks */
+    HTTP_TLS_REQUEST_CLIENT_CERT,           /* asks; none or any, unverified */
+    HTTP_TLS_REQUIRE_ANY_CLIENT_CERT,       /* requires one, unverified */
+    HTTP_TLS_VERIFY_CLIENT_CERT_IF_GIVEN,   /* asks; verifies one if given */
+    HTTP_TLS_REQUIRE_AND_VERIFY_CLIENT_CERT /* requires one and verifies it */
+};
+
+/* Zero-initialise and set what you need.  Strings are read during
+ * http_tls_new only (files too: PEM, read then and not again). */
+struct http_tls_options {
+    const char *cert_file, *key_file; /* the certificate (chain) and its key; or: */
+    const char *cert_pem, *key_pem;   /* the same as PEM text, used when the file is NULL */
+    /* CAs that verify client certificates; none with a verifying client_auth
+     * means the system's roots, as in Go. */
+    const char *client_ca_file, *client_ca_pem;
+    enum http_tls_client_auth client_auth;
+    /* Protocol numbers: 0x0301 (TLS 1.0) .. 0x0304 (TLS 1.3).  0 = 1.2 / 1.3. */
+    int min_version, max_version;
+    const char *ciphers;        /* OpenSSL cipher list for TLS <= 1.2; NULL = OpenSSL's */
+    const char *groups;         /* OpenSSL groups list ("X25519:P-256"); NULL = OpenSSL's */
+    bool prefer_server_ciphers; /* the server's cipher order wins */
+    /* When set, a client certificate must carry one of these SANs (DNS
+     * name, e-mail, IP or URI, compared as text). */
+    const char *const *allowed_sans;
+    size_t nallowed_sans;
+};
+
+/* A TLS configuration: certificate, key and client policy, loaded once. */
+struct http_tls;
+
+/* Loads the certificate and key (and client CAs) and checks they belong
+ * together.  Returns NULL with a message in err, worded as Prometheus's
+ * exporter-toolkit words it ("failed to load X509KeyPair: open c.pem: no
+ * such file or directory", "... private key does not match public key"). */
+struct http_tls *http_tls_new(const struct http_tls_options *o, char *err, size_t errlen);
+/* Drops the caller's reference; NULL is a no-op. */
+void http_tls_free(struct http_tls *t);
+
+/* Connections accepted from now on speak TLS with t (the server takes the
+ * caller's reference), or plain HTTP when t is NULL.  Connections already
+ * open keep the configuration they started with, which lives until the
+ * last of them has closed.  Call on the loop thread, at any time. */
+void http_server_set_tls(struct http_server *s, struct http_tls *t);
+/* Connections dropped because their TLS handshake failed (no certificate,
+ * bad certificate, protocol or cipher mismatch, plain HTTP, garbage). */
+uint64_t http_server_tls_handshake_errors(const struct http_server *s);
+
 /* Graceful shutdown: stops accepting connections and closes idle keep-alive
  * connections; a connection with a request in progress is closed once its
  * response has been written (that response says "Connection: close").

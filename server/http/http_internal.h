@@ -9,7 +9,9 @@
  *   request.c  the request object: target, path, query and form parsing,
  *              and the public accessors;
  *   route.c    the route table and dispatch (prefix, 404/405, CORS, OPTIONS);
- *   reply.c    building responses: status line, headers, gzip, errors.
+ *   reply.c    building responses: status line, headers, gzip, errors;
+ *   tls.c      TLS configurations and each connection's TLS session
+ *              (OpenSSL over memory BIOs; conn.c moves the bytes).
  *
  * Everything runs on the loop thread; nothing here is locked. */
 #ifndef VIGIL_SERVER_HTTP_INTERNAL_H
@@ -28,6 +30,7 @@ enum {
     HTTP_MAX_PIPELINE = 32,         /* requests queued per connection before reading pauses */
     HTTP_GZIP_MIN = 1024,           /* smaller bodies are sent as they are */
     HTTP_LINGER_MS = 500,           /* after the last response: wait this long for the peer's FIN */
+    HTTP_TLS_READ_SIZE = 64 * 1024, /* ciphertext read at once (one buffer per server) */
 };
 
 /* ---- routes (route.c) ---- */
@@ -95,6 +98,11 @@ struct http_server {
 
     bool gzip_ready;
     z_stream gzip; /* reused with deflateReset */
+
+    struct http_tls *tls; /* a reference; NULL = plain HTTP */
+    char *tls_rbuf;       /* owned: HTTP_TLS_READ_SIZE bytes; libuv reads ciphertext
+                             here and conn.c hands it to the connection's TLS at once */
+    uint64_t tls_handshake_errors;
 };
 
 /* The Date header value for now, formatted at most once a second. */
@@ -112,6 +120,7 @@ struct http_conn {
     uv_shutdown_t shutdown_req;
     struct http_server *srv;
     struct http_conn *prev, *next; /* in srv->conns */
+    struct http_tls_conn *tls;     /* owned; NULL = plain HTTP */
     llhttp_t parser;
     char remote[64];
 
@@ -215,6 +224,7 @@ struct http_request {
     char *out_body;       /* owned */
     size_t out_len;
     bool send_body;
+    struct sbuf tls_out; /* TLS: the response as records, what is written */
     uv_write_t write_req;
 };
 
@@ -233,5 +243,35 @@ void http_reply_plain(struct http_request *r, int status, const char *body);
 /* Completes out_head with the Connection header and the blank line. */
 void http_reply_head_finish(struct http_request *r, bool close);
 const char *http_status_text(int status);
+
+/* ---- TLS sessions (tls.c) ---- */
+
+/* One connection's TLS: an SSL over a read and a write memory BIO. */
+struct http_tls_conn;
+
+enum {
+    HTTP_TLS_WANT_READ = 0, /* http_tls_conn_read: needs more ciphertext */
+    HTTP_TLS_CLOSED = -1,   /* the peer sent close_notify */
+    HTTP_TLS_FAILED = -2,   /* fatal: handshake or record error */
+    HTTP_TLS_PLAIN_HTTP = 1 /* http_tls_conn_feed: the client speaks plain HTTP */
+};
+
+/* Holds a reference to t.  NULL if OpenSSL cannot make a session. */
+struct http_tls_conn *http_tls_conn_new(struct http_tls *t);
+void http_tls_conn_free(struct http_tls_conn *tc);
+/* Hands received ciphertext over.  Returns 0, or HTTP_TLS_PLAIN_HTTP when
+ * the connection's first bytes are a plain HTTP request line. */
+int http_tls_conn_feed(struct http_tls_conn *tc, const char *data, size_t len);
+/* Decrypts into buf (advancing the handshake first): bytes > 0, or
+ * HTTP_TLS_WANT_READ, HTTP_TLS_CLOSED, HTTP_TLS_FAILED. */
+ssize_t http_tls_conn_read(struct http_tls_conn *tc, char *buf, size_t cap);
+bool http_tls_conn_established(const struct http_tls_conn *tc);
+/* Appends what TLS has to send (handshake, alerts, tickets) to out. */
+void http_tls_conn_pending(struct http_tls_conn *tc, struct sbuf *out);
+/* Encrypts data and appends the records, with anything pending before
+ * them, to out.  0, or -1 when the session has failed. */
+int http_tls_conn_write(struct http_tls_conn *tc, const char *data, size_t len, struct sbuf *out);
+/* Appends our close_notify to out, once, if the session is up. */
+void http_tls_conn_close_notify(struct http_tls_conn *tc, struct sbuf *out);
 
 #endif

@@ -44,6 +44,7 @@ void http_req_free(struct http_request *r)
     sbuf_free(&r->extra);
     sbuf_free(&r->out_head);
     free(r->out_body);
+    sbuf_free(&r->tls_out);
     free(r);
 }
 

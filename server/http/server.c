@@ -15,7 +15,8 @@
  *
  * The Date header is formatted at most once per second and the gzip stream
  * is allocated once and reset per response: both are per-server state, not
- * globals, because the loop thread owns them. */
+ * globals, because the loop thread owns them.  So is the TLS configuration
+ * (tls.c): swapping it affects only connections accepted afterwards. */
 #include "server/http/http_internal.h"
 
 #include <netdb.h>
@@ -105,6 +106,8 @@ void http_server_free(struct http_server *s)
         regfree(&s->cors_re);
     if (s->gzip_ready)
         deflateEnd(&s->gzip);
+    http_tls_free(s->tls);
+    free(s->tls_rbuf);
     free(s->prefix);
     free(s);
 }
@@ -119,6 +122,19 @@ void http_server_set_observer(struct http_server *s, http_observer_fn fn, void *
 {
     s->observer = fn;
     s->observer_ctx = ctx;
+}
+
+void http_server_set_tls(struct http_server *s, struct http_tls *t)
+{
+    http_tls_free(s->tls); /* connections still using it hold their own reference */
+    s->tls = t;
+    if (t && !s->tls_rbuf)
+        s->tls_rbuf = xmalloc(HTTP_TLS_READ_SIZE);
+}
+
+uint64_t http_server_tls_handshake_errors(const struct http_server *s)
+{
+    return s->tls_handshake_errors;
 }
 
 size_t http_server_connection_count(const struct http_server *s)

@@ -120,6 +120,10 @@ static int global_decode(struct ydec *d, const struct ynode *root, struct prom_g
     size_t old = ydec_push_field(d, "global");
     if (n && ydec_map(d, n, global_fields, g, NULL) < 0)
         return -1;
+    /* Without a global mapping Prometheus keeps DefaultGlobalConfig, whose
+     * escaping scheme is set (a written global section starts empty). */
+    if (ynode_is_null(n))
+        g->metric_name_escaping_scheme = xstrdup("allow-utf-8");
     if (global_finish(d, n, g) < 0)
         return -1;
     ydec_pop(d, old);

@@ -74,6 +74,7 @@ struct prom_relabel {
     struct ystrlist source_labels;
     char *separator;    /* default ";" */
     char *regex;        /* as written; default "(.*)"; run it as ^(?s:re)$ */
+    bool regex_set;     /* written in the file (Prometheus 3 prints only then) */
     uint64_t modulus;   /* hashmod only */
     char *target_label; /* "" if unset */
     char *replacement;  /* default "$1" */
@@ -300,6 +301,8 @@ struct prom_remote_read {
 /* ---- Everything else ---- */
 
 struct prom_storage_config {
+    bool has_tsdb;                       /* storage.tsdb present */
+    bool has_retention;                  /* storage.tsdb.retention present */
     int64_t out_of_order_time_window_ms; /* storage.tsdb */
     int64_t retention_time_ms;           /* storage.tsdb.retention.time; 0 = unset */
     int64_t retention_size;              /* bytes; 0 = unset */
@@ -362,6 +365,14 @@ int prom_config_load_file(const char *path, struct prom_config **out, struct con
 int prom_config_load_string(const char *name, const char *yaml, size_t len,
                             struct prom_config **out, struct conf_error *err);
 void prom_config_free(struct prom_config *c);
+
+/* Appends c as Prometheus 3 prints its loaded configuration (GET
+ * /api/v1/status/config): Go's yaml.v2 marshalling of config.Config, with
+ * defaults filled in, secrets as <secret>, fields in struct order and
+ * omitempty fields left out.  Jobs that came from scrape_config_files are
+ * not printed (Prometheus keeps them out of the Config it prints). */
+struct sbuf;
+void prom_config_marshal(const struct prom_config *c, struct sbuf *out);
 
 /* Expands the rule_files globs (glob(3)) into *out, which the caller frees
  * with ystrlist_free whatever the result.  A glob matching nothing is not an

@@ -269,10 +269,22 @@ static const struct http_field authorization_fields[] = {
     HFIELD(struct prom_authorization, credentials_file, prom_dec_path, ydec_string),
 };
 
+/* Prometheus 3 prints `client_secret_ref: ""` (prometheus/common's secret
+ * manager hook, which Prometheus never configures), so an empty reference
+ * is accepted for the printed config to load back; a real one is refused. */
+static int dec_empty_ref(struct ydec *d, const struct ynode *n, void *out)
+{
+    (void)out;
+    if (n->kind == YNODE_SCALAR && *n->s)
+        return ydec_fail(d, n, "secret manager references are not supported");
+    return 0;
+}
+
 static const struct http_field oauth2_fields[] = {
     HFIELD(struct prom_oauth2, client_id, ydec_string, ydec_string),
     HFIELD(struct prom_oauth2, client_secret, ydec_string, ydec_string),
     HFIELD(struct prom_oauth2, client_secret_file, prom_dec_path, ydec_string),
+    HFIELD_NAMED("client_secret_ref", struct prom_oauth2, client_secret, dec_empty_ref, NULL),
     HFIELD(struct prom_oauth2, scopes, ydec_strlist, am_dec_strlist),
     HFIELD(struct prom_oauth2, token_url, ydec_string, ydec_string),
     HFIELD(struct prom_oauth2, endpoint_params, ydec_strmap, ydec_strmap),

@@ -400,6 +400,7 @@ static int dec_relabel(struct ydec *d, const struct ynode *n, void *out)
     str_default(&r->replacement, "");
     str_default(&r->target_label, "");
     const struct ynode *re = ynode_get(n, "regex"), *act = ynode_get(n, "action");
+    r->regex_set = re && !ynode_is_null(re);
     if (re && ynode_is_null(re)) {
         free(r->regex);
         r->regex = xstrdup("");

@@ -389,6 +389,7 @@ static const struct yfield retention_fields[] = {
 static int dec_retention(struct ydec *d, const struct ynode *n, void *out)
 {
     /* out is the storage config itself (see tsdb_fields). */
+    ((struct prom_storage_config *)out)->has_retention = true;
     return ydec_map(d, n, retention_fields, out, NULL);
 }
 
@@ -401,6 +402,7 @@ static const struct yfield tsdb_fields[] = {
 
 static int dec_tsdb(struct ydec *d, const struct ynode *n, void *out)
 {
+    ((struct prom_storage_config *)out)->has_tsdb = true;
     return ydec_map(d, n, tsdb_fields, out, NULL);
 }
 

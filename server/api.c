@@ -579,4 +579,5 @@ void server_api_register(struct vigil_server *s)
     server_federate_register(s);
     server_api_targets_register(s);
     server_api_rules_register(s);
+    server_api_status_config_register(s);
 }

@@ -85,6 +85,7 @@ void server_api_admin_register(struct vigil_server *s);
 void server_federate_register(struct vigil_server *s);
 void server_api_targets_register(struct vigil_server *s);
 void server_api_rules_register(struct vigil_server *s);
+void server_api_status_config_register(struct vigil_server *s);
 /* A time as Go's time.Time marshals to JSON (RFC 3339, UTC, nanoseconds
  * with trailing zeros trimmed); ms <= 0 is the zero time. */
 void api_json_time(struct sbuf *b, int64_t ms);

@@ -2,11 +2,11 @@
  *
  * The handler runs on the loop thread only to read and check parameters
  * and parse the PromQL (a parse error is answered at once, 400 bad_data as
- * Prometheus does).  Evaluation runs on libuv's worker pool
- * (uv_queue_work): it reads storage through its own snapshot and never
- * touches the loop's state; the after-callback, back on the loop thread,
- * writes the JSON answer.  Storage is closed at shutdown only once no query
- * is running (vigil_server.queries_running).
+ * Prometheus does).  Evaluation and the JSON of its result run on libuv's
+ * worker pool through api_work.c: they read storage through their own
+ * snapshot and never touch the loop's state; the reply goes out on the loop
+ * thread.  Storage is closed at shutdown only once no query is running
+ * (vigil_server.queries_running).
  *
  * Error shapes and HTTP codes are Prometheus's: bad_data 400 for bad
  * parameters, execution 422 for evaluation errors (including the sample
@@ -23,19 +23,15 @@
 /* Prometheus refuses range queries with more points than this per series. */
 #define QUERY_MAX_POINTS 11000
 
+/* One query, from its parse on the loop thread to its answer on a worker. */
 struct query_job {
-    uv_work_t work;
-    struct vigil_server *s;
-    struct http_request *req;
-    struct promql_arena *arena;
+    struct promql_arena *arena; /* owns expr */
     const struct promql_expr *expr;
     char *query;
     bool range;
     int64_t t, start, end, step;
     struct promql_eval_opts opts;
-    struct promql_result *result;
-    int rc;
-    char err[1024];
+    struct metric *canceled; /* vigil_server.queries_canceled (atomic updates) */
 };
 
 static int64_t now_ms(void)
@@ -65,15 +61,6 @@ static int duration_param(struct http_request *r, const char *name, int64_t *ms)
     return -1;
 }
 
-static void query_work(uv_work_t *w)
-{
-    struct query_job *j = w->data;
-    j->rc = j->range ? promql_eval_range(j->s->tsdb, j->query, j->expr, j->start, j->end, j->step,
-                                         &j->opts, &j->result, j->err, sizeof j->err)
-                     : promql_eval_instant(j->s->tsdb, j->query, j->expr, j->t, &j->opts,
-                                           &j->result, j->err, sizeof j->err);
-}
-
 static void json_strings(struct sbuf *b, const char *key, const char **v, size_t n)
 {
     if (!n)
@@ -87,42 +74,48 @@ static void json_strings(struct sbuf *b, const char *key, const char **v, size_t
     sbuf_putc(b, ']');
 }
 
-static void query_reply(struct query_job *j)
+static void query_answer(const struct promql_result *res, struct api_answer *ans)
 {
-    if (j->rc != 0) {
-        bool timeout = strstr(j->err, "query timed out") != NULL;
-        bool canceled = strstr(j->err, "query was canceled") != NULL;
-        if (canceled)
-            metric_inc(j->s->queries_canceled);
-        http_reply_json_error(j->req, timeout || canceled ? 503 : 422,
-                              timeout ? "timeout" : canceled ? "canceled" : "execution", j->err);
-        return;
-    }
-    struct sbuf b = SBUF_INIT;
-    sbuf_puts(&b, "{\"status\":\"success\",\"data\":");
-    promql_result_json(j->result, &b);
-    json_strings(&b, "warnings", j->result->warnings, j->result->nwarnings);
-    json_strings(&b, "infos", j->result->infos, j->result->ninfos);
-    sbuf_putc(&b, '}');
-    http_reply_sbuf(j->req, 200, "application/json", &b);
+    struct sbuf *b = &ans->body;
+    sbuf_puts(b, "{\"status\":\"success\",\"data\":");
+    promql_result_json(res, b);
+    json_strings(b, "warnings", res->warnings, res->nwarnings);
+    json_strings(b, "infos", res->infos, res->ninfos);
+    sbuf_putc(b, '}');
 }
 
-static void query_done(uv_work_t *w, int status)
+/* On a worker: evaluates and writes the answer. */
+static void query_work(struct tsdb *db, void *p, struct api_answer *ans)
 {
-    struct query_job *j = w->data;
-    struct vigil_server *s = j->s;
-    (void)status;
-    query_reply(j);
-    promql_result_free(j->result);
+    struct query_job *j = p;
+    struct promql_result *res = NULL;
+    char err[1024];
+    int rc = j->range ? promql_eval_range(db, j->query, j->expr, j->start, j->end, j->step,
+                                          &j->opts, &res, err, sizeof err)
+                      : promql_eval_instant(db, j->query, j->expr, j->t, &j->opts, &res, err,
+                                            sizeof err);
+    if (rc != 0) {
+        bool timeout = strstr(err, "query timed out") != NULL;
+        bool canceled = strstr(err, "query was canceled") != NULL;
+        if (canceled)
+            metric_inc(j->canceled);
+        api_answer_error(ans, timeout || canceled ? 503 : 422,
+                         timeout    ? "timeout"
+                         : canceled ? "canceled"
+                                    : "execution",
+                         "%s", err);
+    } else {
+        query_answer(res, ans);
+    }
+    promql_result_free(res);
+}
+
+static void query_job_drop(void *p)
+{
+    struct query_job *j = p;
     promql_arena_free(j->arena);
     free(j->query);
     free(j);
-    /* The last query after the stop finished (server_finish ran) closes storage. */
-    if (--s->queries_running == 0 && s->http_drained && s->rules_stopped &&
-        s->notifier_stopped && s->tsdb) {
-        tsdb_close(s->tsdb);
-        s->tsdb = NULL;
-    }
 }
 
 /* Common to both endpoints: the query text, parsed. */
@@ -130,14 +123,14 @@ static struct query_job *query_job_new(struct vigil_server *s, struct http_reque
 {
     const char *q = http_request_param(r, "query");
     if (!q || !*q) {
-        http_reply_json_error(r, 400, "bad_data", "invalid parameter \"query\": unknown position: "
-                                                  "parse error: no expression found in input");
+        http_reply_json_error(r, 400, "bad_data",
+                              "invalid parameter \"query\": unknown position: "
+                              "parse error: no expression found in input");
         return NULL;
     }
     struct query_job *j = xcalloc(1, sizeof *j);
-    j->s = s;
-    j->req = r;
     j->query = xstrdup(q);
+    j->canceled = s->queries_canceled;
     j->arena = promql_arena_new();
     struct promql_parse_error pe;
     j->expr = promql_parse(j->arena, q, strlen(q), PROMQL_FEATURES_DEFAULT, &pe);
@@ -145,9 +138,7 @@ static struct query_job *query_job_new(struct vigil_server *s, struct http_reque
         char msg[700];
         snprintf(msg, sizeof msg, "invalid parameter \"query\": %s", pe.msg);
         http_reply_json_error(r, 400, "bad_data", msg);
-        promql_arena_free(j->arena);
-        free(j->query);
-        free(j);
+        query_job_drop(j);
         return NULL;
     }
     j->opts.lookback_ms = s->flags.query_lookback_delta_ms;
@@ -177,20 +168,6 @@ static int query_job_opts(struct query_job *j, struct http_request *r)
     return 0;
 }
 
-static void query_job_drop(struct query_job *j)
-{
-    promql_arena_free(j->arena);
-    free(j->query);
-    free(j);
-}
-
-static void query_job_start(struct query_job *j)
-{
-    j->work.data = j;
-    j->s->queries_running++;
-    uv_queue_work(j->s->loop, &j->work, query_work, query_done);
-}
-
 static void handle_query(struct http_request *r, void *ctx)
 {
     struct vigil_server *s = ctx;
@@ -203,7 +180,7 @@ static void handle_query(struct http_request *r, void *ctx)
         query_job_drop(j);
         return;
     }
-    query_job_start(j);
+    api_work_start(s, r, j, query_work, query_job_drop);
 }
 
 static void handle_query_range(struct http_request *r, void *ctx)
@@ -217,8 +194,8 @@ static void handle_query_range(struct http_request *r, void *ctx)
     j->range = true;
     const char *why = NULL;
     if (api_time_param(r, "start", INT64_MIN, &j->start) < 0 ||
-        api_time_param(r, "end", INT64_MIN, &j->end) < 0 || duration_param(r, "step", &j->step) < 0 ||
-        query_job_opts(j, r) < 0) {
+        api_time_param(r, "end", INT64_MIN, &j->end) < 0 ||
+        duration_param(r, "step", &j->step) < 0 || query_job_opts(j, r) < 0) {
         query_job_drop(j);
         return;
     }
@@ -239,7 +216,7 @@ static void handle_query_range(struct http_request *r, void *ctx)
         query_job_drop(j);
         return;
     }
-    query_job_start(j);
+    api_work_start(s, r, j, query_work, query_job_drop);
 }
 
 /* /api/v1/format_query: the query pretty-printed as Prometheus does. */

@@ -132,8 +132,9 @@ static void server_finish(struct vigil_server *s)
 {
     if (!s->http_drained || !s->rules_stopped || !s->notifier_stopped)
         return;
-    /* A query still running on a worker reads storage: the last one to
-     * finish closes it (api_query.c). */
+    /* API work still running on a worker (a query, a listing, an admin
+     * operation) uses storage: the last one to finish closes it
+     * (api_work.c). */
     if (!s->queries_running) {
         tsdb_close(s->tsdb);
         s->tsdb = NULL;

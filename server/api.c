@@ -7,8 +7,11 @@
  * come from the query string merged with a form body (the HTTP layer does
  * that), so GET and POST behave the same where Prometheus allows both.
  *
- * These run on the loop thread: each is an index lookup or a bounded walk.
- * Query evaluation (query, query_range) will run on workers instead. */
+ * The status endpoints run on the loop thread: each reads a few counters.
+ * Label names, label values and series may walk much of the index, so
+ * their handlers only check parameters on the loop thread (bad input is
+ * answered at once) and leave the storage walk and the JSON to a worker
+ * (api_work.c); query evaluation does the same (api_query.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -178,46 +181,79 @@ static void json_string_union(struct sbuf *b, struct tsdb_strings *lists, size_t
     free(pos);
 }
 
-/* Shared by /labels and /label/<name>/values: one listing per match[] (or
- * one without), merged. */
-static void api_label_listing(struct vigil_server *s, struct http_request *r, const char *name)
+/* What a label or series listing needs on the worker: its parameters,
+ * copied, and the match[] selectors, parsed into the job's arena. */
+struct listing_job {
+    struct promql_arena *arena;
+    const struct promql_expr *sel[API_MAX_MATCH];
+    size_t nsel;
+    char *name; /* label values: the label; NULL for names and series */
+    int64_t mint, maxt;
+    size_t limit;
+};
+
+static void listing_job_free(void *p)
+{
+    struct listing_job *j = p;
+    promql_arena_free(j->arena);
+    free(j->name);
+    free(j);
+}
+
+/* Reads start, end, limit and match[] on the loop thread; replies and
+ * returns NULL when storage is not ready or a parameter is bad. */
+static struct listing_job *listing_job_new(struct vigil_server *s, struct http_request *r)
 {
     if (!api_ready(s, r))
-        return;
-    int64_t mint, maxt;
-    size_t limit, nsel = 0;
-    if (api_time_param(r, "start", API_MIN_TIME, &mint) < 0 ||
-        api_time_param(r, "end", API_MAX_TIME, &maxt) < 0 || api_limit_param(r, &limit) < 0)
-        return;
-    struct promql_arena *a = promql_arena_new();
-    const struct promql_expr *sel[API_MAX_MATCH];
-    if (api_match_params(r, a, sel, &nsel) < 0) {
-        promql_arena_free(a);
-        return;
+        return NULL;
+    struct listing_job *j = xcalloc(1, sizeof *j);
+    j->arena = promql_arena_new();
+    if (api_time_param(r, "start", API_MIN_TIME, &j->mint) < 0 ||
+        api_time_param(r, "end", API_MAX_TIME, &j->maxt) < 0 || api_limit_param(r, &j->limit) < 0 ||
+        api_match_params(r, j->arena, j->sel, &j->nsel) < 0) {
+        listing_job_free(j);
+        return NULL;
     }
-    size_t nlists = nsel ? nsel : 1;
+    return j;
+}
+
+/* On a worker, for /labels and /label/<name>/values: one listing per
+ * match[] (or one without), merged. */
+static void label_listing_work(struct tsdb *db, void *p, struct api_answer *ans)
+{
+    struct listing_job *j = p;
+    size_t nlists = j->nsel ? j->nsel : 1;
     struct tsdb_strings *lists = xcalloc(nlists, sizeof *lists);
     char err[512];
     int rc = 0;
     for (size_t i = 0; i < nlists && rc == 0; i++) {
-        const struct label_matcher *ms = nsel ? sel[i]->vs.matchers : NULL;
-        size_t nm = nsel ? sel[i]->vs.nmatchers : 0;
-        rc = name ? tsdb_label_values(s->tsdb, name, ms, nm, mint, maxt, &lists[i], err, sizeof err)
-                  : tsdb_label_names(s->tsdb, ms, nm, mint, maxt, &lists[i], err, sizeof err);
+        const struct label_matcher *ms = j->nsel ? j->sel[i]->vs.matchers : NULL;
+        size_t nm = j->nsel ? j->sel[i]->vs.nmatchers : 0;
+        rc = j->name ? tsdb_label_values(db, j->name, ms, nm, j->mint, j->maxt, &lists[i], err,
+                                         sizeof err)
+                     : tsdb_label_names(db, ms, nm, j->mint, j->maxt, &lists[i], err, sizeof err);
     }
     if (rc == 0) {
         struct sbuf data = SBUF_INIT;
         bool truncated = false;
-        json_string_union(&data, lists, nlists, limit, &truncated);
-        reply_success(r, &data, truncated ? "results truncated due to limit" : NULL);
-        sbuf_free(&data);
+        json_string_union(&data, lists, nlists, j->limit, &truncated);
+        api_answer_success(ans, &data, truncated ? "results truncated due to limit" : NULL);
     } else {
-        http_reply_json_error(r, 422, "execution", err);
+        api_answer_error(ans, 422, "execution", "%s", err);
     }
     for (size_t i = 0; i < nlists; i++)
         tsdb_strings_free(&lists[i]);
     free(lists);
-    promql_arena_free(a);
+}
+
+/* name NULL: label names; else the values of that label (copied). */
+static void api_label_listing(struct vigil_server *s, struct http_request *r, const char *name)
+{
+    struct listing_job *j = listing_job_new(s, r);
+    if (!j)
+        return;
+    j->name = name ? xstrdup(name) : NULL;
+    api_work_start(s, r, j, label_listing_work, listing_job_free);
 }
 
 static void handle_labels(struct http_request *r, void *ctx)
@@ -288,79 +324,91 @@ static int cmp_strp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The series' label sets as JSON objects, one string each. */
+struct series_objs {
+    char **v;
+    size_t n, cap;
+};
+
+static void series_objs_free(struct series_objs *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        free(o->v[i]);
+    free(o->v);
+}
+
+/* Appends the series one selector matches in [mint, maxt].  0 or -1. */
+static int series_collect(struct tsdb *db, const struct promql_expr *sel, int64_t mint,
+                          int64_t maxt, struct series_objs *o, char *err, size_t errlen)
+{
+    struct tsdb_series_set *ss;
+    if (tsdb_select(db, sel->vs.matchers, sel->vs.nmatchers, mint, maxt, &ss, err, errlen) < 0)
+        return -1;
+    const struct labels *ls;
+    const int64_t *ts;
+    const double *vs;
+    size_t n;
+    while (tsdb_series_set_next(ss, &ls, &ts, &vs, &n)) {
+        struct sbuf one = SBUF_INIT;
+        promql_labels_json(ls, &one);
+        if (o->n == o->cap) {
+            o->cap = o->cap ? o->cap * 2 : 64;
+            o->v = xrealloc(o->v, o->cap * sizeof *o->v);
+        }
+        o->v[o->n++] = sbuf_detach(&one);
+    }
+    tsdb_series_set_free(ss);
+    return 0;
+}
+
+/* On a worker: each series once, sorted, even when several selectors
+ * match it. */
+static void series_work(struct tsdb *db, void *p, struct api_answer *ans)
+{
+    struct listing_job *j = p;
+    struct series_objs o = {0};
+    char err[512];
+    for (size_t i = 0; i < j->nsel; i++) {
+        if (series_collect(db, j->sel[i], j->mint, j->maxt, &o, err, sizeof err) < 0) {
+            api_answer_error(ans, 422, "execution", "%s", err);
+            series_objs_free(&o);
+            return;
+        }
+    }
+    if (o.n)
+        qsort(o.v, o.n, sizeof *o.v, cmp_strp);
+    struct sbuf data = SBUF_INIT;
+    bool truncated = false;
+    size_t emitted = 0;
+    sbuf_putc(&data, '[');
+    for (size_t i = 0; i < o.n; i++) {
+        if (i && strcmp(o.v[i], o.v[i - 1]) == 0)
+            continue;
+        if (j->limit && emitted == j->limit) {
+            truncated = true;
+            break;
+        }
+        if (emitted++)
+            sbuf_putc(&data, ',');
+        sbuf_puts(&data, o.v[i]);
+    }
+    sbuf_putc(&data, ']');
+    api_answer_success(ans, &data, truncated ? "results truncated due to limit" : NULL);
+    series_objs_free(&o);
+}
+
 static void handle_series(struct http_request *r, void *ctx)
 {
     struct vigil_server *s = ctx;
-    if (!api_ready(s, r))
+    struct listing_job *j = listing_job_new(s, r);
+    if (!j)
         return;
-    int64_t mint, maxt;
-    size_t limit, nsel = 0, emitted = 0;
-    if (api_time_param(r, "start", API_MIN_TIME, &mint) < 0 ||
-        api_time_param(r, "end", API_MAX_TIME, &maxt) < 0 || api_limit_param(r, &limit) < 0)
-        return;
-    struct promql_arena *a = promql_arena_new();
-    const struct promql_expr *sel[API_MAX_MATCH];
-    if (api_match_params(r, a, sel, &nsel) < 0) {
-        promql_arena_free(a);
-        return;
-    }
-    if (nsel == 0) {
+    if (j->nsel == 0) {
         http_reply_json_error(r, 400, "bad_data", "no match[] parameter provided");
-        promql_arena_free(a);
+        listing_job_free(j);
         return;
     }
-    /* Each series once, sorted, even when several selectors match it. */
-    char **objs = NULL;
-    size_t nobjs = 0, cap = 0;
-    char err[512];
-    int rc = 0;
-    for (size_t i = 0; i < nsel && rc == 0; i++) {
-        struct tsdb_series_set *ss;
-        if ((rc = tsdb_select(s->tsdb, sel[i]->vs.matchers, sel[i]->vs.nmatchers, mint, maxt, &ss,
-                              err, sizeof err)) < 0)
-            break;
-        const struct labels *ls;
-        const int64_t *ts;
-        const double *vs;
-        size_t n;
-        while (tsdb_series_set_next(ss, &ls, &ts, &vs, &n)) {
-            struct sbuf one = SBUF_INIT;
-            promql_labels_json(ls, &one);
-            if (nobjs == cap) {
-                cap = cap ? cap * 2 : 64;
-                objs = xrealloc(objs, cap * sizeof *objs);
-            }
-            objs[nobjs++] = sbuf_detach(&one);
-        }
-        tsdb_series_set_free(ss);
-    }
-    if (rc == 0) {
-        if (nobjs)
-            qsort(objs, nobjs, sizeof *objs, cmp_strp);
-        struct sbuf data = SBUF_INIT;
-        bool truncated = false;
-        sbuf_putc(&data, '[');
-        for (size_t i = 0; i < nobjs; i++) {
-            if (i && strcmp(objs[i], objs[i - 1]) == 0)
-                continue;
-            if (limit && emitted == limit) {
-                truncated = true;
-                break;
-            }
-            if (emitted++)
-                sbuf_putc(&data, ',');
-            sbuf_puts(&data, objs[i]);
-        }
-        sbuf_putc(&data, ']');
-        reply_success(r, &data, truncated ? "results truncated due to limit" : NULL);
-        sbuf_free(&data);
-    } else {
-        http_reply_json_error(r, 422, "execution", err);
-    }
-    for (size_t i = 0; i < nobjs; i++)
-        free(objs[i]);
-    free(objs);
-    promql_arena_free(a);
+    api_work_start(s, r, j, series_work, listing_job_free);
 }
 
 static void handle_buildinfo(struct http_request *r, void *ctx)

@@ -3,9 +3,11 @@
  * Only with --web.enable-admin-api; otherwise Prometheus 2.42 answers 500
  * {"errorType":"unavailable","error":"admin APIs disabled"}, and so do we
  * (checked against it by the e2e tests).  POST and PUT, as Prometheus.
- * The storage operations are synchronous and bounded by the data they
- * touch; they run on the loop thread for now (a delete of a huge range
- * belongs on a worker, noted for the HTTP API issue). */
+ * The handlers check the flag and the parameters on the loop thread (bad
+ * input is answered at once); the storage operations, which can rewrite
+ * blocks or copy the whole database, run on a worker (api_work.c) so that
+ * scrapes and other requests go on meanwhile. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "query/promql.h"
@@ -40,6 +42,54 @@ static int admin_time(struct http_request *r, const char *name, int64_t def, int
     return -1;
 }
 
+/* delete_series: the selectors, parsed into the job's arena, and the range. */
+struct delete_job {
+    struct promql_arena *arena;
+    const struct promql_expr *sel[ADMIN_MAX_MATCH];
+    size_t nsel;
+    int64_t mint, maxt;
+};
+
+static void delete_job_free(void *p)
+{
+    struct delete_job *j = p;
+    promql_arena_free(j->arena);
+    free(j);
+}
+
+/* Parses every match[]; replies 400 with the parser's message and returns
+ * -1 at the first that does not parse. */
+static int delete_job_parse(struct delete_job *j, struct http_request *r, const char **vals,
+                            size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct promql_parse_error pe;
+        j->sel[i] = promql_parse_selector(j->arena, vals[i], strlen(vals[i]), &pe);
+        if (!j->sel[i]) {
+            http_reply_json_error(r, 400, "bad_data", pe.msg);
+            return -1;
+        }
+    }
+    j->nsel = n;
+    return 0;
+}
+
+/* On a worker: deletes per selector, in order, as Prometheus does. */
+static void delete_work(struct tsdb *db, void *p, struct api_answer *ans)
+{
+    struct delete_job *j = p;
+    char err[700];
+    for (size_t i = 0; i < j->nsel; i++) {
+        if (tsdb_delete_series(db, j->sel[i]->vs.matchers, j->sel[i]->vs.nmatchers, j->mint,
+                               j->maxt, err, sizeof err) < 0) {
+            api_answer_error(ans, 500, "internal", "%s", err);
+            return;
+        }
+    }
+    ans->status = 204;
+    ans->content_type = NULL;
+}
+
 static void handle_delete_series(struct http_request *r, void *ctx)
 {
     struct vigil_server *s = ctx;
@@ -51,33 +101,32 @@ static void handle_delete_series(struct http_request *r, void *ctx)
         http_reply_json_error(r, 400, "bad_data", "no match[] parameter provided");
         return;
     }
-    int64_t mint, maxt;
-    if (n > ADMIN_MAX_MATCH || admin_time(r, "start", INT64_MIN / 4, &mint) < 0 ||
-        admin_time(r, "end", INT64_MAX / 4, &maxt) < 0) {
+    struct delete_job *j = xcalloc(1, sizeof *j);
+    if (n > ADMIN_MAX_MATCH || admin_time(r, "start", INT64_MIN / 4, &j->mint) < 0 ||
+        admin_time(r, "end", INT64_MAX / 4, &j->maxt) < 0) {
         if (n > ADMIN_MAX_MATCH)
             http_reply_json_error(r, 400, "bad_data", "too many match[] parameters");
+        free(j);
         return;
     }
-    struct promql_arena *a = promql_arena_new();
-    for (size_t i = 0; i < n; i++) {
-        struct promql_parse_error pe;
-        struct promql_expr *sel = promql_parse_selector(a, vals[i], strlen(vals[i]), &pe);
-        char err[700];
-        if (!sel) {
-            snprintf(err, sizeof err, "%s", pe.msg);
-            http_reply_json_error(r, 400, "bad_data", err);
-            promql_arena_free(a);
-            return;
-        }
-        if (tsdb_delete_series(s->tsdb, sel->vs.matchers, sel->vs.nmatchers, mint, maxt, err,
-                               sizeof err) < 0) {
-            http_reply_json_error(r, 500, "internal", err);
-            promql_arena_free(a);
-            return;
-        }
+    j->arena = promql_arena_new();
+    if (delete_job_parse(j, r, vals, n) < 0) {
+        delete_job_free(j);
+        return;
     }
-    promql_arena_free(a);
-    http_reply(r, 204, NULL, "", 0);
+    api_work_start(s, r, j, delete_work, delete_job_free);
+}
+
+static void clean_tombstones_work(struct tsdb *db, void *p, struct api_answer *ans)
+{
+    (void)p;
+    char err[512];
+    if (tsdb_clean_tombstones(db, err, sizeof err) < 0) {
+        api_answer_error(ans, 500, "internal", "%s", err);
+        return;
+    }
+    ans->status = 204;
+    ans->content_type = NULL;
 }
 
 static void handle_clean_tombstones(struct http_request *r, void *ctx)
@@ -85,12 +134,22 @@ static void handle_clean_tombstones(struct http_request *r, void *ctx)
     struct vigil_server *s = ctx;
     if (!admin_enabled(s, r))
         return;
-    char err[512];
-    if (tsdb_clean_tombstones(s->tsdb, err, sizeof err) < 0) {
-        http_reply_json_error(r, 500, "internal", err);
+    api_work_start(s, r, NULL, clean_tombstones_work, NULL);
+}
+
+struct snapshot_job {
+    bool skip_head;
+};
+
+static void snapshot_work(struct tsdb *db, void *p, struct api_answer *ans)
+{
+    struct snapshot_job *j = p;
+    char name[TSDB_SNAPSHOT_NAME_LEN], err[512];
+    if (tsdb_snapshot(db, j->skip_head, name, sizeof name, err, sizeof err) < 0) {
+        api_answer_error(ans, 500, "internal", "create snapshot: %s", err);
         return;
     }
-    http_reply(r, 204, NULL, "", 0);
+    sbuf_printf(&ans->body, "{\"status\":\"success\",\"data\":{\"name\":\"%s\"}}", name);
 }
 
 static void handle_snapshot(struct http_request *r, void *ctx)
@@ -99,17 +158,9 @@ static void handle_snapshot(struct http_request *r, void *ctx)
     if (!admin_enabled(s, r))
         return;
     const char *skip = http_request_param(r, "skip_head");
-    bool skip_head = skip && (strcmp(skip, "true") == 0 || strcmp(skip, "1") == 0);
-    char name[TSDB_SNAPSHOT_NAME_LEN], err[512];
-    if (tsdb_snapshot(s->tsdb, skip_head, name, sizeof name, err, sizeof err) < 0) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "create snapshot: %s", err);
-        http_reply_json_error(r, 500, "internal", msg);
-        return;
-    }
-    struct sbuf b = SBUF_INIT;
-    sbuf_printf(&b, "{\"status\":\"success\",\"data\":{\"name\":\"%s\"}}", name);
-    http_reply_sbuf(r, 200, "application/json", &b);
+    struct snapshot_job *j = xcalloc(1, sizeof *j);
+    j->skip_head = skip && (strcmp(skip, "true") == 0 || strcmp(skip, "1") == 0);
+    api_work_start(s, r, j, snapshot_work, NULL);
 }
 
 void server_api_admin_register(struct vigil_server *s)

@@ -2,11 +2,11 @@
  *
  * The handler runs on the loop thread only to read and check parameters
  * and parse the PromQL (a parse error is answered at once, 400 bad_data as
- * Prometheus does).  Evaluation runs on libuv's worker pool
- * (uv_queue_work): it reads storage through its own snapshot and never
- * touches the loop's state; the after-callback, back on the loop thread,
- * writes the JSON answer.  Storage is closed at shutdown only once no query
- * is running (vigil_server.queries_running).
+ * Prometheus does).  Evaluation and the JSON of its result run on libuv's
+ * worker pool through api_work.c: they read storage through their own
+ * snapshot and never touch the loop's state; the reply goes out on the loop
+ * thread.  Storage is closed at shutdown only once no query is running
+ * (vigil_server.queries_running).
  *
  * Error shapes and HTTP codes are Prometheus's: bad_data 400 for bad
  * parameters, execution 422 for evaluation errors (including the sample
@@ -23,19 +23,17 @@
 /* Prometheus refuses range queries with more points than this per series. */
 #define QUERY_MAX_POINTS 11000
 
+/* One query, from its parse on the loop thread to its answer on a worker. */
 struct query_job {
-    uv_work_t work;
-    struct vigil_server *s;
-    struct http_request *req;
-    struct promql_arena *arena;
+    struct promql_arena *arena; /* owns expr */
     const struct promql_expr *expr;
     char *query;
     bool range;
     int64_t t, start, end, step;
     struct promql_eval_opts opts;
-    struct promql_result *result;
-    int rc;
-    char err[1024];
+    struct metric *canceled; /* vigil_server.queries_canceled (atomic updates) */
+    struct query_log *log;   /* the server's; written from the worker */
+    bool per_step_allowed;   /* --enable-feature=promql-per-step-stats */
     enum { STATS_NONE, STATS_BASIC, STATS_ALL } stats; /* stats= */
     long limit;                                        /* limit=; 0 = none */
     /* Monotonic ns: handler entry, parsed, work start, work end. */
@@ -83,17 +81,6 @@ static int duration_param(struct http_request *r, const char *name, int64_t *ms)
     return -1;
 }
 
-static void query_work(uv_work_t *w)
-{
-    struct query_job *j = w->data;
-    j->t_run = mono_ns();
-    j->rc = j->range ? promql_eval_range(j->s->tsdb, j->query, j->expr, j->start, j->end, j->step,
-                                         &j->opts, &j->result, j->err, sizeof j->err)
-                     : promql_eval_instant(j->s->tsdb, j->query, j->expr, j->t, &j->opts,
-                                           &j->result, j->err, sizeof j->err);
-    j->t_ran = mono_ns();
-}
-
 static void json_strings(struct sbuf *b, const char *key, const char **v, size_t n)
 {
     if (!n)
@@ -109,7 +96,7 @@ static void json_strings(struct sbuf *b, const char *key, const char **v, size_t
 
 /* Prometheus's query statistics object (stats=...): timings in seconds,
  * samples, and with stats=all the samples of each step. */
-static void stats_json(const struct query_job *j, struct sbuf *b)
+static void stats_json(const struct query_job *j, const struct promql_result *res, struct sbuf *b)
 {
     int64_t eval = j->t_ran - j->t_run, queue = j->t_run - j->t_parsed;
     sbuf_puts(b, "{\"timings\":{\"evalTotalTime\":");
@@ -123,11 +110,11 @@ static void stats_json(const struct query_job *j, struct sbuf *b)
     sbuf_puts(b, ",\"execTotalTime\":");
     json_seconds(b, j->t_ran - j->t_begin);
     sbuf_puts(b, "}");
-    if (!j->result) {
+    if (!res) {
         sbuf_putc(b, '}');
         return;
     }
-    const struct promql_query_stats *st = &j->result->stats;
+    const struct promql_query_stats *st = &res->stats;
     sbuf_puts(b, ",\"samples\":{");
     if (j->stats == STATS_ALL && st->step_samples) {
         sbuf_puts(b, "\"totalQueryableSamplesPerStep\":[");
@@ -145,9 +132,8 @@ static void stats_json(const struct query_job *j, struct sbuf *b)
 }
 
 /* Prometheus 3's limit=: at most that many series, with a warning. */
-static void result_limit(struct query_job *j)
+static void result_limit(const struct query_job *j, struct promql_result *r)
 {
-    struct promql_result *r = j->result;
     if (j->limit <= 0 || (r->type != PROMQL_VECTOR && r->type != PROMQL_MATRIX) ||
         r->nseries <= (size_t)j->limit)
         return;
@@ -157,36 +143,6 @@ static void result_limit(struct query_job *j)
         memcpy(w, r->warnings, r->nwarnings * sizeof *w);
     w[r->nwarnings++] = "results truncated due to limit";
     r->warnings = w;
-}
-
-static void query_reply(struct query_job *j)
-{
-    if (j->rc != 0) {
-        bool timeout = strstr(j->err, "query timed out") != NULL;
-        bool canceled = strstr(j->err, "query was canceled") != NULL;
-        if (canceled)
-            metric_inc(j->s->queries_canceled);
-        http_reply_json_error(j->req, timeout || canceled ? 503 : 422,
-                              timeout    ? "timeout"
-                              : canceled ? "canceled"
-                                         : "execution",
-                              j->err);
-        return;
-    }
-    struct sbuf b = SBUF_INIT;
-    result_limit(j);
-    sbuf_puts(&b, "{\"status\":\"success\",\"data\":");
-    promql_result_json(j->result, &b);
-    if (j->stats != STATS_NONE) {
-        b.data[--b.len] = '\0'; /* reopen the data object */
-        sbuf_puts(&b, ",\"stats\":");
-        stats_json(j, &b);
-        sbuf_putc(&b, '}');
-    }
-    json_strings(&b, "warnings", j->result->warnings, j->result->nwarnings);
-    json_strings(&b, "infos", j->result->infos, j->result->ninfos);
-    sbuf_putc(&b, '}');
-    http_reply_sbuf(j->req, 200, "application/json", &b);
 }
 
 /* formatDate: RFC 3339 in UTC with milliseconds. */
@@ -203,16 +159,16 @@ static void log_date(struct sbuf *b, int64_t ms)
 /* One JSON line per query in the query log (global.query_log_file), with
  * the fields and key order of Prometheus's: httpRequest, params, stats,
  * ts, and error when it failed. */
-static void query_log_write(struct query_job *j)
+static void query_log_write(const struct query_job *j, const struct promql_result *res,
+                            const char *error)
 {
-    FILE *f = j->s->query_log;
-    if (!f)
+    if (!j->log || !query_log_enabled(j->log))
         return;
     struct sbuf b = SBUF_INIT;
     int64_t start = j->range ? j->start : j->t, end = j->range ? j->end : j->t;
-    if (j->rc != 0) {
+    if (error) {
         sbuf_puts(&b, "{\"error\":");
-        sbuf_put_json_string(&b, j->err, strlen(j->err));
+        sbuf_put_json_string(&b, error, strlen(error));
         sbuf_putc(&b, ',');
     } else {
         sbuf_putc(&b, '{');
@@ -228,34 +184,87 @@ static void query_log_write(struct query_job *j)
     sbuf_puts(&b, ",\"start\":");
     log_date(&b, start);
     sbuf_printf(&b, ",\"step\":%lld},\"stats\":", (long long)(j->range ? j->step / 1000 : 0));
-    stats_json(j, &b);
+    stats_json(j, res, &b);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     sbuf_puts(&b, ",\"ts\":");
     log_date(&b, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
     sbuf_puts(&b, "}\n");
-    fwrite(b.data, 1, b.len, f);
-    fflush(f);
+    query_log_append(j->log, b.data, b.len);
     sbuf_free(&b);
 }
 
-static void query_done(uv_work_t *w, int status)
+static void query_answer(const struct query_job *j, struct promql_result *res,
+                         struct api_answer *ans)
 {
-    struct query_job *j = w->data;
-    struct vigil_server *s = j->s;
-    (void)status;
-    query_log_write(j); /* before the reply: a client may read the log at once */
-    query_reply(j);
-    promql_result_free(j->result);
+    struct sbuf *b = &ans->body;
+    result_limit(j, res);
+    sbuf_puts(b, "{\"status\":\"success\",\"data\":");
+    promql_result_json(res, b);
+    if (j->stats != STATS_NONE) {
+        b->data[--b->len] = '\0'; /* reopen the data object */
+        sbuf_puts(b, ",\"stats\":");
+        stats_json(j, res, b);
+        sbuf_putc(b, '}');
+    }
+    json_strings(b, "warnings", res->warnings, res->nwarnings);
+    json_strings(b, "infos", res->infos, res->ninfos);
+    sbuf_putc(b, '}');
+}
+
+/* On a worker: evaluates and writes the answer. */
+static void query_work(struct tsdb *db, void *p, struct api_answer *ans)
+{
+    struct query_job *j = p;
+    struct promql_result *res = NULL;
+    char err[1024];
+    j->t_run = mono_ns();
+    int rc = j->range ? promql_eval_range(db, j->query, j->expr, j->start, j->end, j->step,
+                                          &j->opts, &res, err, sizeof err)
+                      : promql_eval_instant(db, j->query, j->expr, j->t, &j->opts, &res, err,
+                                            sizeof err);
+    j->t_ran = mono_ns();
+    query_log_write(j, res, rc != 0 ? err : NULL);
+    if (rc != 0) {
+        bool timeout = strstr(err, "query timed out") != NULL;
+        bool canceled = strstr(err, "query was canceled") != NULL;
+        if (canceled)
+            metric_inc(j->canceled);
+        api_answer_error(ans, timeout || canceled ? 503 : 422,
+                         timeout    ? "timeout"
+                         : canceled ? "canceled"
+                                    : "execution",
+                         "%s", err);
+    } else {
+        query_answer(j, res, ans);
+    }
+    promql_result_free(res);
+}
+
+static void query_job_drop(void *p)
+{
+    struct query_job *j = p;
     promql_arena_free(j->arena);
     free(j->query);
     free(j);
-    /* The last query after the stop finished (server_finish ran) closes storage. */
-    if (--s->queries_running == 0 && s->http_drained && s->rules_stopped && s->notifier_stopped &&
-        s->tsdb) {
-        tsdb_close(s->tsdb);
-        s->tsdb = NULL;
+}
+
+/* Who asked, for the query log: the client's IP without the port, as
+ * Prometheus logs it, the method and the path. */
+static void query_job_client(struct query_job *j, struct http_request *r)
+{
+    snprintf(j->client, sizeof j->client, "%s", http_request_remote_addr(r));
+    char *colon = strrchr(j->client, ':');
+    if (colon)
+        *colon = '\0';
+    if (j->client[0] == '[') {
+        memmove(j->client, j->client + 1, strlen(j->client));
+        char *br = strchr(j->client, ']');
+        if (br)
+            *br = '\0';
     }
+    snprintf(j->method, sizeof j->method, "%s", http_request_method(r));
+    snprintf(j->path, sizeof j->path, "%s", http_request_path(r));
 }
 
 /* Common to both endpoints: the query text, parsed. */
@@ -270,22 +279,11 @@ static struct query_job *query_job_new(struct vigil_server *s, struct http_reque
     }
     struct query_job *j = xcalloc(1, sizeof *j);
     j->t_begin = mono_ns();
-    j->s = s;
-    j->req = r;
-    /* The client's IP without the port, as Prometheus logs it. */
-    snprintf(j->client, sizeof j->client, "%s", http_request_remote_addr(r));
-    char *colon = strrchr(j->client, ':');
-    if (colon)
-        *colon = '\0';
-    if (j->client[0] == '[') {
-        memmove(j->client, j->client + 1, strlen(j->client));
-        char *br = strchr(j->client, ']');
-        if (br)
-            *br = '\0';
-    }
-    snprintf(j->method, sizeof j->method, "%s", http_request_method(r));
-    snprintf(j->path, sizeof j->path, "%s", http_request_path(r));
     j->query = xstrdup(q);
+    j->canceled = s->queries_canceled;
+    j->log = s->query_log;
+    j->per_step_allowed = s->per_step_stats;
+    query_job_client(j, r);
     j->arena = promql_arena_new();
     struct promql_parse_error pe;
     j->expr = promql_parse(j->arena, q, strlen(q), PROMQL_FEATURES_DEFAULT, &pe);
@@ -293,9 +291,7 @@ static struct query_job *query_job_new(struct vigil_server *s, struct http_reque
         char msg[700];
         snprintf(msg, sizeof msg, "invalid parameter \"query\": %s", pe.msg);
         http_reply_json_error(r, 400, "bad_data", msg);
-        promql_arena_free(j->arena);
-        free(j->query);
-        free(j);
+        query_job_drop(j);
         return NULL;
     }
     j->opts.lookback_ms = s->flags.query_lookback_delta_ms;
@@ -315,7 +311,7 @@ static int query_job_opts(struct query_job *j, struct http_request *r)
     if (st && *st) {
         /* Per-step counts only with --enable-feature=promql-per-step-stats,
          * as in Prometheus. */
-        j->stats = strcmp(st, "all") == 0 && j->s->per_step_stats ? STATS_ALL : STATS_BASIC;
+        j->stats = strcmp(st, "all") == 0 && j->per_step_allowed ? STATS_ALL : STATS_BASIC;
         j->opts.per_step_stats = j->stats == STATS_ALL;
     }
     const char *lim = http_request_param(r, "limit");
@@ -346,21 +342,6 @@ static int query_job_opts(struct query_job *j, struct http_request *r)
     return 0;
 }
 
-static void query_job_drop(struct query_job *j)
-{
-    promql_arena_free(j->arena);
-    free(j->query);
-    free(j);
-}
-
-static void query_job_start(struct query_job *j)
-{
-    j->t_parsed = mono_ns();
-    j->work.data = j;
-    j->s->queries_running++;
-    uv_queue_work(j->s->loop, &j->work, query_work, query_done);
-}
-
 static void handle_query(struct http_request *r, void *ctx)
 {
     struct vigil_server *s = ctx;
@@ -373,7 +354,8 @@ static void handle_query(struct http_request *r, void *ctx)
         query_job_drop(j);
         return;
     }
-    query_job_start(j);
+    j->t_parsed = mono_ns();
+    api_work_start(s, r, j, query_work, query_job_drop);
 }
 
 static void handle_query_range(struct http_request *r, void *ctx)
@@ -409,7 +391,8 @@ static void handle_query_range(struct http_request *r, void *ctx)
         query_job_drop(j);
         return;
     }
-    query_job_start(j);
+    j->t_parsed = mono_ns();
+    api_work_start(s, r, j, query_work, query_job_drop);
 }
 
 /* The query parameter, parsed; replies 400 bad_data and returns NULL when

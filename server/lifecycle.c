@@ -59,26 +59,12 @@ static int server_load_configs(struct vigil_server *s, struct prom_config **pc,
 }
 
 /* Opens (or keeps, or closes) the query log for cfg, as Prometheus's
- * engine does on each load: a path that did not change keeps the file. */
+ * engine does on each load. */
 static void query_log_apply(struct vigil_server *s, const struct prom_config *cfg)
 {
-    const char *path = cfg->global.query_log_file;
-    if (path && s->query_log_path && strcmp(path, s->query_log_path) == 0)
-        return;
-    if (s->query_log)
-        fclose(s->query_log);
-    free(s->query_log_path);
-    s->query_log = NULL;
-    s->query_log_path = NULL;
-    if (!path)
-        return;
-    s->query_log = fopen(path, "a");
-    if (!s->query_log) {
-        log_error(s->log, "query", "Cannot open the query log", "file", path, "err",
-                  strerror(errno));
-        return;
-    }
-    s->query_log_path = xstrdup(path);
+    char err[512];
+    if (query_log_reopen(s->query_log, cfg->global.query_log_file, err, sizeof err) < 0)
+        log_error(s->log, "query", "Cannot open the query log", "err", err);
 }
 
 int server_reload(struct vigil_server *s, char *msg, size_t msglen)
@@ -158,8 +144,9 @@ static void server_finish(struct vigil_server *s)
 {
     if (!s->http_drained || !s->rules_stopped || !s->notifier_stopped)
         return;
-    /* A query still running on a worker reads storage: the last one to
-     * finish closes it (api_query.c). */
+    /* API work still running on a worker (a query, a listing, an admin
+     * operation) uses storage: the last one to finish closes it
+     * (api_work.c). */
     if (!s->queries_running) {
         tsdb_close(s->tsdb);
         s->tsdb = NULL;
@@ -398,9 +385,7 @@ static void server_cleanup(struct vigil_server *s)
     metrics_registry_free(s->metrics);
     free(s->route_prefix);
     free(s->external_url);
-    if (s->query_log)
-        fclose(s->query_log);
-    free(s->query_log_path);
+    query_log_free(s->query_log);
     if (s->loop) {
         uv_loop_close(s->loop);
         free(s->loop);
@@ -426,6 +411,7 @@ int server_run(struct vigil_server *s)
     }
     metric_set(s->reload_success, 1);
     metric_set(s->reload_success_ts, now_seconds());
+    s->query_log = query_log_new();
     query_log_apply(s, s->config);
 
     s->loop = xmalloc(sizeof *s->loop);

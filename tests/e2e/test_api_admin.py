@@ -3,8 +3,10 @@ without --web.enable-admin-api, compared with Prometheus 2.42's."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import urllib.request
@@ -76,6 +78,48 @@ class AdminApiTest(unittest.TestCase):
         self.assertEqual(j["error"], 'invalid parameter "start": Invalid time value for \'start\': '
                                      'cannot parse "abc" to a valid timestamp')
         self.assertEqual(call(self.v.port, "GET", "/api/v1/admin/tsdb/snapshot")[0], 405)
+
+    def test_bad_selector_answered_before_any_delete(self):
+        # Selectors are checked on the loop thread before the work starts.
+        s, j = call(self.v.port, "POST", "/api/v1/admin/tsdb/delete_series?match[]=drop&match[]=%7B")
+        self.assertEqual((s, j["errorType"]), (400, "bad_data"))
+        self.assertEqual(self.count("drop"), 20)
+
+    def test_sigterm_with_storage_work_in_flight(self):
+        # Listings, snapshots and deletes run on workers; storage must stay
+        # open until the last of them is done, then close cleanly.
+        paths = [("GET", "/api/v1/series?match[]=%7B__name__%3D~%22.%2B%22%7D"),
+                 ("GET", "/api/v1/labels"), ("GET", "/api/v1/label/__name__/values"),
+                 ("POST", "/api/v1/admin/tsdb/snapshot?skip_head=true"),
+                 ("POST", "/api/v1/admin/tsdb/delete_series?match[]=nothing_here"),
+                 ("GET", "/api/v1/query?query=count_over_time(keep[1h])")]
+        stop = threading.Event()
+        bad = []
+
+        def load(method, path):
+            while not stop.is_set():
+                try:
+                    s, _ = call(self.v.port, method, path)
+                    if s not in (200, 204, 503):
+                        bad.append((path, s))
+                except OSError:
+                    pass
+        threads = [threading.Thread(target=load, args=p) for p in paths]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        self.v.signal(signal.SIGTERM)
+        try:
+            code = self.v.wait(5)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        log = self.v.read_log()
+        self.assertEqual(bad, [])
+        self.assertEqual(code, 0, log)
+        self.assertIn("See you next time!", log)
+        self.assertNotIn("Sanitizer", log)
 
 
 class AdminDisabledTest(unittest.TestCase):

@@ -29,6 +29,27 @@ class BenchSmokeTest(unittest.TestCase):
             self.assertGreater(int(r.split()[1]), 0, r)
         self.assertIn("resident memory after load", out)
 
+    def test_api_load_bench(self):
+        if SANITIZED:
+            self.skipTest("benchmarks run on the release build only")
+        for tool in ("wrk", "prometheus", "promtool"):
+            if not shutil.which(tool):
+                self.skipTest(tool + " not installed")
+        env = dict(os.environ, VIGIL_BIN=VIGIL_BIN, TARGETS="3", SERIES="100", INTERVAL="1",
+                   HISTORY="600")
+        p = subprocess.run(["bash", os.path.join(VIGIL_SRC, "bench", "api_load.sh"), "3", "5"],
+                           capture_output=True, env=env, timeout=300)
+        out = p.stdout.decode()
+        self.assertEqual(p.returncode, 0, out + p.stderr.decode())
+        rows = [l.split() for l in out.splitlines() if l.split() and l.split()[0] in
+                ("vigil", "prometheus")]
+        self.assertEqual([r[0] for r in rows], ["vigil", "prometheus"], out)
+        for r in rows:
+            self.assertGreater(int(r[1]), 0, r)  # requests answered
+            self.assertGreater(int(r[6]), 0, r)  # scrapes stored in the window
+        vigil = rows[0]
+        self.assertEqual((vigil[3], vigil[7]), ("0", "0"), out)  # no errors, no skipped scrapes
+        self.assertIn("ratios: latency (prometheus/vigil)", out)
 
     def test_ingest_bench(self):
         if SANITIZED:

@@ -444,6 +444,37 @@ static void load_selector(struct evaluator *ev, struct ev_node *n, const struct 
     n->loaded = true;
 }
 
+const struct promql_expr *ev_unparen(const struct promql_expr *e)
+{
+    while (e->kind == PROMQL_EXPR_PAREN)
+        e = e->paren.expr;
+    return e;
+}
+
+/* anchored ranges feed only the functions that read their anchor sample
+ * correctly, smoothed ones only rate/increase/delta (Prometheus's
+ * AnchoredSafeFunctions and SmoothedSafeFunctions). */
+static void check_extended_range_use(struct evaluator *ev, const struct promql_expr *e)
+{
+    for (size_t i = 0; i < e->call.nargs; i++) {
+        const struct promql_expr *a = ev_unparen(e->call.args[i]);
+        if (a->kind != PROMQL_EXPR_MATRIX_SELECTOR)
+            continue;
+        const struct promql_expr *vs = a->matrix.vs;
+        enum promql_func_id id = e->call.func->id;
+        bool rate_like = id == PROMQL_FN_RATE || id == PROMQL_FN_INCREASE || id == PROMQL_FN_DELTA;
+        if (vs->vs.smoothed && !rate_like)
+            ev_fail(ev,
+                    "smoothed modifier can only be used with: delta, increase, rate - not with %s",
+                    e->call.func->name);
+        if (vs->vs.anchored && !rate_like && id != PROMQL_FN_CHANGES && id != PROMQL_FN_RESETS)
+            ev_fail(ev,
+                    "anchored modifier can only be used with: changes, delta, increase, rate, "
+                    "resets - not with %s",
+                    e->call.func->name);
+    }
+}
+
 /* Walks e whose evaluation times lie in [mint, maxt]; returns whether e is
  * step-invariant. */
 static bool prepare(struct evaluator *ev, const struct promql_expr *e, int64_t mint, int64_t maxt)
@@ -473,6 +504,12 @@ static bool prepare(struct evaluator *ev, const struct promql_expr *e, int64_t m
         lo -= vn->offset_ms;
         hi -= vn->offset_ms;
         lo -= e->kind == PROMQL_EXPR_MATRIX_SELECTOR ? range : ev->lookback_ms;
+        /* anchored and smoothed ranges reach one lookback before the range
+         * (and smoothed ones after it) for the samples they anchor to */
+        if (e->kind == PROMQL_EXPR_MATRIX_SELECTOR && (vs->vs.anchored || vs->vs.smoothed))
+            lo -= ev->lookback_ms;
+        if (vs->vs.smoothed)
+            hi += ev->lookback_ms;
         vn->load_mint = lo;
         vn->load_maxt = hi;
         load_selector(ev, vn, vs, e->kind == PROMQL_EXPR_MATRIX_SELECTOR);
@@ -515,6 +552,7 @@ static bool prepare(struct evaluator *ev, const struct promql_expr *e, int64_t m
         break;
     }
     case PROMQL_EXPR_CALL:
+        check_extended_range_use(ev, e);
         inv = !time_dependent_call(e);
         for (size_t i = 0; i < e->call.nargs; i++)
             if (!prepare(ev, e->call.args[i], mint, maxt))
@@ -548,6 +586,24 @@ static ptrdiff_t last_at_or_before(const int64_t *t, size_t n, int64_t ref)
     return (ptrdiff_t)lo - 1;
 }
 
+/* The value a smoothed selector sees at ref: interpolated linearly between
+ * the newest sample in (ref - lookback, ref] and the next one up to a
+ * lookback later, or the newest one when none follows. */
+static bool smoothed_value(const struct evaluator *ev, const struct ev_series *s, int64_t ref,
+                           double *v, int64_t *t)
+{
+    ptrdiff_t k = last_at_or_before(s->t, s->n, ref);
+    if (k < 0 || s->t[k] <= ref - ev->lookback_ms || is_stale(s->v[k]))
+        return false;
+    *v = s->v[k];
+    *t = s->t[k];
+    size_t nx = (size_t)k + 1;
+    if (s->t[k] == ref || nx >= s->n || s->t[nx] > ref + ev->lookback_ms || is_stale(s->v[nx]))
+        return true;
+    *v = s->v[k] + (s->v[nx] - s->v[k]) * (double)(ref - s->t[k]) / (double)(s->t[nx] - s->t[k]);
+    return true;
+}
+
 static struct ev_value eval_vector_selector(struct evaluator *ev, const struct promql_expr *e,
                                             int64_t ts)
 {
@@ -558,6 +614,13 @@ static struct ev_value eval_vector_selector(struct evaluator *ev, const struct p
     v.s = ev_alloc(ev, n->nseries * sizeof *v.s);
     for (size_t i = 0; i < n->nseries; i++) {
         const struct ev_series *s = &n->series[i];
+        if (e->vs.smoothed) {
+            double sv;
+            int64_t st;
+            if (smoothed_value(ev, s, ref, &sv, &st))
+                v.s[v.n++] = (struct ev_sample){s->ls, sv, st, false};
+            continue;
+        }
         ptrdiff_t k = last_at_or_before(s->t, s->n, ref);
         if (k < 0 || s->t[k] <= ref - ev->lookback_ms || is_stale(s->v[k]))
             continue;
@@ -578,12 +641,20 @@ static struct ev_value eval_matrix_selector(struct evaluator *ev, const struct p
         (vs->vs.mods.at != PROMQL_AT_NONE ? resolve_at(ev, &vs->vs.mods) : ts) - vn->offset_ms;
     int64_t mint = maxt - n->range_ms;
     struct ev_value v = {.type = PROMQL_MATRIX, .mint = mint, .maxt = maxt};
+    /* anchored/smoothed: the slice also holds the samples up to a lookback
+     * outside the window, from which the functions pick their anchors;
+     * v.mint/v.maxt stay the window itself */
+    int64_t lo_t = mint, hi_t = maxt;
+    if (vs->vs.anchored || vs->vs.smoothed)
+        lo_t -= ev->lookback_ms;
+    if (vs->vs.smoothed)
+        hi_t += ev->lookback_ms;
     v.m = ev_alloc(ev, vn->nseries * sizeof *v.m);
     size_t total = 0;
     for (size_t i = 0; i < vn->nseries; i++) {
         const struct ev_series *s = &vn->series[i];
-        ptrdiff_t hi = last_at_or_before(s->t, s->n, maxt);
-        ptrdiff_t lo = last_at_or_before(s->t, s->n, mint) + 1;
+        ptrdiff_t hi = last_at_or_before(s->t, s->n, hi_t);
+        ptrdiff_t lo = last_at_or_before(s->t, s->n, lo_t) + 1;
         if (hi < lo)
             continue;
         v.m[v.nm++] = (struct ev_series){s->ls, s->t + lo, s->v + lo, (size_t)(hi - lo + 1), false};
@@ -927,14 +998,25 @@ int promql_eval_instant(struct tsdb *db, const char *query, const struct promql_
     case PROMQL_MATRIX: {
         r->series = promql_arena_alloc(r->arena, (v.nm + 1) * sizeof *r->series);
         bool *drop = promql_arena_alloc(r->arena, v.nm + 1);
+        const struct promql_expr *ms = ev_unparen(e);
+        const struct promql_expr *vs =
+            ms->kind == PROMQL_EXPR_MATRIX_SELECTOR ? ms->matrix.vs : NULL;
+        bool extended = vs && (vs->vs.anchored || vs->vs.smoothed);
+        size_t k = 0;
         for (size_t i = 0; i < v.nm; i++) {
-            struct promql_point *p = promql_arena_alloc(r->arena, (v.m[i].n + 1) * sizeof *p);
-            for (size_t k = 0; k < v.m[i].n; k++)
-                p[k] = (struct promql_point){v.m[i].t[k], v.m[i].v[k]};
-            r->series[i] = (struct promql_series){v.m[i].ls, p, v.m[i].n};
-            drop[i] = v.m[i].drop;
+            struct promql_point *p = promql_arena_alloc(r->arena, (v.m[i].n + 2) * sizeof *p);
+            size_t np = v.m[i].n;
+            if (extended)
+                np = ev_extend_points(&v.m[i], v.mint, v.maxt, vs->vs.smoothed, p);
+            else
+                for (size_t j = 0; j < np; j++)
+                    p[j] = (struct promql_point){v.m[i].t[j], v.m[i].v[j]};
+            if (np == 0)
+                continue;
+            r->series[k] = (struct promql_series){v.m[i].ls, p, np};
+            drop[k++] = v.m[i].drop;
         }
-        r->nseries = finish_series(&ev, r->series, v.nm, drop, true);
+        r->nseries = finish_series(&ev, r->series, k, drop, true);
         break;
     }
     default:

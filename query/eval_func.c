@@ -211,9 +211,9 @@ static void expand(struct sbuf *out, const char *tmpl, const char *src, PCRE2_SI
             brace = true;
             p = q;
         } else {
-            while (name[nl] && (name[nl] == '_' || (name[nl] >= '0' && name[nl] <= '9') ||
-                                (name[nl] >= 'a' && name[nl] <= 'z') ||
-                                (name[nl] >= 'A' && name[nl] <= 'Z')))
+            while (name[nl] &&
+                   (name[nl] == '_' || (name[nl] >= '0' && name[nl] <= '9') ||
+                    (name[nl] >= 'a' && name[nl] <= 'z') || (name[nl] >= 'A' && name[nl] <= 'Z')))
                 nl++;
             if (nl == 0) {
                 sbuf_putc(out, '$');
@@ -515,11 +515,15 @@ static double bucket_fraction(double lower, double upper, struct bucket *b, size
         if (ls && us)
             break;
         if (!ls && lb < lower && ubd > lower) {
-            lr = isinf(lb) ? b[i].count : isinf(ubd) ? rank : rank + (b[i].count - rank) * (lower - lb) / (ubd - lb);
+            lr = isinf(lb)    ? b[i].count
+                 : isinf(ubd) ? rank
+                              : rank + (b[i].count - rank) * (lower - lb) / (ubd - lb);
             ls = true;
         }
         if (!us && lb < upper && ubd > upper) {
-            ur = isinf(lb) ? b[i].count : isinf(ubd) ? rank : rank + (b[i].count - rank) * (upper - lb) / (ubd - lb);
+            ur = isinf(lb)    ? b[i].count
+                 : isinf(ubd) ? rank
+                              : rank + (b[i].count - rank) * (upper - lb) / (ubd - lb);
             us = true;
         }
         if (ls && us)
@@ -580,7 +584,8 @@ static struct ev_value histogram_quantile(struct evaluator *ev, const struct pro
     if (!fraction && (q < 0 || q > 1 || isnan(q))) {
         struct sbuf b = SBUF_INIT;
         go_format_float_v(&b, q);
-        ev_warn(ev, false, e->call.args[0], "quantile value should be between 0 and 1, got %s", b.data);
+        ev_warn(ev, false, e->call.args[0], "quantile value should be between 0 and 1, got %s",
+                b.data);
         sbuf_free(&b);
     }
     struct ev_value o = vec_new(ev, ng);
@@ -591,7 +596,8 @@ static struct ev_value histogram_quantile(struct evaluator *ev, const struct pro
         if (forced)
             ev_warn(ev, true, e->call.args[1],
                     "input to histogram_quantile needed to be fixed for monotonicity (see "
-                    "https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) "
+                    "https://prometheus.io/docs/prometheus/latest/querying/functions/"
+                    "#histogram_quantile) "
                     "for metric name \"%s\"",
                     "");
         o.s[o.n++] = (struct ev_sample){g[i].ls, v, ts, true};
@@ -754,9 +760,10 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
         const char **names = ev_alloc(ev, (nargs + 1) * sizeof *names);
         for (size_t i = 1; i < nargs; i++)
             names[i - 1] = promql_arena_strndup(ev->a, args[i].str, args[i].slen);
-        g_sort = (struct sort_ctx){names, nargs ? nargs - 1 : 0,
-                                   id == PROMQL_FN_SORT_DESC || id == PROMQL_FN_SORT_BY_LABEL_DESC,
-                                   id == PROMQL_FN_SORT_BY_LABEL || id == PROMQL_FN_SORT_BY_LABEL_DESC};
+        g_sort =
+            (struct sort_ctx){names, nargs ? nargs - 1 : 0,
+                              id == PROMQL_FN_SORT_DESC || id == PROMQL_FN_SORT_BY_LABEL_DESC,
+                              id == PROMQL_FN_SORT_BY_LABEL || id == PROMQL_FN_SORT_BY_LABEL_DESC};
         /* a stable sort: insertion sort keeps equal elements in input order */
         for (size_t i = 1; i < o.n; i++) {
             struct ev_sample x = o.s[i];
@@ -849,7 +856,8 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
     if (id == PROMQL_FN_QUANTILE_OVER_TIME && (isnan(q) || q < 0 || q > 1)) {
         struct sbuf b = SBUF_INIT;
         go_format_float_v(&b, q);
-        ev_warn(ev, false, e->call.args[0], "quantile value should be between 0 and 1, got %s", b.data);
+        ev_warn(ev, false, e->call.args[0], "quantile value should be between 0 and 1, got %s",
+                b.data);
         sbuf_free(&b);
     }
     if (id == PROMQL_FN_DOUBLE_EXPONENTIAL_SMOOTHING) {
@@ -859,6 +867,12 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
         if (tf <= 0 || tf >= 1)
             ev_fail(ev, "invalid trend factor. Expected: 0 < tf < 1, got: %f", tf);
     }
+    const struct promql_expr *ma = ev_unparen(e->call.args[mi]);
+    bool anchored = false, smoothed = false;
+    if (ma->kind == PROMQL_EXPR_MATRIX_SELECTOR) {
+        anchored = ma->matrix.vs->vs.anchored;
+        smoothed = ma->matrix.vs->vs.smoothed;
+    }
     for (size_t si = 0; si < m.nm; si++) {
         const struct ev_series *s = &m.m[si];
         if (s->n == 0)
@@ -867,14 +881,15 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
         double v = 0;
         switch (id) {
         case PROMQL_FN_RATE:
-            v = extrapolated_rate(s, m.mint, m.maxt, true, true, &ok);
-            break;
         case PROMQL_FN_INCREASE:
-            v = extrapolated_rate(s, m.mint, m.maxt, true, false, &ok);
+        case PROMQL_FN_DELTA: {
+            bool counter = id != PROMQL_FN_DELTA, rate = id == PROMQL_FN_RATE;
+            if (anchored || smoothed)
+                ok = ev_extended_rate(s, m.mint, m.maxt, smoothed, counter, rate, &v);
+            else
+                v = extrapolated_rate(s, m.mint, m.maxt, counter, rate, &ok);
             break;
-        case PROMQL_FN_DELTA:
-            v = extrapolated_rate(s, m.mint, m.maxt, false, false, &ok);
-            break;
+        }
         case PROMQL_FN_IRATE:
         case PROMQL_FN_IDELTA: {
             if (s->n < 2) {
@@ -912,7 +927,12 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
         case PROMQL_FN_RESETS:
         case PROMQL_FN_CHANGES: {
             double c = 0;
-            for (size_t i = 1; i < s->n; i++) {
+            size_t first = 0;
+            if (anchored && !ev_anchor_index(s, m.mint, &first)) {
+                ok = false;
+                break;
+            }
+            for (size_t i = first + 1; i < s->n; i++) {
                 if (id == PROMQL_FN_RESETS) {
                     if (s->v[i] < s->v[i - 1])
                         c++;
@@ -952,8 +972,9 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
                     bt = s->t[i];
                 }
             }
-            v = (id == PROMQL_FN_MIN_OVER_TIME || id == PROMQL_FN_MAX_OVER_TIME) ? best
-                                                                                 : (double)bt / 1000;
+            v = (id == PROMQL_FN_MIN_OVER_TIME || id == PROMQL_FN_MAX_OVER_TIME)
+                    ? best
+                    : (double)bt / 1000;
             break;
         }
         case PROMQL_FN_LAST_OVER_TIME:

@@ -124,6 +124,21 @@ void strmap_init(struct strmap *m, struct promql_arena *a, size_t hint);
 size_t *strmap_put(struct strmap *m, const char *k, size_t klen, bool *found);
 size_t *strmap_get(const struct strmap *m, const char *k, size_t klen);
 
+/* e without enclosing parentheses. */
+const struct promql_expr *ev_unparen(const struct promql_expr *e);
+
+/* anchored / smoothed ranges (eval_extended.c).  s is the slice a matrix
+ * selector with the modifier hands out, (start, end] its window. */
+bool ev_extended_rate(const struct ev_series *s, int64_t start, int64_t end, bool smoothed,
+                      bool counter, bool rate, double *out);
+/* The index of the anchor sample (the newest at or before start, else the
+ * first); false when no sample lies inside the window. */
+bool ev_anchor_index(const struct ev_series *s, int64_t start, size_t *first);
+/* The points of an extended selector's result, with synthetic ones at
+ * start and end; out has room for s->n + 2.  Returns the count. */
+size_t ev_extend_points(const struct ev_series *s, int64_t start, int64_t end, bool smoothed,
+                        struct promql_point *out);
+
 /* The parts of evaluation in other files. */
 struct ev_value ev_binary(struct evaluator *ev, const struct promql_expr *e, int64_t ts);
 struct ev_value ev_aggregate(struct evaluator *ev, const struct promql_expr *e, int64_t ts);

@@ -711,6 +711,8 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
 {
     enum promql_func_id id = e->call.func->id;
     size_t nargs = e->call.nargs;
+    if (id == PROMQL_FN_INFO)
+        return ev_info(ev, e, ts);
     struct ev_value args[16];
     if (nargs > 16)
         ev_fail(ev, "too many arguments");
@@ -809,7 +811,6 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
             r = id == PROMQL_FN_MIN_OF ? fmin(x, y) : fmax(x, y);
         return (struct ev_value){.type = PROMQL_SCALAR, .scalar = r};
     }
-    case PROMQL_FN_INFO:
     case PROMQL_FN_START_TIMESTAMP:
         ev_fail(ev, "function %s is not supported", e->call.func->name);
     default:

@@ -537,31 +537,37 @@ static double bucket_fraction(double lower, double upper, struct bucket *b, size
     return (ur - lr) / count;
 }
 
-static struct ev_value histogram_quantile(struct evaluator *ev, const struct promql_expr *e,
-                                          double q, struct ev_value in, int64_t ts, bool fraction,
-                                          double upper)
+/* The classic histograms of in: its samples grouped by all labels but le
+ * (the name included: two histograms that differ only in it collide when
+ * the name goes, an error as in Prometheus).  Samples without a valid le
+ * are skipped with Prometheus's warning at the argument at. */
+struct hgroup {
+    struct labels ls;
+    struct bucket *b;
+    size_t n;
+};
+
+static size_t hist_group(struct evaluator *ev, const struct promql_expr *at, struct ev_value in,
+                         struct hgroup **out)
 {
     struct strmap map;
     strmap_init(&map, ev->a, in.n);
-    struct hgroup {
-        struct labels ls;
-        struct bucket *b;
-        size_t n;
-    } *g = ev_alloc(ev, (in.n + 1) * sizeof *g);
+    struct hgroup *g = ev_alloc(ev, (in.n + 1) * sizeof *g);
     size_t ng = 0;
     struct sbuf key = SBUF_INIT;
     static const char *const le = "le";
-    bool badle = false;
     for (size_t i = 0; i < in.n; i++) {
         const char *lev = lbl_get(&in.s[i].ls, "le");
         char *end = NULL;
         double ub = lev ? strtod(lev, &end) : 0;
         if (!lev || !*lev || *end) {
-            badle = true;
+            const char *name = lbl_get(&in.s[i].ls, "__name__");
+            ev_warn(ev, false, at,
+                    "bucket label \"le\" is missing or has a malformed value of \"%s\" for metric "
+                    "name \"%s\"",
+                    lev ? lev : "", name ? name : "");
             continue;
         }
-        /* grouped with the metric name: two histograms that differ only in
-         * it collide when the name goes (an error, as in Prometheus) */
         struct labels ls = lbl_del(ev->a, &in.s[i].ls, &le, 1, false);
         sbuf_reset(&key);
         lbl_key(&ls, &key);
@@ -578,29 +584,86 @@ static struct ev_value histogram_quantile(struct evaluator *ev, const struct pro
         gr->b[gr->n++] = (struct bucket){ub, in.s[i].v};
     }
     sbuf_free(&key);
-    if (badle)
-        ev_warn(ev, false, e->call.args[fraction ? 2 : 1],
-                "bucket label \"le\" is missing or has a malformed value");
-    if (!fraction && (q < 0 || q > 1 || isnan(q))) {
-        struct sbuf b = SBUF_INIT;
-        go_format_float_v(&b, q);
-        ev_warn(ev, false, e->call.args[0], "quantile value should be between 0 and 1, got %s",
-                b.data);
-        sbuf_free(&b);
-    }
+    *out = g;
+    return ng;
+}
+
+static void warn_quantile_range(struct evaluator *ev, const struct promql_expr *at, double q)
+{
+    if (q >= 0 && q <= 1)
+        return;
+    struct sbuf b = SBUF_INIT;
+    go_format_float_v(&b, q);
+    ev_warn(ev, false, at, "quantile value should be between 0 and 1, got %s", b.data);
+    sbuf_free(&b);
+}
+
+/* The q-quantile of one group (its buckets are left as they were). */
+static double group_quantile(struct evaluator *ev, const struct promql_expr *at,
+                             const struct hgroup *g, double q)
+{
+    struct bucket *b = ev_alloc(ev, (g->n + 1) * sizeof *b);
+    memcpy(b, g->b, g->n * sizeof *b);
+    bool forced = false, fixed;
+    double v = bucket_quantile(q, b, g->n, &forced, &fixed);
+    if (forced)
+        ev_warn(ev, true, at,
+                "input to histogram_quantile needed to be fixed for monotonicity (see "
+                "https://prometheus.io/docs/prometheus/latest/querying/functions/"
+                "#histogram_quantile) for metric name \"%s\"",
+                "");
+    return v;
+}
+
+static struct ev_value histogram_quantile(struct evaluator *ev, const struct promql_expr *e,
+                                          double q, struct ev_value in, int64_t ts, bool fraction,
+                                          double upper)
+{
+    struct hgroup *g;
+    size_t ng = hist_group(ev, e->call.args[fraction ? 2 : 1], in, &g);
+    if (!fraction)
+        warn_quantile_range(ev, e->call.args[0], q);
     struct ev_value o = vec_new(ev, ng);
     for (size_t i = 0; i < ng; i++) {
-        bool forced = false, fixed;
         double v = fraction ? bucket_fraction(q, upper, g[i].b, g[i].n)
-                            : bucket_quantile(q, g[i].b, g[i].n, &forced, &fixed);
-        if (forced)
-            ev_warn(ev, true, e->call.args[1],
-                    "input to histogram_quantile needed to be fixed for monotonicity (see "
-                    "https://prometheus.io/docs/prometheus/latest/querying/functions/"
-                    "#histogram_quantile) "
-                    "for metric name \"%s\"",
-                    "");
+                            : group_quantile(ev, e->call.args[1], &g[i], q);
         o.s[o.n++] = (struct ev_sample){g[i].ls, v, ts, true};
+    }
+    return o;
+}
+
+/* Prometheus's labels.FormatOpenMetricsFloat: integers keep a ".0". */
+static const char *openmetrics_float(struct evaluator *ev, double q)
+{
+    if (isinf(q))
+        return q > 0 ? "+Inf" : "-Inf";
+    struct sbuf b = SBUF_INIT;
+    go_format_float_v(&b, q);
+    if (!isnan(q) && !strpbrk(b.data, ".eE"))
+        sbuf_puts(&b, ".0");
+    const char *s = promql_arena_strndup(ev->a, b.data, b.len);
+    sbuf_free(&b);
+    return s;
+}
+
+/* histogram_quantiles(v, "label", q0, q1, ...): every quantile of every
+ * classic histogram, told apart by the label, quantile by quantile. */
+static struct ev_value histogram_quantiles(struct evaluator *ev, const struct promql_expr *e,
+                                           const struct ev_value *args, size_t nargs, int64_t ts)
+{
+    const char *label = promql_arena_strndup(ev->a, args[1].str, args[1].slen);
+    for (size_t k = 2; k < nargs; k++)
+        warn_quantile_range(ev, e->call.args[k], args[k].scalar);
+    struct hgroup *g;
+    size_t ng = hist_group(ev, e->call.args[0], args[0], &g);
+    struct ev_value o = vec_new(ev, ng * nargs);
+    for (size_t k = 2; k < nargs; k++) {
+        const char *qs = openmetrics_float(ev, args[k].scalar);
+        for (size_t i = 0; i < ng; i++) {
+            double v = group_quantile(ev, e->call.args[0], &g[i], args[k].scalar);
+            struct labels ls = lbl_set(ev->a, &g[i].ls, label, qs);
+            o.s[o.n++] = (struct ev_sample){ls, v, ts, true};
+        }
     }
     return o;
 }
@@ -800,8 +863,9 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
     case PROMQL_FN_HISTOGRAM_SUM:
     case PROMQL_FN_HISTOGRAM_STDDEV:
     case PROMQL_FN_HISTOGRAM_STDVAR:
-    case PROMQL_FN_HISTOGRAM_QUANTILES:
         return o; /* native histograms only */
+    case PROMQL_FN_HISTOGRAM_QUANTILES:
+        return histogram_quantiles(ev, e, args, nargs, ts);
     case PROMQL_FN_MIN_OF:
     case PROMQL_FN_MAX_OF: {
         double x = args[0].scalar, y = args[1].scalar, r;

@@ -876,7 +876,9 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
         return (struct ev_value){.type = PROMQL_SCALAR, .scalar = r};
     }
     case PROMQL_FN_START_TIMESTAMP:
-        ev_fail(ev, "function %s is not supported", e->call.func->name);
+        /* storage keeps no start timestamps: Prometheus's answer when it
+         * has none (feature off, or an expression argument) */
+        return o;
     default:
         break;
     }

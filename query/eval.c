@@ -351,7 +351,7 @@ static int count_node(const struct promql_expr *e, void *ctx)
 
 /* ---- preparation ---- */
 
-static int64_t resolve_at(struct evaluator *ev, const struct promql_time_mods *m)
+int64_t ev_resolve_at(const struct evaluator *ev, const struct promql_time_mods *m)
 {
     return m->at == PROMQL_AT_START ? ev->start : m->at == PROMQL_AT_END ? ev->end : m->at_ms;
 }
@@ -395,13 +395,12 @@ static int ev_series_cmp(const void *a, const void *b)
     return lbl_cmp(&((const struct ev_series *)a)->ls, &((const struct ev_series *)b)->ls);
 }
 
-static void load_selector(struct evaluator *ev, struct ev_node *n, const struct promql_expr *vs,
-                          bool drop_stale)
+void ev_load_series(struct evaluator *ev, struct ev_node *n, const struct label_matcher *ms,
+                    size_t nms, bool drop_stale)
 {
     struct tsdb_series_set *set;
     char err[256];
-    if (tsdb_select(ev->db, vs->vs.matchers, vs->vs.nmatchers, n->load_mint, n->load_maxt, &set,
-                    err, sizeof err) < 0)
+    if (tsdb_select(ev->db, ms, nms, n->load_mint, n->load_maxt, &set, err, sizeof err) < 0)
         ev_fail(ev, "%s", err);
     size_t cap = 8, cnt = 0;
     struct ev_series *out = promql_arena_alloc(ev->qa, cap * sizeof *out);
@@ -444,6 +443,37 @@ static void load_selector(struct evaluator *ev, struct ev_node *n, const struct 
     n->loaded = true;
 }
 
+const struct promql_expr *ev_unparen(const struct promql_expr *e)
+{
+    while (e->kind == PROMQL_EXPR_PAREN)
+        e = e->paren.expr;
+    return e;
+}
+
+/* anchored ranges feed only the functions that read their anchor sample
+ * correctly, smoothed ones only rate/increase/delta (Prometheus's
+ * AnchoredSafeFunctions and SmoothedSafeFunctions). */
+static void check_extended_range_use(struct evaluator *ev, const struct promql_expr *e)
+{
+    for (size_t i = 0; i < e->call.nargs; i++) {
+        const struct promql_expr *a = ev_unparen(e->call.args[i]);
+        if (a->kind != PROMQL_EXPR_MATRIX_SELECTOR)
+            continue;
+        const struct promql_expr *vs = a->matrix.vs;
+        enum promql_func_id id = e->call.func->id;
+        bool rate_like = id == PROMQL_FN_RATE || id == PROMQL_FN_INCREASE || id == PROMQL_FN_DELTA;
+        if (vs->vs.smoothed && !rate_like)
+            ev_fail(ev,
+                    "smoothed modifier can only be used with: delta, increase, rate - not with %s",
+                    e->call.func->name);
+        if (vs->vs.anchored && !rate_like && id != PROMQL_FN_CHANGES && id != PROMQL_FN_RESETS)
+            ev_fail(ev,
+                    "anchored modifier can only be used with: changes, delta, increase, rate, "
+                    "resets - not with %s",
+                    e->call.func->name);
+    }
+}
+
 /* Walks e whose evaluation times lie in [mint, maxt]; returns whether e is
  * step-invariant. */
 static bool prepare(struct evaluator *ev, const struct promql_expr *e, int64_t mint, int64_t maxt)
@@ -469,13 +499,20 @@ static bool prepare(struct evaluator *ev, const struct promql_expr *e, int64_t m
         n->offset_ms = vn->offset_ms;
         int64_t lo = mint, hi = maxt;
         if (vs->vs.mods.at != PROMQL_AT_NONE)
-            lo = hi = resolve_at(ev, &vs->vs.mods);
+            lo = hi = ev_resolve_at(ev, &vs->vs.mods);
         lo -= vn->offset_ms;
         hi -= vn->offset_ms;
         lo -= e->kind == PROMQL_EXPR_MATRIX_SELECTOR ? range : ev->lookback_ms;
+        /* anchored and smoothed ranges reach one lookback before the range
+         * (and smoothed ones after it) for the samples they anchor to */
+        if (e->kind == PROMQL_EXPR_MATRIX_SELECTOR && (vs->vs.anchored || vs->vs.smoothed))
+            lo -= ev->lookback_ms;
+        if (vs->vs.smoothed)
+            hi += ev->lookback_ms;
         vn->load_mint = lo;
         vn->load_maxt = hi;
-        load_selector(ev, vn, vs, e->kind == PROMQL_EXPR_MATRIX_SELECTOR);
+        ev_load_series(ev, vn, vs->vs.matchers, vs->vs.nmatchers,
+                       e->kind == PROMQL_EXPR_MATRIX_SELECTOR);
         inv = vs->vs.mods.at != PROMQL_AT_NONE;
         vn->invariant = inv;
         break;
@@ -489,7 +526,7 @@ static bool prepare(struct evaluator *ev, const struct promql_expr *e, int64_t m
             resolve_dur(ev, e->subquery.mods.offset_expr, e->subquery.mods.offset_ms, true);
         int64_t lo = mint, hi = maxt;
         if (e->subquery.mods.at != PROMQL_AT_NONE)
-            lo = hi = resolve_at(ev, &e->subquery.mods);
+            lo = hi = ev_resolve_at(ev, &e->subquery.mods);
         lo -= n->offset_ms + n->range_ms;
         hi -= n->offset_ms;
         prepare(ev, e->subquery.expr, lo, hi);
@@ -515,7 +552,15 @@ static bool prepare(struct evaluator *ev, const struct promql_expr *e, int64_t m
         break;
     }
     case PROMQL_EXPR_CALL:
+        check_extended_range_use(ev, e);
         inv = !time_dependent_call(e);
+        if (e->call.func->id == PROMQL_FN_INFO) {
+            /* the second argument is no selector of its own: it chooses
+             * the info series, which ev_info_prepare reads */
+            inv = prepare(ev, e->call.args[0], mint, maxt) && inv;
+            ev_info_prepare(ev, e, mint, maxt);
+            break;
+        }
         for (size_t i = 0; i < e->call.nargs; i++)
             if (!prepare(ev, e->call.args[i], mint, maxt))
                 inv = false;
@@ -534,8 +579,7 @@ static bool is_stale(double v)
     return bits == TSDB_STALE_NAN_BITS;
 }
 
-/* Index of the last sample with t <= ref, or -1. */
-static ptrdiff_t last_at_or_before(const int64_t *t, size_t n, int64_t ref)
+ptrdiff_t ev_last_at_or_before(const int64_t *t, size_t n, int64_t ref)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -548,17 +592,42 @@ static ptrdiff_t last_at_or_before(const int64_t *t, size_t n, int64_t ref)
     return (ptrdiff_t)lo - 1;
 }
 
+/* The value a smoothed selector sees at ref: interpolated linearly between
+ * the newest sample in (ref - lookback, ref] and the next one up to a
+ * lookback later, or the newest one when none follows. */
+static bool smoothed_value(const struct evaluator *ev, const struct ev_series *s, int64_t ref,
+                           double *v, int64_t *t)
+{
+    ptrdiff_t k = ev_last_at_or_before(s->t, s->n, ref);
+    if (k < 0 || s->t[k] <= ref - ev->lookback_ms || is_stale(s->v[k]))
+        return false;
+    *v = s->v[k];
+    *t = s->t[k];
+    size_t nx = (size_t)k + 1;
+    if (s->t[k] == ref || nx >= s->n || s->t[nx] > ref + ev->lookback_ms || is_stale(s->v[nx]))
+        return true;
+    *v = s->v[k] + (s->v[nx] - s->v[k]) * (double)(ref - s->t[k]) / (double)(s->t[nx] - s->t[k]);
+    return true;
+}
+
 static struct ev_value eval_vector_selector(struct evaluator *ev, const struct promql_expr *e,
                                             int64_t ts)
 {
     struct ev_node *n = ev_node_get(ev, e);
     int64_t ref =
-        (e->vs.mods.at != PROMQL_AT_NONE ? resolve_at(ev, &e->vs.mods) : ts) - n->offset_ms;
+        (e->vs.mods.at != PROMQL_AT_NONE ? ev_resolve_at(ev, &e->vs.mods) : ts) - n->offset_ms;
     struct ev_value v = {.type = PROMQL_VECTOR};
     v.s = ev_alloc(ev, n->nseries * sizeof *v.s);
     for (size_t i = 0; i < n->nseries; i++) {
         const struct ev_series *s = &n->series[i];
-        ptrdiff_t k = last_at_or_before(s->t, s->n, ref);
+        if (e->vs.smoothed) {
+            double sv;
+            int64_t st;
+            if (smoothed_value(ev, s, ref, &sv, &st))
+                v.s[v.n++] = (struct ev_sample){s->ls, sv, st, false};
+            continue;
+        }
+        ptrdiff_t k = ev_last_at_or_before(s->t, s->n, ref);
         if (k < 0 || s->t[k] <= ref - ev->lookback_ms || is_stale(s->v[k]))
             continue;
         v.s[v.n++] = (struct ev_sample){s->ls, s->v[k], s->t[k], false};
@@ -575,15 +644,23 @@ static struct ev_value eval_matrix_selector(struct evaluator *ev, const struct p
     const struct promql_expr *vs = e->matrix.vs;
     struct ev_node *vn = ev_node_get(ev, vs);
     int64_t maxt =
-        (vs->vs.mods.at != PROMQL_AT_NONE ? resolve_at(ev, &vs->vs.mods) : ts) - vn->offset_ms;
+        (vs->vs.mods.at != PROMQL_AT_NONE ? ev_resolve_at(ev, &vs->vs.mods) : ts) - vn->offset_ms;
     int64_t mint = maxt - n->range_ms;
     struct ev_value v = {.type = PROMQL_MATRIX, .mint = mint, .maxt = maxt};
+    /* anchored/smoothed: the slice also holds the samples up to a lookback
+     * outside the window, from which the functions pick their anchors;
+     * v.mint/v.maxt stay the window itself */
+    int64_t lo_t = mint, hi_t = maxt;
+    if (vs->vs.anchored || vs->vs.smoothed)
+        lo_t -= ev->lookback_ms;
+    if (vs->vs.smoothed)
+        hi_t += ev->lookback_ms;
     v.m = ev_alloc(ev, vn->nseries * sizeof *v.m);
     size_t total = 0;
     for (size_t i = 0; i < vn->nseries; i++) {
         const struct ev_series *s = &vn->series[i];
-        ptrdiff_t hi = last_at_or_before(s->t, s->n, maxt);
-        ptrdiff_t lo = last_at_or_before(s->t, s->n, mint) + 1;
+        ptrdiff_t hi = ev_last_at_or_before(s->t, s->n, hi_t);
+        ptrdiff_t lo = ev_last_at_or_before(s->t, s->n, lo_t) + 1;
         if (hi < lo)
             continue;
         v.m[v.nm++] = (struct ev_series){s->ls, s->t + lo, s->v + lo, (size_t)(hi - lo + 1), false};
@@ -672,8 +749,9 @@ static void check_cancel(struct evaluator *ev)
 static struct ev_value eval_subquery(struct evaluator *ev, const struct promql_expr *e, int64_t ts)
 {
     struct ev_node *n = ev_node_get(ev, e);
-    int64_t ref = (e->subquery.mods.at != PROMQL_AT_NONE ? resolve_at(ev, &e->subquery.mods) : ts) -
-                  n->offset_ms;
+    int64_t ref =
+        (e->subquery.mods.at != PROMQL_AT_NONE ? ev_resolve_at(ev, &e->subquery.mods) : ts) -
+        n->offset_ms;
     int64_t lo = ref - n->range_ms;
     int64_t step = n->step_ms;
     int64_t first = step * (lo / step);
@@ -927,14 +1005,25 @@ int promql_eval_instant(struct tsdb *db, const char *query, const struct promql_
     case PROMQL_MATRIX: {
         r->series = promql_arena_alloc(r->arena, (v.nm + 1) * sizeof *r->series);
         bool *drop = promql_arena_alloc(r->arena, v.nm + 1);
+        const struct promql_expr *ms = ev_unparen(e);
+        const struct promql_expr *vs =
+            ms->kind == PROMQL_EXPR_MATRIX_SELECTOR ? ms->matrix.vs : NULL;
+        bool extended = vs && (vs->vs.anchored || vs->vs.smoothed);
+        size_t k = 0;
         for (size_t i = 0; i < v.nm; i++) {
-            struct promql_point *p = promql_arena_alloc(r->arena, (v.m[i].n + 1) * sizeof *p);
-            for (size_t k = 0; k < v.m[i].n; k++)
-                p[k] = (struct promql_point){v.m[i].t[k], v.m[i].v[k]};
-            r->series[i] = (struct promql_series){v.m[i].ls, p, v.m[i].n};
-            drop[i] = v.m[i].drop;
+            struct promql_point *p = promql_arena_alloc(r->arena, (v.m[i].n + 2) * sizeof *p);
+            size_t np = v.m[i].n;
+            if (extended)
+                np = ev_extend_points(&v.m[i], v.mint, v.maxt, vs->vs.smoothed, p);
+            else
+                for (size_t j = 0; j < np; j++)
+                    p[j] = (struct promql_point){v.m[i].t[j], v.m[i].v[j]};
+            if (np == 0)
+                continue;
+            r->series[k] = (struct promql_series){v.m[i].ls, p, np};
+            drop[k++] = v.m[i].drop;
         }
-        r->nseries = finish_series(&ev, r->series, v.nm, drop, true);
+        r->nseries = finish_series(&ev, r->series, k, drop, true);
         break;
     }
     default:

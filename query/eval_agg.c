@@ -5,11 +5,13 @@
  * Prometheus's orderedResult.  Sums use Kahan-Neumaier compensation and
  * avg switches to an incremental mean when the sum would overflow, exactly
  * as Prometheus's aggregation() does; stddev/stdvar use Welford's method.
- * topk/bottomk keep the input series' labels, sorted within each group. */
+ * topk/bottomk keep the input series' labels, sorted within each group;
+ * limit_ratio samples by label-set hash (see limit_ratio). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "query/eval_internal.h"
 #include "query/promql_internal.h"
@@ -20,8 +22,8 @@ struct group {
     double value, c, mean, count;
     bool incremental;
     bool drop;
-    size_t first;     /* first member's index in the input */
-    size_t *members;  /* for quantile/topk/bottomk */
+    size_t first;    /* first member's index in the input */
+    size_t *members; /* for quantile/topk/bottomk */
     size_t nmembers;
 };
 
@@ -75,6 +77,41 @@ static int k_cmp(const void *a, const void *b)
     return c;
 }
 
+/* limit_ratio(r, v): a sample is kept when its label set's place in
+ * [0, 1) — the xxhash64 of its canonical bytes over 2^64, as Prometheus's
+ * HashRatioSampler — is below r, or for negative r at or above 1 + r, so
+ * r and r - 1 select complementary sets, the same at every step. */
+static struct ev_value limit_ratio(struct evaluator *ev, const struct promql_expr *e,
+                                   struct ev_value in, double r, int64_t ts)
+{
+    struct ev_value o = {.type = PROMQL_VECTOR};
+    o.s = ev_alloc(ev, (in.n + 1) * sizeof *o.s);
+    if (isnan(r))
+        ev_fail(ev, "Ratio value is NaN");
+    if (r < -1 || r > 1) {
+        struct sbuf b = SBUF_INIT;
+        go_format_float_v(&b, r);
+        ev_warn(ev, false, e->aggregate.param, "ratio value should be between -1 and 1, got %s",
+                b.data);
+        sbuf_free(&b);
+        r = r < -1 ? -1 : 1;
+    }
+    if (r == 0)
+        return o;
+    struct sbuf key = SBUF_INIT;
+    for (size_t i = 0; i < in.n; i++) {
+        sbuf_reset(&key);
+        lbl_key(&in.s[i].ls, &key);
+        double off = (double)XXH64(key.data, key.len, 0) / 18446744073709551615.0;
+        if ((r >= 0 && off < r) || (r < 0 && off >= 1.0 + r)) {
+            o.s[o.n] = in.s[i];
+            o.s[o.n++].t = ts;
+        }
+    }
+    sbuf_free(&key);
+    return o;
+}
+
 struct ev_value ev_aggregate(struct evaluator *ev, const struct promql_expr *e, int64_t ts)
 {
     enum promql_agg_op op = e->aggregate.op;
@@ -88,6 +125,8 @@ struct ev_value ev_aggregate(struct evaluator *ev, const struct promql_expr *e, 
         else
             param = p.scalar;
     }
+    if (op == PROMQL_AGG_LIMIT_RATIO)
+        return limit_ratio(ev, e, in, param, ts);
     struct ev_value o = {.type = PROMQL_VECTOR};
     if (op == PROMQL_AGG_TOPK || op == PROMQL_AGG_BOTTOMK || op == PROMQL_AGG_LIMITK) {
         if (isnan(param))
@@ -124,9 +163,10 @@ struct ev_value ev_aggregate(struct evaluator *ev, const struct promql_expr *e, 
          * (__name__)); the group's name goes at the end if any member's
          * was marked. */
         struct labels ls = in.s[i].ls;
-        struct labels gl = e->aggregate.without
-                               ? lbl_del(ev->a, &ls, e->aggregate.grouping, e->aggregate.ngrouping, true)
-                               : lbl_keep(ev->a, &ls, e->aggregate.grouping, e->aggregate.ngrouping);
+        struct labels gl =
+            e->aggregate.without
+                ? lbl_del(ev->a, &ls, e->aggregate.grouping, e->aggregate.ngrouping, true)
+                : lbl_keep(ev->a, &ls, e->aggregate.grouping, e->aggregate.ngrouping);
         if (op == PROMQL_AGG_COUNT_VALUES) {
             struct sbuf vb = SBUF_INIT;
             fmt_f(&vb, in.s[i].v);
@@ -243,7 +283,7 @@ struct ev_value ev_aggregate(struct evaluator *ev, const struct promql_expr *e, 
             v = gr->value + gr->c;
             break;
         case PROMQL_AGG_AVG:
-            v = gr->count == 1 ? gr->value
+            v = gr->count == 1    ? gr->value
                 : gr->incremental ? gr->mean + gr->c
                                   : (gr->value + gr->c) / gr->count;
             break;
@@ -272,8 +312,6 @@ struct ev_value ev_aggregate(struct evaluator *ev, const struct promql_expr *e, 
             v = ev_quantile(param, vals, m);
             break;
         }
-        case PROMQL_AGG_LIMIT_RATIO:
-            ev_fail(ev, "limit_ratio is not supported");
         default:
             break;
         }

@@ -8,7 +8,10 @@
  * walk the "many" side; a signature matched twice in one-to-one matching,
  * or a result label set produced twice in group_left/right, is an error
  * with Prometheus's wording.  Arithmetic and `bool` mark the metric name
- * for removal; comparisons without bool filter and keep the left value. */
+ * for removal; comparisons without bool filter and keep the left value.
+ * The experimental fill()/fill_left()/fill_right() modifiers pair a sample
+ * that has no partner with a stand-in carrying the fill value and the
+ * match labels (see vector_binop). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -164,101 +167,149 @@ static struct labels result_metric(struct evaluator *ev, const struct labels *l,
     return out;
 }
 
+/* State of one vector-vector operation at one step.  lhs is the "many"
+ * side (the right operand for group_right), rhs the "one" side. */
+struct binop_run {
+    struct evaluator *ev;
+    const struct promql_expr *e;
+    const struct promql_vector_matching *m;
+    struct strmap matched;  /* signatures that produced a pair */
+    struct strmap inserted; /* signature + result labels, for group_left/right */
+    struct sbuf key, scratch;
+    struct ev_value *o;
+    int64_t ts;
+};
+
+static _Noreturn void binop_fail(struct binop_run *br, const char *msg)
+{
+    sbuf_free(&br->key);
+    sbuf_free(&br->scratch);
+    ev_fail(br->ev, "%s", msg);
+}
+
+/* Computes one matched pair (ls from the many side, rs from the one side)
+ * with signature sig.  The duplicate checks come before a comparison
+ * filters the pair, as in Prometheus. */
+static void binop_pair(struct binop_run *br, const struct ev_sample *ls, const struct ev_sample *rs,
+                       const char *sig, size_t siglen)
+{
+    struct sbuf *scratch = &br->scratch;
+    const struct promql_vector_matching *m = br->m;
+    enum promql_op op = br->e->binary.op;
+    bool rb = br->e->binary.return_bool;
+    double fl = ls->v, fr = rs->v;
+    if (m->card == PROMQL_CARD_ONE_TO_MANY) {
+        fl = rs->v;
+        fr = ls->v;
+    }
+    bool keep;
+    double v = ev_binop_float(op, fl, fr, &keep);
+    struct labels met = result_metric(br->ev, &ls->ls, &rs->ls, op, m);
+    bool found;
+    strmap_put(&br->matched, sig, siglen, &found);
+    if (m->card == PROMQL_CARD_ONE_TO_ONE && found)
+        binop_fail(br, "multiple matches for labels: many-to-one matching must be explicit "
+                       "(group_left/group_right)");
+    if (m->card != PROMQL_CARD_ONE_TO_ONE) {
+        sbuf_reset(scratch);
+        sbuf_append(scratch, sig, siglen);
+        sbuf_putc(scratch, 0);
+        struct labels ml = met;
+        if (drops_name(op) || rb)
+            ml = lbl_drop_name(br->ev->a, &ml);
+        lbl_key(&ml, scratch);
+        strmap_put(&br->inserted, scratch->data, scratch->len, &found);
+        if (found)
+            binop_fail(br, "multiple matches for labels: grouping labels must ensure unique "
+                           "matches");
+    }
+    if (rb)
+        v = keep ? 1 : 0;
+    else if (!keep)
+        return;
+    bool drop = drops_name(op) || rb || ls->drop;
+    br->o->s[br->o->n++] = (struct ev_sample){met, v, br->ts, drop};
+}
+
+/* A stand-in for a missing partner under fill(): the fill value, labelled
+ * with the match labels of the series it stands in for. */
+static struct ev_sample fill_sample(struct evaluator *ev, const struct ev_sample *of,
+                                    const struct promql_vector_matching *m, double v, int64_t ts)
+{
+    return (struct ev_sample){match_labels(ev, &of->ls, m), v, ts, false};
+}
+
+static void check_one_side_unique(struct binop_run *br, const struct ev_value *rhs,
+                                  struct strmap *right)
+{
+    const struct promql_vector_matching *m = br->m;
+    for (size_t i = 0; i < rhs->n; i++) {
+        signature(&rhs->s[i].ls, m, &br->key);
+        bool found;
+        size_t *slot = strmap_put(right, br->key.data, br->key.len, &found);
+        if (!found) {
+            *slot = i;
+            continue;
+        }
+        struct sbuf msg = SBUF_INIT;
+        struct labels ml = match_labels(br->ev, &rhs->s[i].ls, m);
+        sbuf_puts(&msg, "found duplicate series for the match group ");
+        lbl_string(&ml, &msg);
+        sbuf_printf(&msg, " on the %s hand-side of the operation: [",
+                    m->card == PROMQL_CARD_ONE_TO_MANY ? "left" : "right");
+        lbl_string(&rhs->s[*slot].ls, &msg);
+        sbuf_puts(&msg, ", ");
+        lbl_string(&rhs->s[i].ls, &msg);
+        sbuf_puts(&msg, "];many-to-many matching not allowed: matching labels must be unique on "
+                        "one side");
+        char tmp[1024];
+        snprintf(tmp, sizeof tmp, "%s", msg.data);
+        sbuf_free(&msg);
+        binop_fail(br, tmp);
+    }
+}
+
+/* Vector-vector arithmetic and comparison.  With fill_right(v) a many-side
+ * sample without a partner is paired with v; with fill_left(v) every
+ * one-side sample no pair used is paired with v afterwards.  The fill
+ * values are not swapped for group_right, as in Prometheus. */
 static struct ev_value vector_binop(struct evaluator *ev, const struct promql_expr *e,
                                     struct ev_value l, struct ev_value r, int64_t ts)
 {
     const struct promql_vector_matching *m = e->binary.matching;
-    enum promql_op op = e->binary.op;
-    bool rb = e->binary.return_bool;
     struct ev_value lhs = l, rhs = r;
     if (m->card == PROMQL_CARD_ONE_TO_MANY) {
         lhs = r;
         rhs = l;
     }
-    struct sbuf b = SBUF_INIT;
+    struct ev_value o = {.type = PROMQL_VECTOR};
+    o.s = ev_alloc(ev, (lhs.n + rhs.n + 1) * sizeof *o.s);
+    struct binop_run br = {
+        .ev = ev, .e = e, .m = m, .key = SBUF_INIT, .scratch = SBUF_INIT, .o = &o, .ts = ts};
     struct strmap right;
     strmap_init(&right, ev->a, rhs.n);
-    for (size_t i = 0; i < rhs.n; i++) {
-        signature(&rhs.s[i].ls, m, &b);
-        bool found;
-        size_t *slot = strmap_put(&right, b.data, b.len, &found);
-        if (found) {
-            struct sbuf msg = SBUF_INIT;
-            struct labels ml = match_labels(ev, &rhs.s[i].ls, m);
-            lbl_string(&ml, &msg);
-            sbuf_printf(&msg, " on the %s hand-side of the operation: [",
-                        m->card == PROMQL_CARD_ONE_TO_MANY ? "left" : "right");
-            lbl_string(&rhs.s[*slot].ls, &msg);
-            sbuf_puts(&msg, ", ");
-            lbl_string(&rhs.s[i].ls, &msg);
-            sbuf_puts(&msg, "];many-to-many matching not allowed: matching labels must be unique on one side");
-            char tmp[1024];
-            snprintf(tmp, sizeof tmp, "%s", msg.data);
-            sbuf_free(&msg);
-            sbuf_free(&b);
-            ev_fail(ev, "found duplicate series for the match group %s", tmp);
-        }
-        *slot = i;
-    }
-    struct strmap matched; /* sig -> index into sets (one-to-one: unused) */
-    strmap_init(&matched, ev->a, lhs.n);
-    struct strmap inserted; /* sig + result labels, for many-to-one */
-    strmap_init(&inserted, ev->a, lhs.n);
-    struct ev_value o = {.type = PROMQL_VECTOR};
-    o.s = ev_alloc(ev, (lhs.n + 1) * sizeof *o.s);
-    struct sbuf k2 = SBUF_INIT;
+    check_one_side_unique(&br, &rhs, &right);
+    strmap_init(&br.matched, ev->a, lhs.n);
+    strmap_init(&br.inserted, ev->a, lhs.n);
     for (size_t i = 0; i < lhs.n; i++) {
-        signature(&lhs.s[i].ls, m, &b);
-        size_t *ri = strmap_get(&right, b.data, b.len);
-        if (!ri)
-            continue;
-        const struct ev_sample *rs = &rhs.s[*ri];
-        bool found;
-        if (m->card == PROMQL_CARD_ONE_TO_ONE) {
-            strmap_put(&matched, b.data, b.len, &found);
-            if (found) {
-                sbuf_free(&b);
-                sbuf_free(&k2);
-                ev_fail(ev, "multiple matches for labels: many-to-one matching must be explicit "
-                            "(group_left/group_right)");
-            }
+        signature(&lhs.s[i].ls, m, &br.key);
+        size_t *ri = strmap_get(&right, br.key.data, br.key.len);
+        if (ri) {
+            binop_pair(&br, &lhs.s[i], &rhs.s[*ri], br.key.data, br.key.len);
+        } else if (m->fill_rhs_set) {
+            struct ev_sample f = fill_sample(ev, &lhs.s[i], m, m->fill_rhs, ts);
+            binop_pair(&br, &lhs.s[i], &f, br.key.data, br.key.len);
         }
-        double fl = lhs.s[i].v, fr = rs->v;
-        if (m->card == PROMQL_CARD_ONE_TO_MANY) {
-            fl = rs->v;
-            fr = lhs.s[i].v;
-        }
-        bool keep;
-        double v = ev_binop_float(op, fl, fr, &keep);
-        if (rb) {
-            v = keep ? 1 : 0;
-        } else if (!keep) {
-            continue;
-        }
-        struct labels met = result_metric(ev, &lhs.s[i].ls, &rs->ls, op, m);
-        if (m->card != PROMQL_CARD_ONE_TO_ONE) {
-            sbuf_reset(&k2);
-            sbuf_append(&k2, b.data, b.len);
-            sbuf_putc(&k2, 0);
-            struct labels ml = met;
-            if (drops_name(op) || rb)
-                ml = lbl_drop_name(ev->a, &ml);
-            lbl_key(&ml, &k2);
-            strmap_put(&inserted, k2.data, k2.len, &found);
-            if (found) {
-                sbuf_free(&b);
-                sbuf_free(&k2);
-                ev_fail(ev, "multiple matches for labels: grouping labels must ensure unique matches");
-            }
-        }
-        bool drop = drops_name(op) || rb || lhs.s[i].drop;
-        if (m->card == PROMQL_CARD_ONE_TO_ONE && !drop) {
-            /* keep the name only when it survived the matching */
-        }
-        o.s[o.n++] = (struct ev_sample){met, v, ts, drop};
     }
-    sbuf_free(&b);
-    sbuf_free(&k2);
+    for (size_t i = 0; m->fill_lhs_set && i < rhs.n; i++) {
+        signature(&rhs.s[i].ls, m, &br.key);
+        if (strmap_get(&br.matched, br.key.data, br.key.len))
+            continue;
+        struct ev_sample f = fill_sample(ev, &rhs.s[i], m, m->fill_lhs, ts);
+        binop_pair(&br, &f, &rhs.s[i], br.key.data, br.key.len);
+    }
+    sbuf_free(&br.key);
+    sbuf_free(&br.scratch);
     return o;
 }
 

@@ -211,9 +211,9 @@ static void expand(struct sbuf *out, const char *tmpl, const char *src, PCRE2_SI
             brace = true;
             p = q;
         } else {
-            while (name[nl] && (name[nl] == '_' || (name[nl] >= '0' && name[nl] <= '9') ||
-                                (name[nl] >= 'a' && name[nl] <= 'z') ||
-                                (name[nl] >= 'A' && name[nl] <= 'Z')))
+            while (name[nl] &&
+                   (name[nl] == '_' || (name[nl] >= '0' && name[nl] <= '9') ||
+                    (name[nl] >= 'a' && name[nl] <= 'z') || (name[nl] >= 'A' && name[nl] <= 'Z')))
                 nl++;
             if (nl == 0) {
                 sbuf_putc(out, '$');
@@ -515,11 +515,15 @@ static double bucket_fraction(double lower, double upper, struct bucket *b, size
         if (ls && us)
             break;
         if (!ls && lb < lower && ubd > lower) {
-            lr = isinf(lb) ? b[i].count : isinf(ubd) ? rank : rank + (b[i].count - rank) * (lower - lb) / (ubd - lb);
+            lr = isinf(lb)    ? b[i].count
+                 : isinf(ubd) ? rank
+                              : rank + (b[i].count - rank) * (lower - lb) / (ubd - lb);
             ls = true;
         }
         if (!us && lb < upper && ubd > upper) {
-            ur = isinf(lb) ? b[i].count : isinf(ubd) ? rank : rank + (b[i].count - rank) * (upper - lb) / (ubd - lb);
+            ur = isinf(lb)    ? b[i].count
+                 : isinf(ubd) ? rank
+                              : rank + (b[i].count - rank) * (upper - lb) / (ubd - lb);
             us = true;
         }
         if (ls && us)
@@ -533,31 +537,37 @@ static double bucket_fraction(double lower, double upper, struct bucket *b, size
     return (ur - lr) / count;
 }
 
-static struct ev_value histogram_quantile(struct evaluator *ev, const struct promql_expr *e,
-                                          double q, struct ev_value in, int64_t ts, bool fraction,
-                                          double upper)
+/* The classic histograms of in: its samples grouped by all labels but le
+ * (the name included: two histograms that differ only in it collide when
+ * the name goes, an error as in Prometheus).  Samples without a valid le
+ * are skipped with Prometheus's warning at the argument at. */
+struct hgroup {
+    struct labels ls;
+    struct bucket *b;
+    size_t n;
+};
+
+static size_t hist_group(struct evaluator *ev, const struct promql_expr *at, struct ev_value in,
+                         struct hgroup **out)
 {
     struct strmap map;
     strmap_init(&map, ev->a, in.n);
-    struct hgroup {
-        struct labels ls;
-        struct bucket *b;
-        size_t n;
-    } *g = ev_alloc(ev, (in.n + 1) * sizeof *g);
+    struct hgroup *g = ev_alloc(ev, (in.n + 1) * sizeof *g);
     size_t ng = 0;
     struct sbuf key = SBUF_INIT;
     static const char *const le = "le";
-    bool badle = false;
     for (size_t i = 0; i < in.n; i++) {
         const char *lev = lbl_get(&in.s[i].ls, "le");
         char *end = NULL;
         double ub = lev ? strtod(lev, &end) : 0;
         if (!lev || !*lev || *end) {
-            badle = true;
+            const char *name = lbl_get(&in.s[i].ls, "__name__");
+            ev_warn(ev, false, at,
+                    "bucket label \"le\" is missing or has a malformed value of \"%s\" for metric "
+                    "name \"%s\"",
+                    lev ? lev : "", name ? name : "");
             continue;
         }
-        /* grouped with the metric name: two histograms that differ only in
-         * it collide when the name goes (an error, as in Prometheus) */
         struct labels ls = lbl_del(ev->a, &in.s[i].ls, &le, 1, false);
         sbuf_reset(&key);
         lbl_key(&ls, &key);
@@ -574,27 +584,86 @@ static struct ev_value histogram_quantile(struct evaluator *ev, const struct pro
         gr->b[gr->n++] = (struct bucket){ub, in.s[i].v};
     }
     sbuf_free(&key);
-    if (badle)
-        ev_warn(ev, false, e->call.args[fraction ? 2 : 1],
-                "bucket label \"le\" is missing or has a malformed value");
-    if (!fraction && (q < 0 || q > 1 || isnan(q))) {
-        struct sbuf b = SBUF_INIT;
-        go_format_float_v(&b, q);
-        ev_warn(ev, false, e->call.args[0], "quantile value should be between 0 and 1, got %s", b.data);
-        sbuf_free(&b);
-    }
+    *out = g;
+    return ng;
+}
+
+static void warn_quantile_range(struct evaluator *ev, const struct promql_expr *at, double q)
+{
+    if (q >= 0 && q <= 1)
+        return;
+    struct sbuf b = SBUF_INIT;
+    go_format_float_v(&b, q);
+    ev_warn(ev, false, at, "quantile value should be between 0 and 1, got %s", b.data);
+    sbuf_free(&b);
+}
+
+/* The q-quantile of one group (its buckets are left as they were). */
+static double group_quantile(struct evaluator *ev, const struct promql_expr *at,
+                             const struct hgroup *g, double q)
+{
+    struct bucket *b = ev_alloc(ev, (g->n + 1) * sizeof *b);
+    memcpy(b, g->b, g->n * sizeof *b);
+    bool forced = false, fixed;
+    double v = bucket_quantile(q, b, g->n, &forced, &fixed);
+    if (forced)
+        ev_warn(ev, true, at,
+                "input to histogram_quantile needed to be fixed for monotonicity (see "
+                "https://prometheus.io/docs/prometheus/latest/querying/functions/"
+                "#histogram_quantile) for metric name \"%s\"",
+                "");
+    return v;
+}
+
+static struct ev_value histogram_quantile(struct evaluator *ev, const struct promql_expr *e,
+                                          double q, struct ev_value in, int64_t ts, bool fraction,
+                                          double upper)
+{
+    struct hgroup *g;
+    size_t ng = hist_group(ev, e->call.args[fraction ? 2 : 1], in, &g);
+    if (!fraction)
+        warn_quantile_range(ev, e->call.args[0], q);
     struct ev_value o = vec_new(ev, ng);
     for (size_t i = 0; i < ng; i++) {
-        bool forced = false, fixed;
         double v = fraction ? bucket_fraction(q, upper, g[i].b, g[i].n)
-                            : bucket_quantile(q, g[i].b, g[i].n, &forced, &fixed);
-        if (forced)
-            ev_warn(ev, true, e->call.args[1],
-                    "input to histogram_quantile needed to be fixed for monotonicity (see "
-                    "https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) "
-                    "for metric name \"%s\"",
-                    "");
+                            : group_quantile(ev, e->call.args[1], &g[i], q);
         o.s[o.n++] = (struct ev_sample){g[i].ls, v, ts, true};
+    }
+    return o;
+}
+
+/* Prometheus's labels.FormatOpenMetricsFloat: integers keep a ".0". */
+static const char *openmetrics_float(struct evaluator *ev, double q)
+{
+    if (isinf(q))
+        return q > 0 ? "+Inf" : "-Inf";
+    struct sbuf b = SBUF_INIT;
+    go_format_float_v(&b, q);
+    if (!isnan(q) && !strpbrk(b.data, ".eE"))
+        sbuf_puts(&b, ".0");
+    const char *s = promql_arena_strndup(ev->a, b.data, b.len);
+    sbuf_free(&b);
+    return s;
+}
+
+/* histogram_quantiles(v, "label", q0, q1, ...): every quantile of every
+ * classic histogram, told apart by the label, quantile by quantile. */
+static struct ev_value histogram_quantiles(struct evaluator *ev, const struct promql_expr *e,
+                                           const struct ev_value *args, size_t nargs, int64_t ts)
+{
+    const char *label = promql_arena_strndup(ev->a, args[1].str, args[1].slen);
+    for (size_t k = 2; k < nargs; k++)
+        warn_quantile_range(ev, e->call.args[k], args[k].scalar);
+    struct hgroup *g;
+    size_t ng = hist_group(ev, e->call.args[0], args[0], &g);
+    struct ev_value o = vec_new(ev, ng * nargs);
+    for (size_t k = 2; k < nargs; k++) {
+        const char *qs = openmetrics_float(ev, args[k].scalar);
+        for (size_t i = 0; i < ng; i++) {
+            double v = group_quantile(ev, e->call.args[0], &g[i], args[k].scalar);
+            struct labels ls = lbl_set(ev->a, &g[i].ls, label, qs);
+            o.s[o.n++] = (struct ev_sample){ls, v, ts, true};
+        }
     }
     return o;
 }
@@ -705,6 +774,8 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
 {
     enum promql_func_id id = e->call.func->id;
     size_t nargs = e->call.nargs;
+    if (id == PROMQL_FN_INFO)
+        return ev_info(ev, e, ts);
     struct ev_value args[16];
     if (nargs > 16)
         ev_fail(ev, "too many arguments");
@@ -754,9 +825,10 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
         const char **names = ev_alloc(ev, (nargs + 1) * sizeof *names);
         for (size_t i = 1; i < nargs; i++)
             names[i - 1] = promql_arena_strndup(ev->a, args[i].str, args[i].slen);
-        g_sort = (struct sort_ctx){names, nargs ? nargs - 1 : 0,
-                                   id == PROMQL_FN_SORT_DESC || id == PROMQL_FN_SORT_BY_LABEL_DESC,
-                                   id == PROMQL_FN_SORT_BY_LABEL || id == PROMQL_FN_SORT_BY_LABEL_DESC};
+        g_sort =
+            (struct sort_ctx){names, nargs ? nargs - 1 : 0,
+                              id == PROMQL_FN_SORT_DESC || id == PROMQL_FN_SORT_BY_LABEL_DESC,
+                              id == PROMQL_FN_SORT_BY_LABEL || id == PROMQL_FN_SORT_BY_LABEL_DESC};
         /* a stable sort: insertion sort keeps equal elements in input order */
         for (size_t i = 1; i < o.n; i++) {
             struct ev_sample x = o.s[i];
@@ -791,8 +863,9 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
     case PROMQL_FN_HISTOGRAM_SUM:
     case PROMQL_FN_HISTOGRAM_STDDEV:
     case PROMQL_FN_HISTOGRAM_STDVAR:
-    case PROMQL_FN_HISTOGRAM_QUANTILES:
         return o; /* native histograms only */
+    case PROMQL_FN_HISTOGRAM_QUANTILES:
+        return histogram_quantiles(ev, e, args, nargs, ts);
     case PROMQL_FN_MIN_OF:
     case PROMQL_FN_MAX_OF: {
         double x = args[0].scalar, y = args[1].scalar, r;
@@ -802,9 +875,10 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
             r = id == PROMQL_FN_MIN_OF ? fmin(x, y) : fmax(x, y);
         return (struct ev_value){.type = PROMQL_SCALAR, .scalar = r};
     }
-    case PROMQL_FN_INFO:
     case PROMQL_FN_START_TIMESTAMP:
-        ev_fail(ev, "function %s is not supported", e->call.func->name);
+        /* storage keeps no start timestamps: Prometheus's answer when it
+         * has none (feature off, or an expression argument) */
+        return o;
     default:
         break;
     }
@@ -849,7 +923,8 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
     if (id == PROMQL_FN_QUANTILE_OVER_TIME && (isnan(q) || q < 0 || q > 1)) {
         struct sbuf b = SBUF_INIT;
         go_format_float_v(&b, q);
-        ev_warn(ev, false, e->call.args[0], "quantile value should be between 0 and 1, got %s", b.data);
+        ev_warn(ev, false, e->call.args[0], "quantile value should be between 0 and 1, got %s",
+                b.data);
         sbuf_free(&b);
     }
     if (id == PROMQL_FN_DOUBLE_EXPONENTIAL_SMOOTHING) {
@@ -859,6 +934,12 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
         if (tf <= 0 || tf >= 1)
             ev_fail(ev, "invalid trend factor. Expected: 0 < tf < 1, got: %f", tf);
     }
+    const struct promql_expr *ma = ev_unparen(e->call.args[mi]);
+    bool anchored = false, smoothed = false;
+    if (ma->kind == PROMQL_EXPR_MATRIX_SELECTOR) {
+        anchored = ma->matrix.vs->vs.anchored;
+        smoothed = ma->matrix.vs->vs.smoothed;
+    }
     for (size_t si = 0; si < m.nm; si++) {
         const struct ev_series *s = &m.m[si];
         if (s->n == 0)
@@ -867,14 +948,15 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
         double v = 0;
         switch (id) {
         case PROMQL_FN_RATE:
-            v = extrapolated_rate(s, m.mint, m.maxt, true, true, &ok);
-            break;
         case PROMQL_FN_INCREASE:
-            v = extrapolated_rate(s, m.mint, m.maxt, true, false, &ok);
+        case PROMQL_FN_DELTA: {
+            bool counter = id != PROMQL_FN_DELTA, rate = id == PROMQL_FN_RATE;
+            if (anchored || smoothed)
+                ok = ev_extended_rate(s, m.mint, m.maxt, smoothed, counter, rate, &v);
+            else
+                v = extrapolated_rate(s, m.mint, m.maxt, counter, rate, &ok);
             break;
-        case PROMQL_FN_DELTA:
-            v = extrapolated_rate(s, m.mint, m.maxt, false, false, &ok);
-            break;
+        }
         case PROMQL_FN_IRATE:
         case PROMQL_FN_IDELTA: {
             if (s->n < 2) {
@@ -912,7 +994,12 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
         case PROMQL_FN_RESETS:
         case PROMQL_FN_CHANGES: {
             double c = 0;
-            for (size_t i = 1; i < s->n; i++) {
+            size_t first = 0;
+            if (anchored && !ev_anchor_index(s, m.mint, &first)) {
+                ok = false;
+                break;
+            }
+            for (size_t i = first + 1; i < s->n; i++) {
                 if (id == PROMQL_FN_RESETS) {
                     if (s->v[i] < s->v[i - 1])
                         c++;
@@ -952,8 +1039,9 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
                     bt = s->t[i];
                 }
             }
-            v = (id == PROMQL_FN_MIN_OVER_TIME || id == PROMQL_FN_MAX_OVER_TIME) ? best
-                                                                                 : (double)bt / 1000;
+            v = (id == PROMQL_FN_MIN_OVER_TIME || id == PROMQL_FN_MAX_OVER_TIME)
+                    ? best
+                    : (double)bt / 1000;
             break;
         }
         case PROMQL_FN_LAST_OVER_TIME:

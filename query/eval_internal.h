@@ -11,6 +11,7 @@
 #define VIGIL_QUERY_EVAL_INTERNAL_H
 
 #include <setjmp.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -63,6 +64,10 @@ struct ev_node {
     int64_t load_mint, load_maxt;
     struct ev_series *series;
     size_t nseries;
+    /* info(): the @ time (at_set) of the selector whose time the info
+     * series are read at; offset_ms holds its offset */
+    bool at_set;
+    int64_t at_ms;
 };
 
 struct evaluator {
@@ -123,6 +128,35 @@ void strmap_init(struct strmap *m, struct promql_arena *a, size_t hint);
 /* Returns a pointer to the value slot; *found tells whether it existed. */
 size_t *strmap_put(struct strmap *m, const char *k, size_t klen, bool *found);
 size_t *strmap_get(const struct strmap *m, const char *k, size_t klen);
+
+/* Reads the series matching ms over [n->load_mint, n->load_maxt] into n
+ * (query arena, sorted by labels; stale markers dropped if drop_stale). */
+void ev_load_series(struct evaluator *ev, struct ev_node *n, const struct label_matcher *ms,
+                    size_t nms, bool drop_stale);
+/* The time an @ modifier stands for. */
+int64_t ev_resolve_at(const struct evaluator *ev, const struct promql_time_mods *m);
+/* Index of the last sample with t <= ref, or -1. */
+ptrdiff_t ev_last_at_or_before(const int64_t *t, size_t n, int64_t ref);
+
+/* info() (eval_info.c): reading the info series before the first step,
+ * and the enrichment at each step. */
+void ev_info_prepare(struct evaluator *ev, const struct promql_expr *e, int64_t mint, int64_t maxt);
+struct ev_value ev_info(struct evaluator *ev, const struct promql_expr *e, int64_t ts);
+
+/* e without enclosing parentheses. */
+const struct promql_expr *ev_unparen(const struct promql_expr *e);
+
+/* anchored / smoothed ranges (eval_extended.c).  s is the slice a matrix
+ * selector with the modifier hands out, (start, end] its window. */
+bool ev_extended_rate(const struct ev_series *s, int64_t start, int64_t end, bool smoothed,
+                      bool counter, bool rate, double *out);
+/* The index of the anchor sample (the newest at or before start, else the
+ * first); false when no sample lies inside the window. */
+bool ev_anchor_index(const struct ev_series *s, int64_t start, size_t *first);
+/* The points of an extended selector's result, with synthetic ones at
+ * start and end; out has room for s->n + 2.  Returns the count. */
+size_t ev_extend_points(const struct ev_series *s, int64_t start, int64_t end, bool smoothed,
+                        struct promql_point *out);
 
 /* The parts of evaluation in other files. */
 struct ev_value ev_binary(struct evaluator *ev, const struct promql_expr *e, int64_t ts);

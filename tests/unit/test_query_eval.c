@@ -63,8 +63,8 @@ static int teardown(void **state)
 }
 
 /* Appends n samples v[i] at i*step_s seconds to the series name{k=v}. */
-static void load(struct fixture *f, const char *name, const char *k, const char *v,
-                 int64_t step_s, const double *vals, size_t n)
+static void load(struct fixture *f, const char *name, const char *k, const char *v, int64_t step_s,
+                 const double *vals, size_t n)
 {
     struct label l[2] = {{"__name__", name}, {k, v}};
     struct labels ls = {l, k ? 2 : 1};
@@ -75,7 +75,8 @@ static void load(struct fixture *f, const char *name, const char *k, const char 
     struct tsdb_appender *a = tsdb_appender_new(f->db);
     uint64_t ref = 0;
     for (size_t i = 0; i < n; i++)
-        assert_int_equal(tsdb_append(a, &ref, ref ? NULL : &ls, (int64_t)i * step_s * 1000, vals[i]), 0);
+        assert_int_equal(
+            tsdb_append(a, &ref, ref ? NULL : &ls, (int64_t)i * step_s * 1000, vals[i]), 0);
     assert_int_equal(tsdb_appender_commit(a, NULL), 0);
     tsdb_appender_free(a);
 }
@@ -167,7 +168,8 @@ static void test_vector_matching_errors(void **state)
     char err[512];
     struct promql_result *r = query(f, "s + on() m", 0, err);
     assert_null(r);
-    assert_non_null(strstr(err, "many-to-many matching not allowed: matching labels must be unique on one side"));
+    assert_non_null(strstr(
+        err, "many-to-many matching not allowed: matching labels must be unique on one side"));
     r = query(f, "m + on() group_left s", 0, err);
     assert_non_null(r);
     assert_int_equal(r->nseries, 2);
@@ -231,7 +233,8 @@ static void test_range_query_and_json(void **state)
     struct promql_expr *e = promql_parse(a, q, strlen(q), PROMQL_FEATURES_ALL, NULL);
     struct promql_result *r;
     char err[256];
-    assert_int_equal(promql_eval_range(f->db, q, e, 0, 120000, 60000, NULL, &r, err, sizeof err), 0);
+    assert_int_equal(promql_eval_range(f->db, q, e, 0, 120000, 60000, NULL, &r, err, sizeof err),
+                     0);
     struct sbuf b = SBUF_INIT;
     promql_result_json(r, &b);
     assert_string_equal(b.data, "{\"resultType\":\"matrix\",\"result\":[{\"metric\":{},\"values\":"
@@ -239,6 +242,51 @@ static void test_range_query_and_json(void **state)
     sbuf_free(&b);
     promql_result_free(r);
     promql_arena_free(a);
+}
+
+/* The experimental parts Prometheus's runner enables: fill(), anchored /
+ * smoothed ranges, info(). */
+static void test_experimental(void **state)
+{
+    struct fixture *f = *state;
+    double a[] = {10}, b[] = {100};
+    load(f, "l", "k", "a", 60, a, 1);
+    load(f, "r", "k", "b", 60, b, 1);
+    /* no partners: each side stands in for the other with the fill value */
+    assert_int_equal(count(f, "l + r", 0), 0);
+    assert_double_equal(one(f, "l + fill_right(1) r", 0), 11, 0);
+    assert_double_equal(one(f, "l + fill_left(2) r", 0), 102, 0);
+    assert_int_equal(count(f, "l + fill(0) r", 0), 2);
+    /* 1 2 3 4 5 at 0..60 s, 9 10 at 75, 90: the anchor before (20, 80] is
+     * 2 @ 15, so increase is 9 - 2; smoothed interpolates both edges */
+    double c[] = {1, 2, 3, 4, 5, 9, 10};
+    load(f, "c", NULL, NULL, 15, c, 7);
+    assert_double_equal(one(f, "increase(c[1m] anchored)", 80), 7, 1e-12);
+    assert_double_equal(one(f, "increase(c[1m] smoothed)", 35), 7.0 / 3, 1e-9);
+    assert_double_equal(one(f, "c smoothed", 5), 1 + 5.0 / 15, 1e-12);
+    char err[512];
+    assert_null(query(f, "max_over_time(c[1m] anchored)", 80, err));
+    assert_string_equal(err, "anchored modifier can only be used with: changes, delta, increase, "
+                             "rate, resets - not with max_over_time");
+    /* info(): target_info's data labels by instance/job */
+    struct label m[] = {{"__name__", "m"}, {"instance", "x"}, {"job", "j"}};
+    struct label ti[] = {
+        {"__name__", "target_info"}, {"instance", "x"}, {"job", "j"}, {"zone", "z1"}};
+    struct labels ml = {m, 3}, tl = {ti, 4};
+    struct tsdb_appender *ap = tsdb_appender_new(f->db);
+    uint64_t r1 = 0, r2 = 0;
+    assert_int_equal(tsdb_append(ap, &r1, &ml, 0, 7), 0);
+    assert_int_equal(tsdb_append(ap, &r2, &tl, 0, 1), 0);
+    assert_int_equal(tsdb_appender_commit(ap, NULL), 0);
+    tsdb_appender_free(ap);
+    struct promql_result *res = query(f, "info(m)", 60, NULL);
+    assert_int_equal(res->nseries, 1);
+    struct labels *ls = &res->series[0].labels;
+    assert_int_equal(ls->n, 4);
+    assert_string_equal(ls->v[3].name, "zone");
+    assert_string_equal(ls->v[3].value, "z1");
+    promql_result_free(res);
+    assert_int_equal(count(f, "info(m, {zone=\"other\"})", 60), 0);
 }
 
 static void test_max_samples(void **state)
@@ -255,7 +303,8 @@ static void test_max_samples(void **state)
     char err[256];
     struct promql_eval_opts o = {.max_samples = 50};
     assert_int_equal(promql_eval_instant(f->db, q, e, 99000, &o, &r, err, sizeof err), -1);
-    assert_string_equal(err, "query processing would load too many samples into memory in query execution");
+    assert_string_equal(
+        err, "query processing would load too many samples into memory in query execution");
     promql_arena_free(a);
 }
 
@@ -269,6 +318,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_histogram_quantile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_range_query_and_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_samples, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_experimental, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1071,11 +1071,19 @@ static struct promql_expr *parse_expr(struct parser *p, int min_prec)
         parser_fail(p, t->pos, t->pos + t->len, "expression nesting too deep");
     }
     struct promql_expr *lhs = parse_unary(p);
+    /* A left-associative chain (a + b + c ...) nests its tree one level per
+     * operator without recursing here; the checker, printers and evaluator
+     * do recurse, so the chain counts towards the depth limit too. */
+    int chain = 0;
     for (;;) {
         enum tok t = parser_peek(p)->type;
         int prec = binop_prec(t);
         if (prec == 0 || prec < min_prec)
             break;
+        if (p->depth + ++chain > PARSE_MAX_DEPTH) {
+            const struct token *tk = parser_peek(p);
+            parser_fail(p, tk->pos, tk->pos + tk->len, "expression nesting too deep");
+        }
         parser_take(p);
         bool return_bool;
         struct promql_vector_matching *m = parse_bin_modifiers(p, &return_bool);

@@ -347,6 +347,17 @@ class LabelsApiTest(unittest.TestCase):
             mine, theirs = self.promtool(self.v.port, *args), self.promtool(self.pport, *args)
             self.assertEqual(mine, theirs, args)
 
+    def test_deeply_nested_queries_are_refused(self):
+        # Bad input gets an error, never a stack overflow: a left-deep
+        # chain, nested parentheses, unary minus and aggregations.
+        for q in ("1" + "+1" * 200000, "(" * 100000 + "1" + ")" * 100000, "-" * 100000 + "1",
+                  "sum(" * 5000 + "up" + ")" * 5000):
+            s, j = get(self.v.port, "/api/v1/query", [("query", q)], post=True)
+            self.assertEqual((s, j["errorType"]), (400, "bad_data"))
+            self.assertIn("nesting too deep", j["error"])
+        s, j = get(self.v.port, "/api/v1/query", [("query", "1" + "+1" * 500)], post=True)
+        self.assertEqual(j["data"]["result"][1], "501")
+
     def test_parse_query(self):
         # Prometheus 3's endpoint (2.42 has none): translateAST's shape.
         s, j = get(self.v.port, "/api/v1/parse_query", [("query", 'rate(x{a!~"b"}[5m] offset 1m) > bool 2')])

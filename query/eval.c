@@ -884,6 +884,7 @@ static void ev_init(struct evaluator *ev, struct tsdb *db, const char *query,
     ev->default_step_ms = o && o->default_step_ms ? o->default_step_ms : 60 * 1000;
     ev->max_samples = o && o->max_samples ? o->max_samples : 50000000;
     ev->cancel = o ? o->cancel : NULL;
+    ev->delayed_name_removal = o && o->delayed_name_removal;
     if (o && o->timeout_ms) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);

@@ -87,6 +87,7 @@ struct evaluator {
     struct promql_result *res; /* for annotations */
     const char *query;         /* text, for annotation positions */
     size_t step_index;         /* of the outer step being evaluated */
+    bool delayed_name_removal; /* promql_eval_opts.delayed_name_removal */
 };
 
 _Noreturn void ev_fail(struct evaluator *ev, const char *fmt, ...)

@@ -457,6 +457,11 @@ struct promql_eval_opts {
     int64_t timeout_ms;         /* 0 = none */
     const volatile int *cancel; /* non-zero: stop between steps; may be NULL */
     bool per_step_stats;        /* fill promql_result.stats.step_samples (stats=all) */
+    /* --enable-feature=promql-delayed-name-removal: metric names dropped by
+     * functions and operators go only at the end of the query, so series
+     * that differ only by name may meet in between.  Off (Prometheus's
+     * default), such a function result is an error. */
+    bool delayed_name_removal;
 };
 
 /* What a query read, as Prometheus's query statistics count it: every

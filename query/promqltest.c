@@ -878,6 +878,7 @@ static void run_block(struct pt_ctx *c, struct block *b, char **raw, size_t nraw
         o.max_samples = 10000;
         o.timeout_ms = 100000;
         o.default_step_ms = 60000;
+        o.delayed_name_removal = true; /* as Prometheus's test engine runs */
         if (b->range)
             rc = promql_eval_range(c->db, b->query, e, b->start, b->end, b->step, &o, &r, err,
                                    sizeof err);

@@ -297,6 +297,7 @@ static struct query_job *query_job_new(struct vigil_server *s, struct http_reque
     j->opts.lookback_ms = s->flags.query_lookback_delta_ms;
     j->opts.max_samples = (size_t)s->flags.query_max_samples;
     j->opts.timeout_ms = s->flags.query_timeout_ms;
+    j->opts.delayed_name_removal = s->delayed_name_removal;
     /* A client that hangs up cancels its query between evaluation steps. */
     j->opts.cancel = http_request_gone_flag(r);
     return j;

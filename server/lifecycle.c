@@ -240,7 +240,8 @@ static void server_rules_start(struct vigil_server *s)
         .outage_tolerance_ms = f->for_outage_tolerance_ms,
         .grace_period_ms = f->for_grace_period_ms,
         .resend_delay_ms = f->resend_delay_ms,
-        .eval = {.lookback_ms = f->query_lookback_delta_ms,
+        .eval = {.delayed_name_removal = s->delayed_name_removal,
+                 .lookback_ms = f->query_lookback_delta_ms,
                  .max_samples = (size_t)f->query_max_samples,
                  .timeout_ms = f->query_timeout_ms},
     };
@@ -402,6 +403,7 @@ int server_run(struct vigil_server *s)
     s->route_prefix = route_prefix_derive(&s->flags);
     s->external_url = external_url_derive(&s->flags);
     s->per_step_stats = flags_feature_enabled(&s->flags, "promql-per-step-stats");
+    s->delayed_name_removal = flags_feature_enabled(&s->flags, "promql-delayed-name-removal");
 
     char msg[1024];
     if (server_load_configs(s, &s->config, &s->am_config, msg, sizeof msg) < 0) {

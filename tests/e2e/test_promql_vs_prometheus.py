@@ -161,6 +161,11 @@ def queries():
     # Subqueries and @.
     q += ["rate(%s[5m] @ %%(t)s)" % c, "max_over_time(%s[30m:5m] @ %%(t)s)" % g,
           "sum(rate(%s[5m])) @ %%(t)s" % c, "deriv(sum(%s)[10m:1m])" % g]
+    # Names dropped from series that differ only by name: an error without
+    # delayed name removal (Prometheus's default), in range queries too.
+    q += ['sum by (job) (rate({__name__=~"cpu_usage|memory_bytes"}[5m]))',
+          'abs({__name__=~"cpu_usage|memory_bytes"})',
+          'last_over_time({__name__=~"cpu_usage|memory_bytes"}[5m])']
     # Alert-rule and dashboard shapes.
     q += ["sum by (job) (rate(%s{code=\"500\"}[5m])) / sum by (job) (rate(%s[5m])) > 0.05" % (c, c),
           "count by (job) (%s > 0.4)" % g, "topk(1, sum by (instance) (rate(%s[5m])))" % c,

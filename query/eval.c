@@ -390,11 +390,6 @@ static bool time_dependent_call(const struct promql_expr *e)
     }
 }
 
-static int ev_series_cmp(const void *a, const void *b)
-{
-    return lbl_cmp(&((const struct ev_series *)a)->ls, &((const struct ev_series *)b)->ls);
-}
-
 void ev_load_series(struct evaluator *ev, struct ev_node *n, const struct label_matcher *ms,
                     size_t nms, bool drop_stale)
 {
@@ -433,11 +428,10 @@ void ev_load_series(struct evaluator *ev, struct ev_node *n, const struct label_
     }
     tsdb_series_set_free(set);
     (void)total;
-    /* Storage yields series in id (creation) order; Prometheus's storage
-     * in label order, which instant results and aggregation groups
-     * inherit.  Sort once per selector so both come out the same. */
-    if (cnt > 1)
-        qsort(out, cnt, sizeof *out, ev_series_cmp);
+    /* Series stay in id (creation) order.  Prometheus's order is its
+     * storage's: creation order in the head, label order in compacted
+     * blocks; the head's is what queries over recent data and rule unit
+     * tests (`first` in templates) see. */
     n->series = out;
     n->nseries = cnt;
     n->loaded = true;

@@ -7,7 +7,9 @@
  * targets spread over the interval), libcurl's multi-socket interface does
  * the HTTP on the same loop (uv_poll per socket, one uv_timer for curl's
  * timeouts), and each finished scrape becomes one appender batch (see
- * scrape_internal.h).  file_sd_configs are re-read on a timer per job.
+ * scrape_internal.h).  file_sd_configs are re-read on a timer per job;
+ * http, dns and docker SD run on the loop too (DNS lookups on libuv's
+ * worker pool) and never block it.
  *
  * Threads: every function here on the loop thread only.  The manager
  * borrows the tsdb, the logger, the metrics registry and the applied
@@ -22,6 +24,7 @@
 #include "conf/config.h"
 #include "storage/tsdb.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 struct scrape_manager;
 
@@ -30,6 +33,7 @@ struct scrape_manager_options {
     struct tsdb *db;
     struct logger *log;     /* may be NULL */
     const char *user_agent; /* NULL: "Vigil" */
+    struct metrics_registry *metrics; /* may be NULL: SD metrics (prometheus_sd_*) */
 };
 
 /* Returns 0 and *out, or -1 with err (libcurl could not start). */

@@ -507,8 +507,20 @@ class DockerSDTest(unittest.TestCase):
 
     @unittest.skipUnless(shutil.which("prometheus"), "prometheus needed")
     def test_same_labels_as_prometheus(self):
-        cfg = docker_cfg(self.sock)
-        v = Vigil(config_text=docker_cfg(self.sock, "        match_first_network: false\n"),
+        SDServer.status, SDServer.content_type, SDServer.delay = 200, "application/json", 0.0
+        SDServer.body = json.dumps([
+            {"targets": ["10.1.0.1:9100", "10.1.0.2:9100"], "labels": {"env": "prod", "__meta_rack": "r1"}},
+            {"targets": ["10.1.0.3:8080"]},
+            {"targets": [], "labels": {"empty": "group"}},
+            {"targets": ["10.1.0.4:80"], "labels": {"__address__": "ignored:1", "__metrics_path__": "/m"}},
+        ]).encode()
+        sd = serve(SDServer)
+        self.addCleanup(lambda: (sd.shutdown(), sd.server_close()))
+        http_job = ("  - job_name: http\n"
+                    "    http_sd_configs: [{url: 'http://127.0.0.1:%d/sd', refresh_interval: 2s}]\n"
+                    % sd.server_address[1])
+        cfg = docker_cfg(self.sock, http_job)
+        v = Vigil(config_text=docker_cfg(self.sock, "        match_first_network: false\n" + http_job),
                   tmpdir=tempfile.mkdtemp(prefix="vigil-e2e-")).start()
         pport = free_port()
         with open(os.path.join(self.tmp, "p.yml"), "w") as f:
@@ -529,6 +541,10 @@ class DockerSDTest(unittest.TestCase):
             ps = self.discovered(pport, "docker")
             vs = self.discovered(v.port, "docker")
             self.assertEqual(vs, ps)
+            wait_for(lambda: len(active(pport, "http")) == 4 and len(active(v.port, "http")) == 4)
+            self.assertEqual(self.discovered(v.port, "http"), self.discovered(pport, "http"))
+            self.assertEqual(sorted((t["labels"] for t in active(v.port, "http")), key=str),
+                             sorted((t["labels"] for t in active(pport, "http")), key=str))
             pf = [r[1] for r in DockerAPI.requests if r[0] == "/containers/json"]
             self.assertEqual(len({json.dumps(json.loads(q["filters"][0]), sort_keys=True)
                                   for q in pf}), 1, "both send the same filters")

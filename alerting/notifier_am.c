@@ -209,11 +209,8 @@ int amset_new(struct notifier_shared *sh, const struct prom_alertmanager_config 
         free(s);
         return -1;
     }
-    struct target_discovery_options dop = {.loop = sh->loop,
-                                           .log = sh->log,
-                                           .name = s->key,
-                                           .changed = on_sd_changed,
-                                           .ctx = s};
+    struct target_discovery_options dop = {
+        .loop = sh->loop, .log = sh->log, .name = s->key, .changed = on_sd_changed, .ctx = s};
     s->disc = target_discovery_new(&cfg->sd, &dop);
     uv_timer_init(sh->loop, &s->sd_timer);
     s->sd_timer.data = s;

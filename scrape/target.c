@@ -360,9 +360,9 @@ static void strmap_put(struct ystrmap *m, const char *k, const char *v)
 
 /* One {targets, labels} mapping; meta_name = meta_value is added (the
  * file's path, the http_sd URL). */
-static int decode_group(const char *path, bool strict, const struct ynode *n,
-                        const char *meta_name, const char *meta_value,
-                        struct prom_target_group *g, char *err, size_t errsize)
+static int decode_group(const char *path, bool strict, const struct ynode *n, const char *meta_name,
+                        const char *meta_value, struct prom_target_group *g, char *err,
+                        size_t errsize)
 {
     if (ynode_is_null(n))
         return node_fail(err, errsize, path, n, "nil target group item found");
@@ -423,8 +423,8 @@ static int decode_groups(const char *path, bool strict, const struct ynode *root
         return node_fail(err, errsize, path, root, "the file must hold a list of target groups");
     struct prom_target_group *g = root->n ? xcalloc(root->n, sizeof *g) : NULL;
     for (size_t i = 0; i < root->n; i++) {
-        if (decode_group(path, strict, root->items[i], meta_name, meta_value, &g[i], err,
-                         errsize) < 0) {
+        if (decode_group(path, strict, root->items[i], meta_name, meta_value, &g[i], err, errsize) <
+            0) {
             target_groups_free(g, root->n);
             return -1;
         }
@@ -434,10 +434,9 @@ static int decode_groups(const char *path, bool strict, const struct ynode *root
     return 0;
 }
 
-int target_groups_from_json(const char *name, const char *text, size_t len,
-                            const char *meta_name, const char *meta_value,
-                            struct prom_target_group **groups, size_t *n, char *err,
-                            size_t errsize)
+int target_groups_from_json(const char *name, const char *text, size_t len, const char *meta_name,
+                            const char *meta_value, struct prom_target_group **groups, size_t *n,
+                            char *err, size_t errsize)
 {
     *groups = NULL;
     *n = 0;
@@ -500,8 +499,8 @@ struct target_discovery {
 
 static void discovery_release(struct sd_host *h)
 {
-    struct target_discovery *d = (struct target_discovery *)((char *)h -
-                                                             offsetof(struct target_discovery, host));
+    struct target_discovery *d =
+        (struct target_discovery *)((char *)h - offsetof(struct target_discovery, host));
     free(d->host.user_agent);
     free(d->host.name);
     free(d);

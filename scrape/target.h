@@ -78,10 +78,9 @@ void target_discovered_labels(const struct prom_scrape_config *cfg, const char *
  * ("targets/a.json:3:5: ..."). */
 /* Parses a JSON list of target groups (http_sd's answer); each group gets
  * meta_name = meta_value.  Same contract as target_file_sd_read. */
-int target_groups_from_json(const char *name, const char *text, size_t len,
-                            const char *meta_name, const char *meta_value,
-                            struct prom_target_group **groups, size_t *n, char *err,
-                            size_t errsize);
+int target_groups_from_json(const char *name, const char *text, size_t len, const char *meta_name,
+                            const char *meta_value, struct prom_target_group **groups, size_t *n,
+                            char *err, size_t errsize);
 int target_file_sd_read(const char *path, struct prom_target_group **groups, size_t *n, char *err,
                         size_t errsize);
 void target_groups_free(struct prom_target_group *groups, size_t n);
@@ -98,7 +97,7 @@ struct target_discovery;
 struct sd_metrics;
 
 struct target_discovery_options {
-    uv_loop_t *loop; /* NULL: static_configs and file_sd_configs only */
+    uv_loop_t *loop;            /* NULL: static_configs and file_sd_configs only */
     struct logger *log;         /* may be NULL */
     struct sd_metrics *metrics; /* may be NULL; see sd.h */
     const char *user_agent;     /* NULL: "Vigil" */

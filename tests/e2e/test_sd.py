@@ -53,6 +53,16 @@ def wait_for(cond, timeout=15, step=0.1):
     raise AssertionError("condition not met; last value: %r" % (last,))
 
 
+def finish(test, v):
+    """Stops Vigil and checks that it exited cleanly (no sanitizer report:
+    the asynchronous SD shutdown must free everything exactly once)."""
+    code = v.stop()
+    log = v.read_log()
+    v.cleanup()
+    test.assertNotIn("Sanitizer", log)
+    test.assertEqual(code, 0, log[-3000:])
+
+
 def query(port, q):
     return get_json(port, "/api/v1/query?query=" + urllib.parse.quote(q))["data"]["result"]
 
@@ -120,7 +130,7 @@ class HttpSDTest(unittest.TestCase):
         self.v = Vigil(config_text=self.cfg).start()
 
     def tearDown(self):
-        self.v.cleanup()
+        finish(self, self.v)
         for s in (self.ex1, self.ex2, self.sd):
             s.shutdown()
             s.server_close()
@@ -300,7 +310,7 @@ class DnsSDTest(unittest.TestCase):
             wait_for(lambda: "127.0.0.9:9100" in [d["__address__"] for d in disc()])
             self.assertNotIn("127.0.0.1:9100", [d["__address__"] for d in disc()])
         finally:
-            v.cleanup()
+            finish(self, v)
             del os.environ["VIGIL_DNS_SD_NAMESERVER"]
             DNSHandler.servfail.clear()
             dns.shutdown()
@@ -503,7 +513,7 @@ class DockerSDTest(unittest.TestCase):
             wait_for(lambda: "error while listing containers" in v.read_log(), timeout=10)
             self.assertEqual(len(active(v.port, "docker")), 5)
         finally:
-            v.cleanup()
+            finish(self, v)
 
     @unittest.skipUnless(shutil.which("prometheus"), "prometheus needed")
     def test_same_labels_as_prometheus(self):
@@ -551,7 +561,7 @@ class DockerSDTest(unittest.TestCase):
         finally:
             p.terminate()
             p.wait()
-            v.cleanup()
+            finish(self, v)
 
 
 if __name__ == "__main__":

@@ -181,6 +181,14 @@ void amset_sync(struct amset *s)
 
 /* ---- Lifecycle ---- */
 
+static void amset_refresh(struct amset *s);
+
+/* An http / dns / docker SD config has new groups. */
+static void on_sd_changed(void *ctx)
+{
+    amset_refresh(ctx);
+}
+
 int amset_new(struct notifier_shared *sh, const struct prom_alertmanager_config *cfg, size_t idx,
               enum prom_name_validation names, struct amset **out, char *err, size_t errsize)
 {
@@ -201,7 +209,9 @@ int amset_new(struct notifier_shared *sh, const struct prom_alertmanager_config 
         free(s);
         return -1;
     }
-    s->disc = target_discovery_new(&cfg->sd);
+    struct target_discovery_options dop = {
+        .loop = sh->loop, .log = sh->log, .name = s->key, .changed = on_sd_changed, .ctx = s};
+    s->disc = target_discovery_new(&cfg->sd, &dop);
     uv_timer_init(sh->loop, &s->sd_timer);
     s->sd_timer.data = s;
     *out = s;
@@ -239,6 +249,7 @@ void amset_start(struct amset *s)
 void amset_stop_discovery(struct amset *s)
 {
     uv_timer_stop(&s->sd_timer);
+    target_discovery_stop(s->disc);
 }
 
 static void on_set_closed(uv_handle_t *h)
@@ -254,5 +265,6 @@ static void on_set_closed(uv_handle_t *h)
 void amset_close(struct amset *s)
 {
     uv_timer_stop(&s->sd_timer);
+    target_discovery_stop(s->disc); /* the config may go before on_set_closed */
     uv_close((uv_handle_t *)&s->sd_timer, on_set_closed);
 }

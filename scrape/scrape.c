@@ -4,7 +4,9 @@
  * Shape.  A manager holds one struct uvcurl (util/uvcurl.h: a CURLM whose
  * sockets and timeout the loop watches).  Each job holds its job_targets
  * (discovery + relabeling, target.c), its compiled metric_relabel_configs,
- * a uv_timer for file_sd refreshes and one loop per active target.  Each
+ * a uv_timer for file_sd refreshes and one loop per active target.  The
+ * loop-driven SD mechanisms (http, dns, docker: sd.h) call back when their
+ * groups change, and the job syncs then.  Each
  * loop owns a uv_timer (first fire at Prometheus's offset, then every
  * interval), a reused CURL easy handle (so keep-alive connections survive
  * between scrapes), a body buffer, a scrape cache and a tsdb appender.
@@ -34,6 +36,7 @@
 
 #include "scrape/httpc.h"
 #include "scrape/scrape.h"
+#include "scrape/sd.h"
 #include "scrape/scrape_internal.h"
 #include "util/uvcurl.h"
 
@@ -84,6 +87,7 @@ struct scrape_manager {
     bool stopped;
     struct sjob **adopt_from; /* during a reload: the old jobs */
     size_t nadopt;
+    struct sd_metrics *sd_metrics;
 };
 
 static int64_t wall_ms(void)
@@ -397,6 +401,12 @@ static void on_sd_timer(uv_timer_t *t)
     job_sync(t->data);
 }
 
+/* An http / dns / docker SD config of the job has new groups. */
+static void on_sd_changed(void *ctx)
+{
+    job_sync(ctx);
+}
+
 /* Applies the job's current target set: keeps loops of unchanged targets,
  * starts new ones, closes vanished ones (with stale markers). */
 static void job_apply_targets(struct sjob *j)
@@ -491,7 +501,6 @@ static char *cache_fingerprint(const struct prom_scrape_config *c)
 static void on_job_closed(uv_handle_t *h)
 {
     struct sjob *j = h->data;
-    job_targets_free(j->jt);
     relabel_rules_free(j->mrules);
     free(j->loops);
     free(j->accept);
@@ -523,6 +532,8 @@ static void job_close(struct sjob *j, struct sjob **next, size_t nnext)
             loop_close(j->loops[k], next && !target_still_scraped(next, nnext, j->cfg->job_name,
                                                                   &j->loops[k]->t));
     j->nloops = 0;
+    job_targets_free(j->jt); /* discovery stops now: the config may go after this */
+    j->jt = NULL;
     uv_timer_stop(&j->sd_timer);
     uv_close((uv_handle_t *)&j->sd_timer, on_job_closed);
 }
@@ -541,6 +552,7 @@ int scrape_manager_new(const struct scrape_manager_options *o, struct scrape_man
     m->db = o->db;
     m->log = o->log;
     m->ua = xstrdup(o->user_agent ? o->user_agent : "Vigil");
+    m->sd_metrics = sd_metrics_new(o->metrics);
     *out = m;
     return 0;
 }
@@ -566,7 +578,14 @@ int scrape_manager_apply(struct scrape_manager *m, const struct prom_config *cfg
         j->m = m;
         j->cfg = sc;
         char msg[512];
-        if (job_targets_new(sc, &j->jt, msg, sizeof msg) < 0 ||
+        struct target_discovery_options dop = {.loop = m->loop,
+                                               .log = m->log,
+                                               .metrics = m->sd_metrics,
+                                               .user_agent = m->ua,
+                                               .name = sc->job_name,
+                                               .changed = on_sd_changed,
+                                               .ctx = j};
+        if (job_targets_new(sc, &dop, &j->jt, msg, sizeof msg) < 0 ||
             relabel_rules_compile(&sc->metric_relabel_configs, sc->metric_name_validation_scheme,
                                   &j->mrules, msg, sizeof msg) < 0) {
             job_targets_free(j->jt);
@@ -580,6 +599,8 @@ int scrape_manager_apply(struct scrape_manager *m, const struct prom_config *cfg
         uv_timer_init(m->loop, &j->sd_timer);
         j->sd_timer.data = j;
         m->jobs[m->njobs++] = j;
+        for (size_t k = 0; k < nold; k++)
+            job_targets_adopt(j->jt, old[k]->jt);
         job_sync(j);
     }
     m->adopt_from = NULL;
@@ -610,6 +631,7 @@ void scrape_manager_free(struct scrape_manager *m)
         return;
     free(m->jobs);
     free(m->ua);
+    free(m->sd_metrics);
     free(m);
 }
 

@@ -7,7 +7,9 @@
  * targets spread over the interval), libcurl's multi-socket interface does
  * the HTTP on the same loop (uv_poll per socket, one uv_timer for curl's
  * timeouts), and each finished scrape becomes one appender batch (see
- * scrape_internal.h).  file_sd_configs are re-read on a timer per job.
+ * scrape_internal.h).  file_sd_configs are re-read on a timer per job;
+ * http, dns and docker SD run on the loop too (DNS lookups on libuv's
+ * worker pool) and never block it.
  *
  * Threads: every function here on the loop thread only.  The manager
  * borrows the tsdb, the logger, the metrics registry and the applied
@@ -22,14 +24,16 @@
 #include "conf/config.h"
 #include "storage/tsdb.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 struct scrape_manager;
 
 struct scrape_manager_options {
     uv_loop_t *loop;
     struct tsdb *db;
-    struct logger *log;     /* may be NULL */
-    const char *user_agent; /* NULL: "Vigil" */
+    struct logger *log;               /* may be NULL */
+    const char *user_agent;           /* NULL: "Vigil" */
+    struct metrics_registry *metrics; /* may be NULL: SD metrics (prometheus_sd_*) */
 };
 
 /* Returns 0 and *out, or -1 with err (libcurl could not start). */
@@ -58,13 +62,13 @@ enum scrape_health { SCRAPE_HEALTH_UNKNOWN, SCRAPE_HEALTH_UP, SCRAPE_HEALTH_DOWN
 /* One active target as /api/v1/targets shows it; everything borrowed for
  * the duration of the callback. */
 struct scrape_target_info {
-    const char *pool;               /* the job name */
-    const char *url;                /* scrapeUrl */
+    const char *pool;                /* the job name */
+    const char *url;                 /* scrapeUrl */
     const struct labels *discovered; /* before relabeling, sorted */
-    const struct labels *labels;    /* after relabeling, sorted (includes __ labels) */
+    const struct labels *labels;     /* after relabeling, sorted (includes __ labels) */
     enum scrape_health health;
-    const char *last_error;         /* "" when none */
-    int64_t last_scrape_ms;         /* 0 before the first scrape */
+    const char *last_error; /* "" when none */
+    int64_t last_scrape_ms; /* 0 before the first scrape */
     double last_duration_s;
     int64_t interval_ms, timeout_ms;
 };
@@ -81,8 +85,7 @@ void scrape_manager_each_dropped(const struct scrape_manager *m, scrape_dropped_
 typedef void (*scrape_metadata_fn)(void *ctx, const char *pool, const struct labels *target,
                                    const char *metric, const char *type, const char *help,
                                    const char *unit);
-void scrape_manager_each_metadata(const struct scrape_manager *m, scrape_metadata_fn fn,
-                                  void *ctx);
+void scrape_manager_each_metadata(const struct scrape_manager *m, scrape_metadata_fn fn, void *ctx);
 
 /* Whether a label set satisfies every matcher (PromQL semantics: a missing
  * label is "", regexes fully anchored).  An invalid regex matches nothing. */

@@ -1,5 +1,7 @@
-/* target.c — targets from static_configs and file_sd_configs, relabeled
- * (Prometheus's scrape/target.go PopulateLabels, discovery/file).
+/* target.c — targets from service discovery, relabeled (Prometheus's
+ * scrape/target.go PopulateLabels, discovery/file; the loop-driven
+ * mechanisms, http / dns / docker, live in sd_*.c and hand their groups
+ * to the discovery here).
  *
  * Building is a pure function of the job config and the current groups, so
  * every refresh rebuilds the whole set: jobs have at most thousands of
@@ -16,6 +18,7 @@
 #include <xxhash.h>
 
 #include "conf/yaml_tree.h"
+#include "scrape/sd.h"
 #include "scrape/target.h"
 #include "util/duration.h"
 
@@ -355,8 +358,11 @@ static void strmap_put(struct ystrmap *m, const char *k, const char *v)
     m->n++;
 }
 
-static int decode_group(const char *path, bool strict, const struct ynode *n,
-                        struct prom_target_group *g, char *err, size_t errsize)
+/* One {targets, labels} mapping; meta_name = meta_value is added (the
+ * file's path, the http_sd URL). */
+static int decode_group(const char *path, bool strict, const struct ynode *n, const char *meta_name,
+                        const char *meta_value, struct prom_target_group *g, char *err,
+                        size_t errsize)
 {
     if (ynode_is_null(n))
         return node_fail(err, errsize, path, n, "nil target group item found");
@@ -402,8 +408,47 @@ static int decode_group(const char *path, bool strict, const struct ynode *n,
             return node_fail(err, errsize, path, k, m);
         } /* JSON ignores unknown fields */
     }
-    strmap_put(&g->labels, "__meta_filepath", path);
+    strmap_put(&g->labels, meta_name, meta_value);
     return 0;
+}
+
+/* A document holding a list of groups (or nothing). */
+static int decode_groups(const char *path, bool strict, const struct ynode *root,
+                         const char *meta_name, const char *meta_value,
+                         struct prom_target_group **groups, size_t *n, char *err, size_t errsize)
+{
+    if (!root || ynode_is_null(root))
+        return 0;
+    if (root->kind != YNODE_SEQ)
+        return node_fail(err, errsize, path, root, "the file must hold a list of target groups");
+    struct prom_target_group *g = root->n ? xcalloc(root->n, sizeof *g) : NULL;
+    for (size_t i = 0; i < root->n; i++) {
+        if (decode_group(path, strict, root->items[i], meta_name, meta_value, &g[i], err, errsize) <
+            0) {
+            target_groups_free(g, root->n);
+            return -1;
+        }
+    }
+    *groups = g;
+    *n = root->n;
+    return 0;
+}
+
+int target_groups_from_json(const char *name, const char *text, size_t len, const char *meta_name,
+                            const char *meta_value, struct prom_target_group **groups, size_t *n,
+                            char *err, size_t errsize)
+{
+    *groups = NULL;
+    *n = 0;
+    struct ytree t;
+    struct conf_error ce = {{0}};
+    if (ytree_load_string(&t, name, text, len, &ce) < 0) {
+        snprintf(err, errsize, "%s", ce.msg);
+        return -1;
+    }
+    int rc = decode_groups(name, false, t.root, meta_name, meta_value, groups, n, err, errsize);
+    ytree_free(&t);
+    return rc;
 }
 
 int target_file_sd_read(const char *path, struct prom_target_group **groups, size_t *n, char *err,
@@ -420,25 +465,7 @@ int target_file_sd_read(const char *path, struct prom_target_group **groups, siz
         snprintf(err, errsize, "%s", ce.msg);
         return -1;
     }
-    const struct ynode *root = t.root;
-    int rc = 0;
-    if (!root || ynode_is_null(root))
-        goto out;
-    if (root->kind != YNODE_SEQ) {
-        rc = node_fail(err, errsize, path, root, "the file must hold a list of target groups");
-        goto out;
-    }
-    struct prom_target_group *g = root->n ? xcalloc(root->n, sizeof *g) : NULL;
-    for (size_t i = 0; i < root->n; i++) {
-        if (decode_group(path, !json, root->items[i], &g[i], err, errsize) < 0) {
-            target_groups_free(g, root->n);
-            rc = -1;
-            goto out;
-        }
-    }
-    *groups = g;
-    *n = root->n;
-out:
+    int rc = decode_groups(path, !json, t.root, "__meta_filepath", path, groups, n, err, errsize);
     ytree_free(&t);
     return rc;
 }
@@ -464,9 +491,29 @@ struct target_discovery {
     size_t n_fsd;
     bool refreshed_once;
     struct ystrlist errors;
+    /* http, dns and docker SD (sd.h), in that order; none without a loop */
+    struct sd_host host;
+    struct sd_refresher **refs;
+    size_t nrefs;
 };
 
-struct target_discovery *target_discovery_new(const struct prom_sd_configs *sd)
+static void discovery_release(struct sd_host *h)
+{
+    struct target_discovery *d =
+        (struct target_discovery *)((char *)h - offsetof(struct target_discovery, host));
+    free(d->host.user_agent);
+    free(d->host.name);
+    free(d);
+}
+
+static void discovery_add_ref(struct target_discovery *d, struct sd_refresher *r)
+{
+    d->refs = xrealloc(d->refs, (d->nrefs + 1) * sizeof *d->refs);
+    d->refs[d->nrefs++] = r;
+}
+
+struct target_discovery *target_discovery_new(const struct prom_sd_configs *sd,
+                                              const struct target_discovery_options *o)
 {
     struct target_discovery *d = xcalloc(1, sizeof *d);
     d->sd = sd;
@@ -474,7 +521,35 @@ struct target_discovery *target_discovery_new(const struct prom_sd_configs *sd)
     d->fsd = d->n_fsd ? xcalloc(d->n_fsd, sizeof *d->fsd) : NULL;
     for (size_t i = 0; i < d->n_fsd; i++)
         d->fsd[i].cfg = &sd->file_sd[i];
+    d->host.release = discovery_release;
+    if (!o || !o->loop)
+        return d;
+    d->host.loop = o->loop;
+    d->host.log = o->log;
+    d->host.metrics = o->metrics;
+    d->host.user_agent = xstrdup(o->user_agent ? o->user_agent : "Vigil");
+    d->host.name = xstrdup(o->name ? o->name : "");
+    d->host.changed = o->changed;
+    d->host.ctx = o->ctx;
+    for (size_t i = 0; i < sd->n_http_sd; i++)
+        discovery_add_ref(d, sd_http_new(&d->host, &sd->http_sd[i]));
+    for (size_t i = 0; i < sd->n_dns_sd; i++)
+        discovery_add_ref(d, sd_dns_new(&d->host, &sd->dns_sd[i]));
+    for (size_t i = 0; i < sd->n_docker_sd; i++)
+        discovery_add_ref(d, sd_docker_new(&d->host, &sd->docker_sd[i]));
     return d;
+}
+
+void target_discovery_adopt(struct target_discovery *d, const struct target_discovery *old)
+{
+    if (!old)
+        return;
+    for (size_t i = 0; i < d->nrefs; i++)
+        for (size_t k = 0; k < old->nrefs; k++)
+            if (d->refs[i]->groups.n == 0 && strcmp(d->refs[i]->key, old->refs[k]->key) == 0) {
+                sd_groups_copy(&d->refs[i]->groups, &old->refs[k]->groups);
+                break;
+            }
 }
 
 static void sd_files_free(struct sd_file *f, size_t n)
@@ -486,6 +561,15 @@ static void sd_files_free(struct sd_file *f, size_t n)
     free(f);
 }
 
+void target_discovery_stop(struct target_discovery *d)
+{
+    for (size_t i = 0; i < d->nrefs; i++)
+        sd_refresher_close(d->refs[i]);
+    free(d->refs);
+    d->refs = NULL;
+    d->nrefs = 0;
+}
+
 void target_discovery_free(struct target_discovery *d)
 {
     if (!d)
@@ -493,8 +577,11 @@ void target_discovery_free(struct target_discovery *d)
     for (size_t i = 0; i < d->n_fsd; i++)
         sd_files_free(d->fsd[i].files, d->fsd[i].n);
     free(d->fsd);
+    d->fsd = NULL;
+    d->n_fsd = 0;
     ystrlist_free(&d->errors);
-    free(d);
+    target_discovery_stop(d);
+    sd_host_close(&d->host); /* frees d, now or once the refreshers are closed */
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -554,6 +641,9 @@ void target_discovery_refresh(struct target_discovery *d, int64_t now_ms)
         int64_t ri = fs->cfg->refresh_interval_ms > 0 ? fs->cfg->refresh_interval_ms : 300000;
         fs->next_ms = now_ms + ri;
     }
+    if (!d->refreshed_once)
+        for (size_t i = 0; i < d->nrefs; i++)
+            sd_refresher_start(d->refs[i]);
     d->refreshed_once = true;
 }
 
@@ -582,6 +672,9 @@ void target_discovery_each_group(const struct target_discovery *d, target_group_
                 fn(ctx, &d->fsd[i].files[f].groups[g], fsrc.data);
             }
     sbuf_free(&fsrc);
+    for (size_t i = 0; i < d->nrefs; i++)
+        for (size_t g = 0; g < d->refs[i]->groups.n; g++)
+            fn(ctx, &d->refs[i]->groups.v[g], d->refs[i]->groups.source[g]);
 }
 
 const struct ystrlist *target_discovery_errors(const struct target_discovery *d)
@@ -599,8 +692,8 @@ struct job_targets {
     struct target_set set;
 };
 
-int job_targets_new(const struct prom_scrape_config *cfg, struct job_targets **out, char *err,
-                    size_t errsize)
+int job_targets_new(const struct prom_scrape_config *cfg, const struct target_discovery_options *o,
+                    struct job_targets **out, char *err, size_t errsize)
 {
     struct job_targets *jt = xcalloc(1, sizeof *jt);
     jt->cfg = cfg;
@@ -611,7 +704,7 @@ int job_targets_new(const struct prom_scrape_config *cfg, struct job_targets **o
         free(jt);
         return -1;
     }
-    jt->disc = target_discovery_new(&cfg->sd);
+    jt->disc = target_discovery_new(&cfg->sd, o);
     *out = jt;
     return 0;
 }
@@ -658,6 +751,11 @@ bool job_targets_refresh(struct job_targets *jt, int64_t now_ms)
     target_set_free(&jt->set);
     jt->set = ns;
     return changed;
+}
+
+void job_targets_adopt(struct job_targets *jt, const struct job_targets *old)
+{
+    target_discovery_adopt(jt->disc, old ? old->disc : NULL);
 }
 
 int64_t job_targets_next_refresh_ms(const struct job_targets *jt)

@@ -14,16 +14,19 @@
  * active nor dropped: its error is reported ("instance 0 in group
  * targets/a.json:0: no address").
  *
- * Service discovery implemented here: static_configs and file_sd_configs.
+ * Service discovery: static_configs and file_sd_configs here; http, dns and
+ * docker SD in sd_*.c (sd.h), which run on the libuv loop and report new
+ * groups through the options' `changed` callback.
  * file_sd reads every file its globs match (JSON for .json, YAML for .yml and
  * .yaml: a list of {targets: [...], labels: {...}}), adds __meta_filepath,
  * and re-reads them every refresh_interval.  As in Prometheus, a file that
  * cannot be read or parsed keeps the groups it last gave, and a file that
  * is gone loses them.
  *
- * Nothing here runs a timer: the owner (the scrape manager on the libuv loop)
- * calls job_targets_refresh when job_targets_next_refresh_ms says so.  A
- * struct job_targets belongs to one thread at a time. */
+ * file_sd runs on no timer of its own: the owner (the scrape manager on the
+ * libuv loop) calls job_targets_refresh when job_targets_next_refresh_ms
+ * says so, and whenever `changed` fires.  A struct job_targets belongs to
+ * the loop thread (or, without a loop, to one thread at a time). */
 #ifndef VIGIL_SCRAPE_TARGET_H
 #define VIGIL_SCRAPE_TARGET_H
 
@@ -31,8 +34,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "conf/config.h"
 #include "scrape/relabel.h"
+#include "util/log.h"
 
 struct scrape_target {
     /* After relabeling: __address__, __scheme__, __metrics_path__,
@@ -70,6 +76,11 @@ void target_discovered_labels(const struct prom_scrape_config *cfg, const char *
 /* Reads one file_sd file into groups (each with __meta_filepath added).
  * Returns 0 and *groups / *n (free with target_groups_free), or -1 with err
  * ("targets/a.json:3:5: ..."). */
+/* Parses a JSON list of target groups (http_sd's answer); each group gets
+ * meta_name = meta_value.  Same contract as target_file_sd_read. */
+int target_groups_from_json(const char *name, const char *text, size_t len, const char *meta_name,
+                            const char *meta_value, struct prom_target_group **groups, size_t *n,
+                            char *err, size_t errsize);
 int target_file_sd_read(const char *path, struct prom_target_group **groups, size_t *n, char *err,
                         size_t errsize);
 void target_groups_free(struct prom_target_group *groups, size_t n);
@@ -78,14 +89,39 @@ void target_groups_free(struct prom_target_group *groups, size_t n);
  *
  * The target groups of one set of SD configs: static_configs as written,
  * then each file_sd config's files (sorted by path) with their groups in
- * file order.  Shared by the scrape jobs and the notifier's Alertmanager
- * sets, which turn groups into targets their own way. */
+ * file order, then the last good groups of each http, dns and docker SD
+ * config.  Shared by the scrape jobs and the notifier's Alertmanager sets,
+ * which turn groups into targets their own way. */
 
 struct target_discovery;
+struct sd_metrics;
 
-/* sd is borrowed and must outlive the result. */
-struct target_discovery *target_discovery_new(const struct prom_sd_configs *sd);
-void target_discovery_free(struct target_discovery *d); /* NULL is a no-op */
+struct target_discovery_options {
+    uv_loop_t *loop;            /* NULL: static_configs and file_sd_configs only */
+    struct logger *log;         /* may be NULL */
+    struct sd_metrics *metrics; /* may be NULL; see sd.h */
+    const char *user_agent;     /* NULL: "Vigil" */
+    const char *name;           /* the job (or "config-0"), for logs */
+    /* An http / dns / docker SD config has new groups: refresh and rebuild. */
+    void (*changed)(void *ctx);
+    void *ctx;
+};
+
+/* sd is borrowed and must outlive the result; o (may be NULL) is copied.
+ * The loop mechanisms start with the first target_discovery_refresh. */
+struct target_discovery *target_discovery_new(const struct prom_sd_configs *sd,
+                                              const struct target_discovery_options *o);
+/* Stops every mechanism at once (nothing reads sd afterwards, and
+ * `changed` is not called again); the memory goes once libuv has closed
+ * the handles and worker jobs are back.  NULL is a no-op. */
+void target_discovery_free(struct target_discovery *d);
+/* Stops and drops the loop mechanisms now (their groups go with them);
+ * static and file_sd stay.  For owners that free the discovery later. */
+void target_discovery_stop(struct target_discovery *d);
+/* Takes over, as initial groups, the last groups of `old`'s loop
+ * mechanisms with the same configuration (a reload keeps their targets
+ * until the first refresh answers).  Call before the first refresh. */
+void target_discovery_adopt(struct target_discovery *d, const struct target_discovery *old);
 /* Re-reads the file_sd configs due at now_ms (all of them on the first
  * call); the errors of this call replace those of the previous one. */
 void target_discovery_refresh(struct target_discovery *d, int64_t now_ms);
@@ -103,11 +139,14 @@ const struct ystrlist *target_discovery_errors(const struct target_discovery *d)
 
 struct job_targets;
 
-/* cfg is borrowed and must outlive the result.  Compiles relabel_configs.
- * Returns 0 and *out, or -1 with err. */
-int job_targets_new(const struct prom_scrape_config *cfg, struct job_targets **out, char *err,
-                    size_t errsize);
+/* cfg is borrowed and must outlive the result; o as for
+ * target_discovery_new.  Compiles relabel_configs.  Returns 0 and *out, or
+ * -1 with err. */
+int job_targets_new(const struct prom_scrape_config *cfg, const struct target_discovery_options *o,
+                    struct job_targets **out, char *err, size_t errsize);
 void job_targets_free(struct job_targets *jt);
+/* target_discovery_adopt for two jobs' discoveries. */
+void job_targets_adopt(struct job_targets *jt, const struct job_targets *old);
 
 /* Re-reads the file_sd configs that are due at now_ms (all of them on the
  * first call) and rebuilds the target set.  Returns true if the active

@@ -284,8 +284,11 @@ static void tsdb_open_done(uv_work_t *w, int status)
         return;
     }
     server_rules_start(s);
-    struct scrape_manager_options so = {
-        .loop = s->loop, .db = s->tsdb, .log = s->log, .user_agent = "Vigil/" VIGIL_VERSION};
+    struct scrape_manager_options so = {.loop = s->loop,
+                                        .db = s->tsdb,
+                                        .log = s->log,
+                                        .user_agent = "Vigil/" VIGIL_VERSION,
+                                        .metrics = s->metrics};
     char msg[512];
     if (scrape_manager_new(&so, &s->scrape, msg, sizeof msg) < 0)
         log_error(s->log, "scrape", "Starting the scrape manager failed", "err", msg);

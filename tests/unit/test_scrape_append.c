@@ -47,7 +47,7 @@ static void fx_open(struct fx *f, const char *job_yaml)
     struct conf_error ce = {{0}};
     if (prom_config_load_string("t.yml", yaml, strlen(yaml), &f->cfg, &ce) < 0)
         fail_msg("config: %s", ce.msg);
-    assert_int_equal(job_targets_new(&f->cfg->scrape_configs[0], &f->jt, err, sizeof err), 0);
+    assert_int_equal(job_targets_new(&f->cfg->scrape_configs[0], NULL, &f->jt, err, sizeof err), 0);
     job_targets_refresh(f->jt, 0);
     assert_int_equal(job_targets_current(f->jt)->n_active, 1);
     f->t = &job_targets_current(f->jt)->active[0];

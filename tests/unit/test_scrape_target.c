@@ -53,7 +53,7 @@ static struct job_targets *jt_new(const struct prom_scrape_config *sc)
 {
     struct job_targets *jt = NULL;
     char err[512];
-    if (job_targets_new(sc, &jt, err, sizeof err) < 0)
+    if (job_targets_new(sc, NULL, &jt, err, sizeof err) < 0)
         fail_msg("%s", err);
     return jt;
 }

@@ -74,6 +74,7 @@ struct sjob {
     size_t nloops;
     char *accept;
     char *fingerprint; /* what a loop's cache depends on (cache_fingerprint) */
+    char *forced_err;  /* target_limit exceeded: every loop fails with this */
 };
 
 struct scrape_manager {
@@ -183,15 +184,20 @@ static int pick_format(const struct prom_scrape_config *cfg, const char *ct,
     return -1;
 }
 
-static void scrape_finish(struct sloop *l, CURLcode res)
+/* Ends a scrape: the transfer's outcome (res), or forced, an error that
+ * fails the scrape without a transfer (Prometheus's forced error). */
+static void scrape_finish(struct sloop *l, CURLcode res, const char *forced)
 {
     struct scrape_manager *m = l->m;
     const struct prom_scrape_config *cfg = l->job->cfg;
     char err[600] = "";
     long code = 0;
-    curl_easy_getinfo(l->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (!forced)
+        curl_easy_getinfo(l->easy, CURLINFO_RESPONSE_CODE, &code);
     enum textparse_format fmt = TEXTPARSE_PROMETHEUS;
-    if (res != CURLE_OK) {
+    if (forced) {
+        snprintf(err, sizeof err, "%s", forced);
+    } else if (res != CURLE_OK) {
         if (l->too_big)
             snprintf(err, sizeof err, "body size limit exceeded");
         else if (res == CURLE_OPERATION_TIMEDOUT)
@@ -242,7 +248,7 @@ static void on_transfer_done(void *ctx, CURL *e, CURLcode res)
     struct sloop *l = NULL;
     curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&l);
     l->in_flight = false;
-    scrape_finish(l, res);
+    scrape_finish(l, res, NULL);
 }
 
 static void easy_setup(struct sloop *l);
@@ -266,6 +272,10 @@ static void on_scrape_timer(uv_timer_t *t)
     l->errbuf[0] = '\0';
     l->start_ms = wall_ms();
     l->start_ns = uv_hrtime();
+    if (l->job->forced_err) {
+        scrape_finish(l, CURLE_OK, l->job->forced_err);
+        return;
+    }
     l->in_flight = uvcurl_add(l->m->curl, l->easy) == 0;
 }
 
@@ -412,6 +422,19 @@ static void on_sd_changed(void *ctx)
 static void job_apply_targets(struct sjob *j)
 {
     const struct target_set *s = job_targets_current(j->jt);
+    /* target_limit: over it, Prometheus keeps the targets but fails every
+     * scrape of the pool (up 0, with this error) until they fit again. */
+    free(j->forced_err);
+    j->forced_err = NULL;
+    uint64_t limit = j->cfg->target_limit;
+    if (limit && s->n_active > limit) {
+        struct sbuf e = SBUF_INIT;
+        sbuf_printf(&e, "target_limit exceeded (number of targets: %zu, limit: %llu)", s->n_active,
+                    (unsigned long long)limit);
+        j->forced_err = sbuf_detach(&e);
+        log_error(j->m->log, "scrape", "Target limit exceeded", "scrape_pool", j->cfg->job_name,
+                  "err", j->forced_err);
+    }
     struct sloop **nl = s->n_active ? xcalloc(s->n_active, sizeof *nl) : NULL;
     for (size_t i = 0; i < s->n_active; i++) {
         const struct scrape_target *t = &s->active[i];
@@ -505,6 +528,7 @@ static void on_job_closed(uv_handle_t *h)
     free(j->loops);
     free(j->accept);
     free(j->fingerprint);
+    free(j->forced_err);
     free(j);
 }
 

@@ -34,13 +34,22 @@ rss_kib() { awk '/VmRSS/ { print $2 }' /proc/$1/status; }
 hz=$(getconf CLK_TCK)
 warm=$((INTERVAL * 2 + 2))
 
-# measure NAME PID: runs the window, prints "cpu_seconds rss_kib"
+# scrapes URL: the scrapes of the window stored as `up` samples, summed over
+# the targets (a skipped or late scrape shows as a missing sample)
+scrapes() {
+    curl -fs "$1/api/v1/query" --data-urlencode "query=sum(count_over_time(up{job=\"bench\"}[${SECS}s]))" |
+        python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)'
+}
+
+# measure NAME PID [URL]: runs the window, prints "cpu_seconds rss_kib scrapes"
 measure() {
     sleep "$warm"
     local c0; c0=$(cpu_ticks "$2")
     sleep "$SECS"
     local c1; c1=$(cpu_ticks "$2")
-    echo "$(( c1 - c0 )) $(rss_kib "$2")"
+    local n=-1
+    [[ -n ${3:-} ]] && n=$(scrapes "$3")
+    echo "$(( c1 - c0 )) $(rss_kib "$2") $n"
 }
 
 results=()
@@ -48,14 +57,14 @@ port=$(free_port)
 "$VIGIL" --config.file="$tmp/scrape.yml" --web.listen-address=127.0.0.1:$port \
     --storage.tsdb.path="$tmp/vigil" --log.level=error & vpid=$!; pids+=($vpid)
 wait_http "http://127.0.0.1:$port/-/ready"
-results+=("vigil $(measure vigil $vpid)")
+results+=("vigil $(measure vigil $vpid http://127.0.0.1:$port)")
 kill $vpid; wait $vpid 2>/dev/null || true
 
 port=$(free_port)
 prometheus --config.file="$tmp/scrape.yml" --web.listen-address=127.0.0.1:$port \
     --storage.tsdb.path="$tmp/prom" --log.level=error >/dev/null 2>&1 & ppid=$!; pids+=($ppid)
 wait_http "http://127.0.0.1:$port/-/ready"
-results+=("prometheus $(measure prometheus $ppid)")
+results+=("prometheus $(measure prometheus $ppid http://127.0.0.1:$port)")
 kill $ppid; wait $ppid 2>/dev/null || true
 
 port=$(free_port)
@@ -67,7 +76,7 @@ kill $vmpid; wait $vmpid 2>/dev/null || true
 
 printf '%s\n' "${results[@]}" | awk -v secs="$SECS" -v targets="$TARGETS" -v series="$SERIES" \
     -v interval="$INTERVAL" -v hz="$hz" '
-    { name[NR] = $1; cpu[NR] = $2 / hz; rss[NR] = $3 }
+    { name[NR] = $1; cpu[NR] = $2 / hz; rss[NR] = $3; sc[NR] = $4 }
     END {
         samples = targets * (series + 5) * secs / interval
         active = targets * (series + 5)
@@ -79,4 +88,8 @@ printf '%s\n' "${results[@]}" | awk -v secs="$SECS" -v targets="$TARGETS" -v ser
                 rss[i] * 1024 / active
         printf "ratios (other/vigil): cpu prometheus %.2fx, victoriametrics %.2fx; rss prometheus %.2fx, victoriametrics %.2fx\n",
             cpu[2] / cpu[1], cpu[3] / cpu[1], rss[2] / rss[1], rss[3] / rss[1]
+        expect = targets * int(secs / interval)
+        for (i = 1; i <= 2; i++)
+            printf "%s: %d scrapes stored in the window, %d expected (missing: skipped or late)\n",
+                name[i], sc[i], expect
     }'

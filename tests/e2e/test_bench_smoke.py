@@ -79,6 +79,7 @@ class BenchSmokeTest(unittest.TestCase):
         for r in rows:
             self.assertGreater(float(r[2]), 0, r)  # each server was alive and measured
         self.assertIn("ratios (other/vigil)", out)
+        self.assertRegex(out, r"vigil: \d+ scrapes stored in the window, \d+ expected")
 
     def test_rules_bench(self):
         if SANITIZED:

@@ -6,18 +6,24 @@
  * so a group is mostly one target's neighbouring metrics: similar series,
  * the same timestamps.  Its value (one logical byte string) is:
  *
- *   u8       flags: bit 0 the body is a zstd frame (magicless, no
- *            checksum, content size or dictionary id); others 0
+ *   u8       flags: bit 0 the body is a zstd frame, bit 1 the table is
+ *            (frames magicless, no checksum, content size or dictionary
+ *            id); others 0
+ *   uvarint  table length T (uncompressed), then the table: T bytes, or
+ *            uvarint frame length and the frame
+ *   body     the members' blocks (chunk_block.c, each without zstd of its
+ *            own), concatenated; raw or one zstd frame
+ * and the table is
  *   uvarint  member count n >= 1, then per member, ids ascending:
  *              uvarint id - g*32, uvarint t0 - window,
  *              uvarint tmax - t0, uvarint block length
  *   uvarint  body length (uncompressed)
- *   body     the members' blocks (chunk_block.c, each without zstd of its
- *            own), concatenated; raw or one zstd frame
  *
- * The member table stays outside the frame, so the newest timestamp of a
+ * The member table has a frame of its own, so the newest timestamp of a
  * series (WAL replay) and retention's "does the group end before the
- * cutoff" read it without decompressing.  The value is stored in pieces
+ * cutoff" read it without decompressing the body (~200 bytes, not ~40 KB).
+ * Compressed it takes a third of its raw size (21.8 -> 7.4 KB here, 3.5
+ * of the archive's 71 pages).  The value is stored in pieces
  * under keys (window u64, group u32, piece u16), all big endian, the
  * window's sign bit flipped (tsdb_internal.h): one piece when it stays
  * inside a leaf page, else pieces of exactly one overflow page's payload
@@ -47,8 +53,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARCHIVE_FLAG_ZSTD 0x01
+#define ARCHIVE_FLAG_ZSTD  0x01
+#define ARCHIVE_TABLE_ZSTD 0x02
 #define ARCHIVE_PIECES_MAX 65536
+#define ARCHIVE_ZSTD_LEVEL 9 /* 3 took 2 pages more of 71, 19 no fewer */
 
 void archive_key(int64_t window, uint32_t group, unsigned piece, uint8_t key[ARCHIVE_KEY_LEN])
 {
@@ -82,6 +90,7 @@ void archive_group_free(struct archive_group *g)
     free(g->m);
     sbuf_free(&g->body);
     sbuf_free(&g->raw);
+    sbuf_free(&g->tab);
     memset(g, 0, sizeof *g);
 }
 
@@ -161,15 +170,43 @@ static int archive_gather(MDB_txn *txn, MDB_dbi dbi, struct archive_group *g)
     return pieces ? 0 : MDB_NOTFOUND;
 }
 
-/* Parses g->raw's member table; *body is where the body starts, *blen
- * its uncompressed length.  EINVAL if malformed. */
-static int archive_parse(struct archive_group *g, size_t *body, uint64_t *blen)
+/* Finds the table in g->raw, into g->tab (decompressed if need be); *body
+ * is where the body starts.  EINVAL if malformed. */
+static int archive_table(struct archive_group *g, struct block_codec *bc, size_t *body)
 {
     const uint8_t *p = (const uint8_t *)g->raw.data, *end = p + g->raw.len, *q = p + 1;
+    uint64_t tlen, zlen;
+    size_t k;
+    if (g->raw.len < 2 || (p[0] & ~(ARCHIVE_FLAG_ZSTD | ARCHIVE_TABLE_ZSTD)) ||
+        !(k = tsdb_uvarint_get(q, end, &tlen)) || tlen > (1u << 20))
+        return EINVAL;
+    q += k;
+    sbuf_reset(&g->tab);
+    sbuf_reserve(&g->tab, (size_t)tlen + 1);
+    if (!(p[0] & ARCHIVE_TABLE_ZSTD)) {
+        if ((uint64_t)(end - q) < tlen)
+            return EINVAL;
+        memcpy(g->tab.data, q, (size_t)tlen);
+        q += tlen;
+    } else {
+        if (!(k = tsdb_uvarint_get(q, end, &zlen)) || (uint64_t)(end - q - k) < zlen ||
+            block_zstd_decompress(bc, q + k, (size_t)zlen, g->tab.data, (size_t)tlen) != 0)
+            return EINVAL;
+        q += k + zlen;
+    }
+    g->tab.len = (size_t)tlen;
+    *body = (size_t)(q - p);
+    return 0;
+}
+
+/* Parses the member table in g->tab; *blen is the body's uncompressed
+ * length.  EINVAL if malformed. */
+static int archive_parse(struct archive_group *g, uint64_t *blen)
+{
+    const uint8_t *q = (const uint8_t *)g->tab.data, *end = q + g->tab.len;
     uint64_t n, v[4];
     size_t k;
-    if (g->raw.len < 2 || (p[0] & ~ARCHIVE_FLAG_ZSTD) || !(k = tsdb_uvarint_get(q, end, &n)) ||
-        n == 0 || n > ARCHIVE_GROUP_SERIES)
+    if (!(k = tsdb_uvarint_get(q, end, &n)) || n == 0 || n > ARCHIVE_GROUP_SERIES)
         return EINVAL;
     q += k;
     g->n = 0;
@@ -183,7 +220,7 @@ static int archive_parse(struct archive_group *g, size_t *body, uint64_t *blen)
         }
         if ((int64_t)v[0] <= last || v[0] >= ARCHIVE_GROUP_SERIES ||
             v[1] >= (uint64_t)TSDB_WINDOW_MS || v[2] >= (uint64_t)TSDB_WINDOW_MS ||
-            v[3] > g->raw.len * 64 + (1u << 20))
+            v[3] > (1u << 30))
             return EINVAL;
         last = (int64_t)v[0];
         int64_t t0 = g->window + (int64_t)v[1];
@@ -193,7 +230,6 @@ static int archive_parse(struct archive_group *g, size_t *body, uint64_t *blen)
     }
     if (!(k = tsdb_uvarint_get(q, end, blen)) || *blen != off)
         return EINVAL;
-    *body = (size_t)(q + k - p);
     return 0;
 }
 
@@ -205,17 +241,22 @@ int archive_group_load(MDB_txn *txn, MDB_dbi dbi, struct block_codec *bc, int64_
     size_t at;
     uint64_t blen;
     if (rc == 0)
-        rc = archive_parse(g, &at, &blen);
+        rc = archive_table(g, bc, &at);
+    if (rc == 0)
+        rc = archive_parse(g, &blen);
     if (rc != 0) {
         g->n = 0;
         return rc;
     }
     if (!body)
         return 0;
-    sbuf_reserve(&g->body, (size_t)blen + 1);
     const char *src = g->raw.data + at;
     size_t slen = g->raw.len - at;
-    if (g->raw.data[0] & ARCHIVE_FLAG_ZSTD) {
+    if (blen <= (uint64_t)slen * 1024 + 64)
+        sbuf_reserve(&g->body, (size_t)blen + 1);
+    if (blen > (uint64_t)slen * 1024 + 64) {
+        rc = EINVAL; /* no frame expands this much: corrupt */
+    } else if (g->raw.data[0] & ARCHIVE_FLAG_ZSTD) {
         if (block_zstd_decompress(bc, src, slen, g->body.data, (size_t)blen) != 0)
             rc = EINVAL;
     } else if (slen != blen) {
@@ -265,21 +306,38 @@ int archive_group_drop(MDB_txn *txn, MDB_dbi dbi, int64_t window, uint32_t group
 static void archive_encode(struct archive_group *g, struct block_codec *bc)
 {
     uint8_t tmp[10];
-    sbuf_reset(&g->raw);
-    sbuf_append(&g->raw, "\0", 1);
-    sbuf_append(&g->raw, tmp, tsdb_uvarint_put(tmp, g->n));
+    sbuf_reset(&g->tab);
+    sbuf_append(&g->tab, tmp, tsdb_uvarint_put(tmp, g->n));
     for (size_t i = 0; i < g->n; i++) {
         const struct archive_member *m = &g->m[i];
         uint64_t v[4] = {m->id - g->group * ARCHIVE_GROUP_SERIES, (uint64_t)(m->t0 - g->window),
                          (uint64_t)(m->tmax - m->t0), m->len};
         for (int j = 0; j < 4; j++)
-            sbuf_append(&g->raw, tmp, tsdb_uvarint_put(tmp, v[j]));
+            sbuf_append(&g->tab, tmp, tsdb_uvarint_put(tmp, v[j]));
     }
-    sbuf_append(&g->raw, tmp, tsdb_uvarint_put(tmp, g->body.len));
-    if (block_zstd_compress(bc, g->body.data, g->body.len, BLOCK_ZSTD_DEFAULT, &g->raw))
-        g->raw.data[0] = ARCHIVE_FLAG_ZSTD;
+    sbuf_append(&g->tab, tmp, tsdb_uvarint_put(tmp, g->body.len));
+    uint8_t flags = 0;
+    sbuf_reset(&g->raw);
+    sbuf_append(&g->raw, &flags, 1);
+    sbuf_append(&g->raw, tmp, tsdb_uvarint_put(tmp, g->tab.len));
+    size_t at = g->raw.len;
+    sbuf_append(&g->raw, tmp, sizeof tmp); /* room for the frame length */
+    size_t z = block_zstd_compress(bc, g->tab.data, g->tab.len, ARCHIVE_ZSTD_LEVEL, &g->raw);
+    if (z) {
+        size_t k = tsdb_uvarint_put(tmp, z);
+        memmove(g->raw.data + at + k, g->raw.data + at + sizeof tmp, z);
+        memcpy(g->raw.data + at, tmp, k);
+        g->raw.len = at + k + z;
+        flags |= ARCHIVE_TABLE_ZSTD;
+    } else {
+        g->raw.len = at;
+        sbuf_append(&g->raw, g->tab.data, g->tab.len);
+    }
+    if (block_zstd_compress(bc, g->body.data, g->body.len, ARCHIVE_ZSTD_LEVEL, &g->raw))
+        flags |= ARCHIVE_FLAG_ZSTD;
     else
         sbuf_append(&g->raw, g->body.data, g->body.len);
+    g->raw.data[0] = (char)flags;
 }
 
 static int archive_put(MDB_txn *txn, MDB_dbi dbi, int64_t window, uint32_t group, unsigned piece,

@@ -112,7 +112,7 @@ struct archive_batch {
  * before the cutoff (a corrupt one is kept, as readers skip it). */
 static bool archive_group_expired(MDB_txn *txn, struct archive_batch *b, int64_t w, uint32_t g)
 {
-    return archive_group_load(txn, b->db->archive, NULL, w, g, false, &b->g) == 0 &&
+    return archive_group_load(txn, b->db->archive, b->db->maint_codec, w, g, false, &b->g) == 0 &&
            archive_group_tmax(&b->g) < b->cutoff;
 }
 

@@ -141,12 +141,13 @@ int tsdb_mkdir_all(const char *path)
 
 /* The newest archived timestamp of series id in windows [lo, hi], newest
  * window first; INT64_MIN if none.  Reads member tables only. */
-static int64_t archive_maxt(MDB_txn *txn, MDB_dbi archive, uint32_t id, int64_t lo, int64_t hi)
+static int64_t archive_maxt(MDB_txn *txn, MDB_dbi archive, struct block_codec *bc, uint32_t id,
+                            int64_t lo, int64_t hi)
 {
     struct archive_group g = {0};
     int64_t maxt = INT64_MIN;
     for (int64_t w = hi; w >= lo && maxt == INT64_MIN; w -= TSDB_WINDOW_MS) {
-        if (archive_group_load(txn, archive, NULL, w, id / ARCHIVE_GROUP_SERIES, false, &g) == 0) {
+        if (archive_group_load(txn, archive, bc, w, id / ARCHIVE_GROUP_SERIES, false, &g) == 0) {
             const struct archive_member *m = archive_group_find(&g, id);
             if (m)
                 maxt = m->tmax;
@@ -168,7 +169,8 @@ static int64_t archive_maxt(MDB_txn *txn, MDB_dbi archive, uint32_t id, int64_t 
  * so finding a series' newest entry is a lookup per window, newest first;
  * windows ending before since (the first replayed sample: what replay
  * compares is at or after it) or before the newest block cannot matter. */
-int64_t tsdb_persisted_maxt(struct tsdb *db, MDB_txn *txn, uint32_t id, int64_t since)
+int64_t tsdb_persisted_maxt(struct tsdb *db, MDB_txn *txn, struct block_codec *bc, uint32_t id,
+                            int64_t since)
 {
     uint8_t k[12];
     tsdb_block_key(id + 1, INT64_MIN, k);
@@ -194,7 +196,7 @@ int64_t tsdb_persisted_maxt(struct tsdb *db, MDB_txn *txn, uint32_t id, int64_t 
         return maxt;
     int64_t floor = since > maxt ? since : maxt;
     int64_t lo = floor < first ? first : tsdb_window_start(floor);
-    int64_t amax = archive_maxt(txn, db->archive, id, lo, last);
+    int64_t amax = archive_maxt(txn, db->archive, bc, id, lo, last);
     return amax > maxt ? amax : maxt;
 }
 
@@ -364,7 +366,7 @@ static int replay_record(void *arg, uint8_t type, const uint8_t *p, size_t len)
         struct head_series *s = head_series_get(&rc->db->head, (uint32_t)id, false);
         if (!s) {
             s = head_series_get(&rc->db->head, (uint32_t)id, true);
-            s->persisted_maxt = tsdb_persisted_maxt(rc->db, rc->txn, (uint32_t)id, t);
+            s->persisted_maxt = tsdb_persisted_maxt(rc->db, rc->txn, rc->db->maint_codec, (uint32_t)id, t);
         }
         if (tsdb_head_apply(rc->db, (uint32_t)id, t, v, 1) == HEAD_APPENDED) {
             rc->samples++;
@@ -655,6 +657,12 @@ void tsdb_flusher_pause(struct tsdb *db, bool paused)
     atomic_store(&db->flusher_paused, paused);
 }
 
+static int tsdb_repack_txn(MDB_txn *txn, void *arg)
+{
+    struct tsdb *db = arg;
+    return index_repack(db->index, txn);
+}
+
 int tsdb_flush_head(struct tsdb *db)
 {
     pthread_mutex_lock(&db->maint_mu);
@@ -666,6 +674,8 @@ int tsdb_flush_head(struct tsdb *db)
     if ((r = tsdb_compact(db, 0)) != 0 && rc == 0)
         rc = r;
     db->compact_all = false;
+    if (rc == 0)
+        rc = tsdb_write(db, tsdb_repack_txn, db);
     if (rc == 0)
         rc = tsdb_env_sync(db);
     /* Everything the WAL holds is in LMDB now, unless appends raced in:

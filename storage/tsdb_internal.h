@@ -173,8 +173,10 @@ enum head_append_result tsdb_head_apply(struct tsdb *db, uint32_t id, int64_t t,
  * not looked at (one lookup per window from the newest archived one back
  * to since's), so a result below since may miss older archived data.
  * WAL replay passes the series' first replayed sample: only the samples
- * from there on are compared with the result.  See tsdb.c. */
-int64_t tsdb_persisted_maxt(struct tsdb *db, MDB_txn *txn, uint32_t id, int64_t since);
+ * from there on are compared with the result.  bc: the caller's codec
+ * (the archive's member tables are compressed).  See tsdb.c. */
+int64_t tsdb_persisted_maxt(struct tsdb *db, MDB_txn *txn, struct block_codec *bc, uint32_t id,
+                            int64_t since);
 
 /* Runs the flusher's periodic work now, on the calling thread: closes idle
  * head chunks, flushes every closed chunk, truncates the WAL, compacts
@@ -295,12 +297,13 @@ struct archive_group {
     size_t n, cap;
     struct sbuf body; /* the members' blocks, uncompressed */
     struct sbuf raw;  /* the stored value */
+    struct sbuf tab;  /* the member table, uncompressed */
 };
 /* Empties g for building (window, group); archive_group_free releases it. */
 void archive_group_init(struct archive_group *g, int64_t window, uint32_t group);
 void archive_group_free(struct archive_group *g);
 /* Loads (window, group); with body false only the member table (t0, tmax,
- * no block bytes).  0, MDB_NOTFOUND, EINVAL if corrupt, or an LMDB status;
+ * no block bytes).  bc may not be NULL (the table is compressed).  0, MDB_NOTFOUND, EINVAL if corrupt, or an LMDB status;
  * g->n is 0 unless 0. */
 int archive_group_load(MDB_txn *txn, MDB_dbi dbi, struct block_codec *bc, int64_t window,
                        uint32_t group, bool body, struct archive_group *g);

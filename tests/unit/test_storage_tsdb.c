@@ -615,7 +615,9 @@ static size_t count_archive(struct tsdb *db, uint32_t id, int64_t w)
     MDB_txn *txn;
     assert_int_equal(tsdb_read_begin(db, &txn), 0);
     struct archive_group g = {0};
-    int rc = archive_group_load(txn, db->archive, NULL, w, id / ARCHIVE_GROUP_SERIES, false, &g);
+    struct block_codec *bc = block_codec_new();
+    int rc = archive_group_load(txn, db->archive, bc, w, id / ARCHIVE_GROUP_SERIES, false, &g);
+    block_codec_free(bc);
     assert_true(rc == 0 || rc == MDB_NOTFOUND);
     size_t n = rc == 0 && archive_group_find(&g, id) ? 1 : 0;
     archive_group_free(&g);

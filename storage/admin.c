@@ -12,9 +12,10 @@
  * deleted and blocks overlapping it are decoded, filtered and written
  * back under the key of their first remaining sample (still inside their
  * window).  Archived windows (tsdb_internal.h) are looked up one window
- * of the range at a time, each part deleted or re-encoded under its own
- * key (its value carries its first timestamp).  The txn is committed under the head's exclusive lock, and the
- * head's chunks of those series are rebuilt without the deleted samples
+ * of the range at a time: the series' group is rewritten with its member
+ * re-encoded without the deleted samples (or left out).  The txn is
+ * committed under the head's exclusive lock, and the head's chunks of
+ * those series are rebuilt without the deleted samples
  * (head_series_delete_range) before the lock is released, so a reader's
  * snapshot (head lock, then LMDB read txn) sees the batch either wholly
  * before or wholly after.
@@ -75,7 +76,7 @@ struct delete_op {
     struct tsdb_samples buf;
     struct sbuf scratch;
     struct archive_group old, out; /* a group as stored, and rewritten */
-    int64_t afirst, alast; /* the archive's windows; afirst > alast: none */
+    int64_t afirst, alast;         /* the archive's windows; afirst > alast: none */
     struct sbuf walrec;
     int wal_rc;
 };
@@ -144,8 +145,8 @@ static int delete_block(MDB_txn *txn, struct delete_op *op, uint32_t id, const s
 static int delete_group(MDB_txn *txn, struct delete_op *op, int64_t w, uint32_t id)
 {
     struct block_codec *bc = op->db->maint_codec;
-    int rc = archive_group_load(txn, op->db->archive, bc, w, id / ARCHIVE_GROUP_SERIES, true,
-                                &op->old);
+    int rc =
+        archive_group_load(txn, op->db->archive, bc, w, id / ARCHIVE_GROUP_SERIES, true, &op->old);
     if (rc != 0)
         return rc == MDB_NOTFOUND || rc == EINVAL ? 0 : rc; /* corrupt: readers skip it too */
     const struct archive_member *m = archive_group_find(&op->old, id);

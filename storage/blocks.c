@@ -14,10 +14,10 @@
  * order, a sample kept only if it is newer than the last one kept, so a
  * rewrite never changes what a reader sees.
  *
- * The archive (finished windows, written by compaction) holds the same
- * block values behind a uvarint of their first timestamp's offset in the
- * window, since its keys are (window, id[, part]); readers take a
- * window's archived parts before its blocks. */
+ * The archive (finished windows, written by compaction) holds the
+ * blocks of 32 series at a time in one compressed group value
+ * (archive.c); readers take a series' archived samples of a window before
+ * its blocks. */
 #include "storage/tsdb_internal.h"
 
 #include <errno.h>

@@ -89,7 +89,6 @@ struct block_codec {
 
 /* ---- Small helpers ---- */
 
-
 static inline uint64_t zz_enc(uint64_t x) /* x: an int64 as bits */
 {
     return (x << 1) ^ (0 - (x >> 63));

@@ -99,9 +99,9 @@ static int time_batch_txn(MDB_txn *txn, void *arg)
  * per txn.  *more is set when it stopped at that limit. */
 struct archive_batch {
     struct tsdb *db;
-    int64_t cutoff;      /* time: groups ending before it go */
-    int64_t window_end;  /* whole windows ending by it go */
-    uint64_t dropped;    /* reset by each attempt */
+    int64_t cutoff;     /* time: groups ending before it go */
+    int64_t window_end; /* whole windows ending by it go */
+    uint64_t dropped;   /* reset by each attempt */
     bool more;
     struct archive_group g;
 };

@@ -366,7 +366,8 @@ static int replay_record(void *arg, uint8_t type, const uint8_t *p, size_t len)
         struct head_series *s = head_series_get(&rc->db->head, (uint32_t)id, false);
         if (!s) {
             s = head_series_get(&rc->db->head, (uint32_t)id, true);
-            s->persisted_maxt = tsdb_persisted_maxt(rc->db, rc->txn, rc->db->maint_codec, (uint32_t)id, t);
+            s->persisted_maxt =
+                tsdb_persisted_maxt(rc->db, rc->txn, rc->db->maint_codec, (uint32_t)id, t);
         }
         if (tsdb_head_apply(rc->db, (uint32_t)id, t, v, 1) == HEAD_APPENDED) {
             rc->samples++;

@@ -25,20 +25,22 @@
  *             in the order it works through it (oldest window first).
  *             Written in the same txn as the block, so it survives crashes
  *             and needs no rebuild on open.
- *   "archive" key   u64 window start (as above) | u32 series id (big
- *                   endian) [| u8 part, only for parts 1..255]
- *             value uvarint (first timestamp - window start) | a block
- *                   value as in "blocks"
- *             the finished windows, one entry per series and window (or a
- *             few parts, each small enough to stay inside a leaf page),
- *             written by compaction (compact.c).  Keyed window first so
- *             that compaction, which finishes windows in time order and
- *             series in id order, only appends (MDB_APPEND: full leaves),
- *             and retention drops the oldest windows from the start of the
- *             tree.  A series' data of one window may be in both DBIs (a
- *             sample that arrived after its window was archived); readers
- *             take, window by window, the archive's parts and then the
- *             blocks, with the merge rule of blocks.c.
+ *   "archive2" key  u64 window start (as above) | u32 group = id / 32
+ *                   (big endian) | u16 piece (big endian)
+ *             value the pieces, concatenated, are one group value: the
+ *                   blocks of up to 32 series over the window, compressed
+ *                   together (storage/archive.c)
+ *             the finished windows, written by compaction (compact.c).
+ *             Keyed window first so that compaction, which finishes
+ *             windows in time order and groups in id order, mostly
+ *             appends (MDB_APPEND: full leaves), and retention drops the
+ *             oldest windows from the start of the tree.  A series' data
+ *             of one window may be in both DBIs (a sample that arrived
+ *             after its window was archived); readers take, window by
+ *             window, the series' member of its group and then the
+ *             blocks, with the merge rule of blocks.c.  Format 1, the
+ *             DBI "archive" (one value per series and window), is
+ *             refused on open (tsdb.c).
  *
  * WAL records (storage/wal.h frames them):
  *   WAL_REC_SAMPLES  uvarint count, then per sample: uvarint series id,
@@ -303,8 +305,8 @@ struct archive_group {
 void archive_group_init(struct archive_group *g, int64_t window, uint32_t group);
 void archive_group_free(struct archive_group *g);
 /* Loads (window, group); with body false only the member table (t0, tmax,
- * no block bytes).  bc may not be NULL (the table is compressed).  0, MDB_NOTFOUND, EINVAL if corrupt, or an LMDB status;
- * g->n is 0 unless 0. */
+ * no block bytes).  bc may not be NULL (the table is compressed).  0, MDB_NOTFOUND, EINVAL if
+ * corrupt, or an LMDB status; g->n is 0 unless 0. */
 int archive_group_load(MDB_txn *txn, MDB_dbi dbi, struct block_codec *bc, int64_t window,
                        uint32_t group, bool body, struct archive_group *g);
 /* The member of id, or NULL. */

@@ -865,7 +865,7 @@ static void test_delete_series(void **state)
     struct expect e = {.nk = 1100, .del_from = 101, .del_to = 1050};
     struct expect all = {.nk = 1100, .del_from = 1, .del_to = 0};
     assert_int_equal(verify_metric(db, "del", NDS, &e), 0);
-    assert_int_equal(verify_metric(db, "other", NDS, &all), 0);   /* same labels, other name */
+    assert_int_equal(verify_metric(db, "other", NDS, &all), 0);    /* same labels, other name */
     assert_int_equal(count_archive(db, (uint32_t)refs[0], T0), 1); /* rewritten */
     assert_int_equal(count_archive(db, (uint32_t)refs[1], T0), 1);
     assert_int_equal(count_blocks(db, (uint32_t)refs[0], T0 + TSDB_WINDOW_MS), 0);
@@ -1035,7 +1035,7 @@ static void test_archive_reads_and_late_samples(void **state)
     assert_int_equal(count_archive(db, (uint32_t)refs[5], T0 + TSDB_WINDOW_MS), 1);
     assert_int_equal(count_archive(db, (uint32_t)lag[5], T0), 1);
     assert_int_equal(count_blocks(db, (uint32_t)lag[5], T0), 0);
-    static const long ranges[][2] = {{0, 1499},   {100, 1000}, {479, 481},  {470, 1300},
+    static const long ranges[][2] = {{0, 1499},   {100, 1000},  {479, 481}, {470, 1300},
                                      {959, 1499}, {1200, 1499}, {0, 0},     {480, 959},
                                      {960, 1439}, {1450, 1499}, {700, 2000}};
     for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++)

@@ -163,17 +163,21 @@ static void measure(struct tsdb *db, int64_t until, struct measure *m)
     /* The archive holds finished windows only. */
     if (mdb_cursor_open(txn, db->archive, &c) != 0)
         exit(1);
+    struct block_codec *bc = block_codec_new();
+    struct archive_group g = {0};
     while (mdb_cursor_get(c, &key, &val, MDB_NEXT) == 0) {
-        int64_t w, t0;
-        uint32_t id;
-        MDB_val blk;
-        tsdb_compact_key_decode(key.mv_data, &w, &id);
-        if (!tsdb_archive_value(w, &val, &t0, &blk))
-            exit(1);
-        uint64_t dt;
-        const uint8_t *p = blk.mv_data;
-        size_t k = tsdb_uvarint_get(p, p + blk.mv_size, &dt);
-        uint64_t cnt = block_count(p + k, blk.mv_size - k);
+        int64_t w;
+        uint32_t grp;
+        uint64_t cnt = 0;
+        archive_key_decode(key.mv_data, &w, &grp);
+        const uint8_t *kp = key.mv_data;
+        /* A group's samples are counted at its first piece. */
+        if (kp[12] == 0 && kp[13] == 0) {
+            if (archive_group_load(txn, db->archive, bc, w, grp, true, &g) != 0)
+                exit(1);
+            for (size_t i = 0; i < g.n; i++)
+                cnt += block_count((const uint8_t *)g.body.data + g.m[i].off, g.m[i].len);
+        }
         m->all_entries++;
         m->all_bytes += key.mv_size + val.mv_size;
         m->all_samples += cnt;
@@ -183,6 +187,8 @@ static void measure(struct tsdb *db, int64_t until, struct measure *m)
         m->samples += cnt;
         m->archive_entries++;
     }
+    archive_group_free(&g);
+    block_codec_free(bc);
     mdb_cursor_close(c);
     MDB_stat st, as;
     mdb_stat(txn, db->blocks, &st);
@@ -208,12 +214,12 @@ static void report(const char *what, const struct measure *m)
            (double)m->pages * m->psize / (double)m->all_samples,
            (double)m->apages * m->psize / (double)m->all_samples,
            (double)m->used_bytes / 1048576.0);
-    printf("%-22s both DBIs: %llu entries (%llu archived), %.4f B/sample key+value; pages: %llu leaf, %llu "
+    printf("%-22s both DBIs: %llu entries (%llu archived), %.4f B/sample key+value; pages: %llu "
+           "leaf, %llu "
            "overflow, %llu branch; leaf+branch fill %.0f %%\n",
            "", (unsigned long long)m->all_entries, (unsigned long long)m->archive_entries,
-           (double)m->all_bytes / (double)m->all_samples,
-           (unsigned long long)m->leaf, (unsigned long long)m->overflow,
-           (unsigned long long)m->branch,
+           (double)m->all_bytes / (double)m->all_samples, (unsigned long long)m->leaf,
+           (unsigned long long)m->overflow, (unsigned long long)m->branch,
            100.0 * (double)m->all_bytes / (double)((m->leaf + m->branch) * m->psize));
 }
 

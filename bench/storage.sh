@@ -12,6 +12,10 @@
 # too (wall seconds; not the append-cost benchmark).
 #
 #   bench/storage.sh [SCRAPES]       (CI's smoke runs it with 20)
+#
+# BENCH_DATASET=PATH keeps the recorded dataset as PATH.om and PATH.prom, and
+# a later run with the same PATH loads those instead of recording again
+# (comparing two Vigil builds on identical samples).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCRAPES=${1:-1250}
@@ -19,19 +23,22 @@ source bench/lib.sh
 bench_init storage.sh promtool prometheus prometheus-node-exporter victoria-metrics curl python3
 
 # --- the dataset: real exporters ---
+ds=${BENCH_DATASET:-$tmp/ds}
+if [[ ! -s $ds.om || ! -s $ds.prom ]]; then
 np=$(free_port); pp=$(free_port)
 prometheus-node-exporter --web.listen-address=127.0.0.1:$np >/dev/null 2>&1 & pids+=($!)
 printf 'global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    static_configs: [{targets: ["127.0.0.1:%s"]}]\n' $pp > "$tmp/p.yml"
 prometheus --config.file="$tmp/p.yml" --web.listen-address=127.0.0.1:$pp --storage.tsdb.path="$tmp/pdata" --log.level=error >/dev/null 2>&1 & pids+=($!)
 wait_http http://127.0.0.1:$np/metrics
 wait_http http://127.0.0.1:$pp/metrics
-python3 bench/record_dataset.py "$tmp/ds" "$SCRAPES" 15 \
+python3 bench/record_dataset.py "$ds" "$SCRAPES" 15 \
     "http://127.0.0.1:$np/metrics=node,host-1:9100" "http://127.0.0.1:$pp/metrics=prometheus,host-1:9090"
-samples=$(grep -vc '^#' "$tmp/ds.om")
+fi
+samples=$(grep -vc '^#' "$ds.om")
 
 # --- Prometheus ---
 t0=$(date +%s.%N)
-promtool tsdb create-blocks-from openmetrics "$tmp/ds.om" "$tmp/prom" >/dev/null
+promtool tsdb create-blocks-from openmetrics "$ds.om" "$tmp/prom" >/dev/null
 t1=$(date +%s.%N)
 prom_bytes=$(du -sb "$tmp/prom" | cut -f1)
 prom_chunks=$(find "$tmp/prom" -path '*chunks*' -type f -exec cat {} + | wc -c)
@@ -42,7 +49,7 @@ victoria-metrics -storageDataPath="$tmp/vm" -httpListenAddr=127.0.0.1:$vp -reten
     -loggerLevel=ERROR >/dev/null 2>&1 & vmpid=$!; pids+=($vmpid)
 wait_http http://127.0.0.1:$vp/health
 t2=$(date +%s.%N)
-curl -fs --data-binary @"$tmp/ds.prom" http://127.0.0.1:$vp/api/v1/import/prometheus
+curl -fs --data-binary @"$ds.prom" http://127.0.0.1:$vp/api/v1/import/prometheus
 curl -fs http://127.0.0.1:$vp/internal/force_flush >/dev/null
 t3=$(date +%s.%N)
 sleep 2
@@ -53,7 +60,7 @@ vm_bytes=$(du -sbc "$tmp/vm/data" "$tmp/vm/indexdb" | tail -1 | cut -f1)
 
 # --- Vigil ---
 t4=$(date +%s.%N)
-"$VIGIL" tsdb import --storage.tsdb.path="$tmp/vigil" "$tmp/ds.om" >/dev/null
+"$VIGIL" tsdb import --storage.tsdb.path="$tmp/vigil" "$ds.om" >/dev/null
 t5=$(date +%s.%N)
 vigil_used=$("$VIGIL" tsdb stats "$tmp/vigil" | awk '/^Bytes on disk/ { print $4 }')
 vigil_files=$(du -sb "$tmp/vigil" | cut -f1)

@@ -12,9 +12,10 @@
  * deleted and blocks overlapping it are decoded, filtered and written
  * back under the key of their first remaining sample (still inside their
  * window).  Archived windows (tsdb_internal.h) are looked up one window
- * of the range at a time, each part deleted or re-encoded under its own
- * key (its value carries its first timestamp).  The txn is committed under the head's exclusive lock, and the
- * head's chunks of those series are rebuilt without the deleted samples
+ * of the range at a time: the series' group is rewritten with its member
+ * re-encoded without the deleted samples (or left out).  The txn is
+ * committed under the head's exclusive lock, and the head's chunks of
+ * those series are rebuilt without the deleted samples
  * (head_series_delete_range) before the lock is released, so a reader's
  * snapshot (head lock, then LMDB read txn) sees the batch either wholly
  * before or wholly after.
@@ -73,8 +74,9 @@ struct delete_op {
     struct block_span *spans;
     size_t cap;
     struct tsdb_samples buf;
-    struct sbuf scratch, aval;
-    int64_t afirst, alast; /* the archive's windows; afirst > alast: none */
+    struct sbuf scratch;
+    struct archive_group old, out; /* a group as stored, and rewritten */
+    int64_t afirst, alast;         /* the archive's windows; afirst > alast: none */
     struct sbuf walrec;
     int wal_rc;
 };
@@ -138,23 +140,20 @@ static int delete_block(MDB_txn *txn, struct delete_op *op, uint32_t id, const s
                             w, MDB_NOOVERWRITE, &op->scratch);
 }
 
-/* Deletes or rewrites (under its key) the archive part at key of window
- * w if it overlaps the range. */
-static int delete_part(MDB_txn *txn, struct delete_op *op, int64_t w, const MDB_val *key)
+/* Rewrites the archive group (w, id's group) without id's samples in the
+ * range, if any of them overlap it. */
+static int delete_group(MDB_txn *txn, struct delete_op *op, int64_t w, uint32_t id)
 {
-    MDB_val val, blk;
-    int64_t t0, tmax;
-    int rc = mdb_get(txn, op->db->archive, (MDB_val *)key, &val);
+    struct block_codec *bc = op->db->maint_codec;
+    int rc =
+        archive_group_load(txn, op->db->archive, bc, w, id / ARCHIVE_GROUP_SERIES, true, &op->old);
     if (rc != 0)
-        return rc;
-    if (!tsdb_archive_value(w, &val, &t0, &blk) || !tsdb_block_tmax(t0, &blk, &tmax))
-        return 0; /* corrupt: readers skip it too */
-    if (tmax < op->mint || t0 > op->maxt)
+        return rc == MDB_NOTFOUND || rc == EINVAL ? 0 : rc; /* corrupt: readers skip it too */
+    const struct archive_member *m = archive_group_find(&op->old, id);
+    if (!m || m->tmax < op->mint || m->t0 > op->maxt)
         return 0;
-    if (t0 >= op->mint && tmax <= op->maxt)
-        return mdb_del(txn, op->db->archive, (MDB_val *)key, NULL);
     op->buf.n = 0;
-    if (tsdb_block_decode_append(op->db->maint_codec, t0, &blk, &op->buf) != 0)
+    if (archive_member_decode(bc, &op->old, m, &op->buf) != 0)
         return 0;
     size_t n = 0;
     for (size_t i = 0; i < op->buf.n; i++) {
@@ -163,55 +162,29 @@ static int delete_part(MDB_txn *txn, struct delete_op *op, int64_t w, const MDB_
         op->buf.ts[n] = op->buf.ts[i];
         op->buf.vs[n++] = op->buf.vs[i];
     }
-    if (n == 0)
-        return mdb_del(txn, op->db->archive, (MDB_val *)key, NULL);
-    if ((rc = tsdb_block_encode(op->db->maint_codec, op->buf.ts, op->buf.vs, n, &op->scratch)) != 0)
-        return rc;
-    tsdb_archive_wrap(w, op->buf.ts[0], op->scratch.data, op->scratch.len, &op->aval);
-    MDB_val v = {op->aval.len, op->aval.data};
-    return mdb_put(txn, op->db->archive, (MDB_val *)key, &v, 0);
+    archive_group_init(&op->out, w, op->old.group);
+    for (size_t i = 0; i < op->old.n && rc == 0; i++) {
+        if (&op->old.m[i] != m)
+            archive_group_add(&op->out, &op->old, &op->old.m[i]);
+        else
+            rc = archive_group_add_samples(&op->out, bc, id, op->buf.ts, op->buf.vs, n);
+    }
+    if (rc == 0)
+        rc = archive_group_store(txn, op->db->archive, bc, op->db->page_size, &op->out);
+    return rc == EINVAL ? EIO : rc;
 }
 
-/* The archived windows of series id that overlap the range: a lookup per
- * window the archive holds, each part deleted or rewritten. */
+/* The archived windows of series id that overlap the range: a group
+ * lookup per window the archive holds. */
 static int delete_archive(MDB_txn *txn, struct delete_op *op, uint32_t id)
 {
     if (op->alast < op->afirst)
         return 0;
     int64_t w = op->mint < op->afirst ? op->afirst : tsdb_window_start(op->mint);
     int64_t wend = op->maxt > op->alast ? op->alast : tsdb_window_start(op->maxt);
-    for (; w <= wend; w += TSDB_WINDOW_MS) {
-        /* The keys first: rewriting moves the cursor's page under it. */
-        uint8_t keys[8][13];
-        size_t lens[8], n = 0;
-        for (unsigned part = 0;;) {
-            MDB_cursor *c;
-            int rc = mdb_cursor_open(txn, op->db->archive, &c);
-            if (rc != 0)
-                return rc;
-            uint8_t k[13];
-            size_t klen;
-            tsdb_archive_key(w, id, part, k, &klen);
-            MDB_val key = {klen, k}, val;
-            n = 0;
-            for (rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-                 rc == 0 && n < 8 && tsdb_archive_key_match(&key, w, id);
-                 rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
-                memcpy(keys[n], key.mv_data, key.mv_size);
-                lens[n++] = key.mv_size;
-            }
-            mdb_cursor_close(c);
-            bool more = n == 8 && rc == 0 && tsdb_archive_key_match(&key, w, id);
-            for (size_t j = 0; j < n; j++) {
-                MDB_val kv = {lens[j], keys[j]};
-                if ((rc = delete_part(txn, op, w, &kv)) != 0)
-                    return rc;
-            }
-            if (!more)
-                break;
-            part = keys[n - 1][12] + 1u; /* parts 1.. have 13-byte keys */
-        }
-    }
+    for (int rc; w <= wend; w += TSDB_WINDOW_MS)
+        if ((rc = delete_group(txn, op, w, id)) != 0)
+            return rc;
     return 0;
 }
 
@@ -345,7 +318,8 @@ int tsdb_delete_series(struct tsdb *db, const struct label_matcher *ms, size_t n
     free(op.spans);
     tsdb_samples_free(&op.buf);
     sbuf_free(&op.scratch);
-    sbuf_free(&op.aval);
+    archive_group_free(&op.old);
+    archive_group_free(&op.out);
     sbuf_free(&op.walrec);
     return rc;
 }

@@ -14,10 +14,10 @@
  * order, a sample kept only if it is newer than the last one kept, so a
  * rewrite never changes what a reader sees.
  *
- * The archive (finished windows, written by compaction) holds the same
- * block values behind a uvarint of their first timestamp's offset in the
- * window, since its keys are (window, id[, part]); readers take a
- * window's archived parts before its blocks. */
+ * The archive (finished windows, written by compaction) holds the
+ * blocks of 32 series at a time in one compressed group value
+ * (archive.c); readers take a series' archived samples of a window before
+ * its blocks. */
 #include "storage/tsdb_internal.h"
 
 #include <errno.h>
@@ -59,12 +59,18 @@ int tsdb_block_decode_append(struct block_codec *bc, int64_t t0, const MDB_val *
     const uint8_t *p = val->mv_data, *end = p + val->mv_size;
     uint64_t dt;
     size_t k = tsdb_uvarint_get(p, end, &dt);
-    size_t cnt = k ? block_count(p + k, (size_t)(end - p - k)) : 0;
+    return k ? tsdb_block_body_append(bc, t0, p + k, (size_t)(end - p - k), out) : EINVAL;
+}
+
+int tsdb_block_body_append(struct block_codec *bc, int64_t t0, const uint8_t *p, size_t len,
+                           struct tsdb_samples *out)
+{
+    size_t cnt = block_count(p, len);
     if (!cnt)
         return EINVAL;
     tsdb_samples_reserve(out, cnt);
     size_t n = out->n;
-    int got = block_decode(bc, p + k, (size_t)(end - p - k), t0, out->ts + n, out->vs + n, cnt);
+    int got = block_decode(bc, p, len, t0, out->ts + n, out->vs + n, cnt);
     if (got <= 0)
         return EINVAL;
     int64_t last = n ? out->ts[n - 1] : INT64_MIN;
@@ -144,58 +150,7 @@ int tsdb_block_write(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct block
     return rc ? rc : tsdb_block_put(txn, blocks, compact, id, ts[0], scratch, flags);
 }
 
-/* ---- the archive DBI ---- */
-
-void tsdb_archive_key(int64_t window, uint32_t id, unsigned part, uint8_t key[13], size_t *len)
-{
-    tsdb_compact_key(window, id, key);
-    key[12] = (uint8_t)part;
-    *len = part ? 13 : 12;
-}
-
-bool tsdb_archive_key_match(const MDB_val *key, int64_t window, uint32_t id)
-{
-    uint8_t k[12];
-    tsdb_compact_key(window, id, k);
-    return key->mv_size >= 12 && memcmp(key->mv_data, k, 12) == 0;
-}
-
-bool tsdb_archive_value(int64_t window, const MDB_val *val, int64_t *t0, MDB_val *block)
-{
-    const uint8_t *p = val->mv_data;
-    uint64_t off;
-    size_t k = tsdb_uvarint_get(p, p + val->mv_size, &off);
-    if (!k || off >= (uint64_t)TSDB_WINDOW_MS || k == val->mv_size)
-        return false;
-    *t0 = window + (int64_t)off;
-    block->mv_data = (void *)(p + k);
-    block->mv_size = val->mv_size - k;
-    return true;
-}
-
-void tsdb_archive_wrap(int64_t window, int64_t t0, const void *block, size_t len, struct sbuf *out)
-{
-    uint8_t hdr[10];
-    sbuf_reset(out);
-    sbuf_append(out, hdr, tsdb_uvarint_put(hdr, (uint64_t)(t0 - window)));
-    sbuf_append(out, block, len);
-}
-
-int tsdb_archive_put(MDB_txn *txn, MDB_dbi archive, int64_t window, uint32_t id, unsigned part,
-                     const struct sbuf *val)
-{
-    uint8_t k[13];
-    size_t klen;
-    tsdb_archive_key(window, id, part, k, &klen);
-    MDB_val key = {klen, k}, v = {val->len, val->data};
-    /* Appending leaves the left page full where a plain put at the end
-     * would split it in half; LMDB refuses it for a key that is not the
-     * greatest (a late window), without harm to the txn. */
-    int rc = mdb_put(txn, archive, &key, &v, MDB_APPEND);
-    if (rc == MDB_KEYEXIST)
-        rc = mdb_put(txn, archive, &key, &v, 0);
-    return rc;
-}
+/* ---- the archive DBI (its values: archive.c) ---- */
 
 bool tsdb_archive_windows(MDB_txn *txn, MDB_dbi archive, int64_t *first, int64_t *last)
 {

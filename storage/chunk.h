@@ -156,6 +156,17 @@ int block_decode(struct block_codec *bc, const uint8_t *p, size_t len, int64_t t
  * header is corrupt (the body is not checked). */
 size_t block_count(const uint8_t *p, size_t len);
 
+/* zstd with the codec's contexts, magicless frames without checksum,
+ * content size or dictionary id, for callers that compress many blocks
+ * together (the archive, storage/archive.c).  block_zstd_compress appends
+ * the frame of src[0..n) at the given level to out and returns its size;
+ * 0 (out unchanged) if the frame would not be smaller than n.
+ * block_zstd_decompress expects exactly n bytes out of the frame
+ * src[0..len) into dst; -1 if the frame is corrupt or of another size. */
+size_t block_zstd_compress(struct block_codec *bc, const void *src, size_t n, int level,
+                           struct sbuf *out);
+int block_zstd_decompress(struct block_codec *bc, const void *src, size_t len, void *dst, size_t n);
+
 /* What a block's header says (for tests, benchmarks and debugging). */
 struct block_info {
     size_t count;

@@ -89,7 +89,6 @@ struct block_codec {
 
 /* ---- Small helpers ---- */
 
-
 static inline uint64_t zz_enc(uint64_t x) /* x: an int64 as bits */
 {
     return (x << 1) ^ (0 - (x >> 63));
@@ -685,6 +684,30 @@ static size_t block_zstd(struct block_codec *bc, size_t len, int level)
     }
     size_t zsize = ZSTD_compress2(bc->cctx, bc->zbuf, bc->zbuf_cap, bc->body, len);
     return !ZSTD_isError(zsize) && zsize < len ? zsize : 0;
+}
+
+size_t block_zstd_compress(struct block_codec *bc, const void *src, size_t n, int level,
+                           struct sbuf *out)
+{
+    if (n < ZSTD_MIN_BODY)
+        return 0;
+    if (bc->level != level) {
+        ZSTD_CCtx_setParameter(bc->cctx, ZSTD_c_compressionLevel, level);
+        bc->level = level;
+    }
+    size_t bound = ZSTD_compressBound(n);
+    sbuf_reserve(out, bound);
+    size_t z = ZSTD_compress2(bc->cctx, out->data + out->len, bound, src, n);
+    if (ZSTD_isError(z) || z >= n)
+        return 0;
+    out->len += z;
+    return z;
+}
+
+int block_zstd_decompress(struct block_codec *bc, const void *src, size_t len, void *dst, size_t n)
+{
+    size_t got = ZSTD_decompressDCtx(bc->dctx, dst, n, src, len);
+    return ZSTD_isError(got) || got != n ? -1 : 0;
 }
 
 static void block_put(struct sbuf *out, size_t base, uint8_t hdr, size_t n,

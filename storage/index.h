@@ -69,6 +69,10 @@ int index_series_delete(struct index *ix, MDB_txn *txn, uint32_t id);
  * stored bitmaps, rewriting each touched bitmap once.  Call it before
  * committing txn (calling it more often is allowed, only slower). */
 int index_flush(struct index *ix, MDB_txn *txn);
+/* Rewrites the postings and hash DBIs densely (full leaf pages), for tools
+ * that leave a data dir compact (tsdb_flush_head).  Costs a copy of both
+ * in memory and in the txn; nothing may be pending.  0 or an LMDB status. */
+int index_repack(struct index *ix, MDB_txn *txn);
 /* Drops pending postings; call after aborting a write txn. */
 void index_discard(struct index *ix);
 

@@ -94,18 +94,27 @@ static int time_batch_txn(MDB_txn *txn, void *arg)
 }
 
 /* Deletes, from the start of the archive, the whole windows that end by
- * b->window_end and, up to b->cutoff, the parts whose last sample is older
- * than b->cutoff; at most ARCHIVE_BATCH_DELETES per txn.  *more is set
- * when it stopped at that limit. */
+ * b->window_end and, up to b->cutoff, the groups (archive.c) whose last
+ * sample is older than b->cutoff; at most ARCHIVE_BATCH_DELETES pieces
+ * per txn.  *more is set when it stopped at that limit. */
 struct archive_batch {
     struct tsdb *db;
-    int64_t cutoff;      /* time: parts ending before it go */
-    int64_t window_end;  /* whole windows ending by it go */
-    uint64_t dropped;    /* reset by each attempt */
+    int64_t cutoff;     /* time: groups ending before it go */
+    int64_t window_end; /* whole windows ending by it go */
+    uint64_t dropped;   /* reset by each attempt */
     bool more;
+    struct archive_group g;
 };
 
 #define ARCHIVE_BATCH_DELETES 100000
+
+/* Whether the group (w, g) of a window that is not wholly expired ends
+ * before the cutoff (a corrupt one is kept, as readers skip it). */
+static bool archive_group_expired(MDB_txn *txn, struct archive_batch *b, int64_t w, uint32_t g)
+{
+    return archive_group_load(txn, b->db->archive, b->db->maint_codec, w, g, false, &b->g) == 0 &&
+           archive_group_tmax(&b->g) < b->cutoff;
+}
 
 static int archive_batch_txn(MDB_txn *txn, void *arg)
 {
@@ -116,22 +125,28 @@ static int archive_batch_txn(MDB_txn *txn, void *arg)
     int rc = mdb_cursor_open(txn, b->db->archive, &c);
     if (rc != 0)
         return rc;
-    MDB_val key, val, blk;
+    MDB_val key, val;
     /* After a delete the cursor is on the next key: MDB_GET_CURRENT. */
-    bool deleted = false;
+    bool deleted = false, drop = false;
+    int64_t gw = 0;
+    uint32_t gg = UINT32_MAX; /* the group drop was decided for */
     for (rc = mdb_cursor_get(c, &key, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &key, &val, deleted ? MDB_GET_CURRENT : MDB_NEXT)) {
-        int64_t w, t0, tmax;
-        uint32_t id;
+        int64_t w;
+        uint32_t g;
         deleted = false;
-        if (key.mv_size < 12)
+        if (key.mv_size != ARCHIVE_KEY_LEN)
             continue;
-        tsdb_compact_key_decode(key.mv_data, &w, &id);
+        archive_key_decode(key.mv_data, &w, &g);
         if (w > b->cutoff)
             break; /* every later window starts after the cutoff */
         bool whole = w <= b->window_end - TSDB_WINDOW_MS;
-        if (!whole && (!tsdb_archive_value(w, &val, &t0, &blk) || !tsdb_block_tmax(t0, &blk, &tmax) ||
-                       tmax >= b->cutoff))
+        if (!whole && (w != gw || g != gg)) {
+            gw = w;
+            gg = g;
+            drop = archive_group_expired(txn, b, w, g);
+        }
+        if (!whole && !drop)
             continue;
         if (b->dropped == ARCHIVE_BATCH_DELETES) {
             b->more = true;
@@ -157,6 +172,7 @@ static int archive_drop(struct tsdb *db, int64_t cutoff, int64_t window_end, uin
         rc = tsdb_write(db, archive_batch_txn, &b);
         *dropped += rc == 0 ? b.dropped : 0;
     } while (rc == 0 && b.more);
+    archive_group_free(&b.g);
     return rc;
 }
 

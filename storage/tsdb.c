@@ -140,29 +140,22 @@ int tsdb_mkdir_all(const char *path)
 }
 
 /* The newest archived timestamp of series id in windows [lo, hi], newest
- * window first; INT64_MIN if none. */
-static int64_t archive_maxt(struct tsdb *db, MDB_txn *txn, uint32_t id, int64_t lo, int64_t hi)
+ * window first; INT64_MIN if none.  Reads member tables only. */
+static int64_t archive_maxt(MDB_txn *txn, MDB_dbi archive, struct block_codec *bc, uint32_t id,
+                            int64_t lo, int64_t hi)
 {
-    MDB_cursor *c;
-    if (mdb_cursor_open(txn, db->archive, &c) != 0)
-        return INT64_MIN;
+    struct archive_group g = {0};
     int64_t maxt = INT64_MIN;
     for (int64_t w = hi; w >= lo && maxt == INT64_MIN; w -= TSDB_WINDOW_MS) {
-        uint8_t k[13];
-        size_t klen;
-        tsdb_archive_key(w, id, 0, k, &klen);
-        MDB_val key = {klen, k}, val, blk;
-        int64_t t0, tmax;
-        for (int rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-             rc == 0 && tsdb_archive_key_match(&key, w, id);
-             rc = mdb_cursor_get(c, &key, &val, MDB_NEXT))
-            if (tsdb_archive_value(w, &val, &t0, &blk) && tsdb_block_tmax(t0, &blk, &tmax) &&
-                tmax > maxt)
-                maxt = tmax;
+        if (archive_group_load(txn, archive, bc, w, id / ARCHIVE_GROUP_SERIES, false, &g) == 0) {
+            const struct archive_member *m = archive_group_find(&g, id);
+            if (m)
+                maxt = m->tmax;
+        }
         if (w < INT64_MIN + TSDB_WINDOW_MS)
             break;
     }
-    mdb_cursor_close(c);
+    archive_group_free(&g);
     return maxt;
 }
 
@@ -176,7 +169,8 @@ static int64_t archive_maxt(struct tsdb *db, MDB_txn *txn, uint32_t id, int64_t 
  * so finding a series' newest entry is a lookup per window, newest first;
  * windows ending before since (the first replayed sample: what replay
  * compares is at or after it) or before the newest block cannot matter. */
-int64_t tsdb_persisted_maxt(struct tsdb *db, MDB_txn *txn, uint32_t id, int64_t since)
+int64_t tsdb_persisted_maxt(struct tsdb *db, MDB_txn *txn, struct block_codec *bc, uint32_t id,
+                            int64_t since)
 {
     uint8_t k[12];
     tsdb_block_key(id + 1, INT64_MIN, k);
@@ -202,11 +196,36 @@ int64_t tsdb_persisted_maxt(struct tsdb *db, MDB_txn *txn, uint32_t id, int64_t 
         return maxt;
     int64_t floor = since > maxt ? since : maxt;
     int64_t lo = floor < first ? first : tsdb_window_start(floor);
-    int64_t amax = archive_maxt(db, txn, id, lo, last);
+    int64_t amax = archive_maxt(txn, db->archive, bc, id, lo, last);
     return amax > maxt ? amax : maxt;
 }
 
 /* ---- opening ---- */
+
+/* The archive's first format ("archive": one value per series and window,
+ * before storage/archive.c's groups) is not read by this build: a data dir
+ * holding it is refused with a message, an empty one is dropped.  Returns
+ * 0, -1 with err filled, or an LMDB status. */
+static int tsdb_refuse_old_archive(MDB_txn *txn, const char *path, char *err, size_t errlen)
+{
+    MDB_dbi old;
+    int rc = mdb_dbi_open(txn, "archive", 0, &old);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    MDB_stat st;
+    if (rc == 0)
+        rc = mdb_stat(txn, old, &st);
+    if (rc != 0)
+        return rc;
+    if (st.ms_entries == 0)
+        return mdb_drop(txn, old, 1);
+    snprintf(err, errlen,
+             "open %s: the data directory holds archive format 1 (Vigil before the grouped "
+             "archive); this build reads format 2 only: start a new data directory, or keep "
+             "this one with the older build",
+             path);
+    return -1;
+}
 
 static int tsdb_lock(struct tsdb *db, char *err, size_t errlen)
 {
@@ -253,7 +272,13 @@ static int tsdb_env_open(struct tsdb *db, char *err, size_t errlen)
     if (rc == 0)
         rc = mdb_dbi_open(txn, "compact", MDB_CREATE, &db->compact);
     if (rc == 0)
-        rc = mdb_dbi_open(txn, "archive", MDB_CREATE, &db->archive);
+        rc = mdb_dbi_open(txn, "archive2", MDB_CREATE, &db->archive);
+    if (rc == 0)
+        rc = tsdb_refuse_old_archive(txn, path, err, errlen);
+    if (rc == -1) {
+        mdb_txn_abort(txn);
+        return -1;
+    }
     if (rc != 0) {
         if (txn)
             mdb_txn_abort(txn);
@@ -275,6 +300,7 @@ static int tsdb_env_open(struct tsdb *db, char *err, size_t errlen)
     mdb_env_stat(db->env, &st);
     atomic_store(&db->map_bytes, (uint64_t)info.me_mapsize);
     db->block_inline_max = tsdb_block_inline_max(st.ms_psize);
+    db->page_size = st.ms_psize;
     return 0;
 }
 
@@ -340,7 +366,8 @@ static int replay_record(void *arg, uint8_t type, const uint8_t *p, size_t len)
         struct head_series *s = head_series_get(&rc->db->head, (uint32_t)id, false);
         if (!s) {
             s = head_series_get(&rc->db->head, (uint32_t)id, true);
-            s->persisted_maxt = tsdb_persisted_maxt(rc->db, rc->txn, (uint32_t)id, t);
+            s->persisted_maxt =
+                tsdb_persisted_maxt(rc->db, rc->txn, rc->db->maint_codec, (uint32_t)id, t);
         }
         if (tsdb_head_apply(rc->db, (uint32_t)id, t, v, 1) == HEAD_APPENDED) {
             rc->samples++;
@@ -631,6 +658,12 @@ void tsdb_flusher_pause(struct tsdb *db, bool paused)
     atomic_store(&db->flusher_paused, paused);
 }
 
+static int tsdb_repack_txn(MDB_txn *txn, void *arg)
+{
+    struct tsdb *db = arg;
+    return index_repack(db->index, txn);
+}
+
 int tsdb_flush_head(struct tsdb *db)
 {
     pthread_mutex_lock(&db->maint_mu);
@@ -642,6 +675,8 @@ int tsdb_flush_head(struct tsdb *db)
     if ((r = tsdb_compact(db, 0)) != 0 && rc == 0)
         rc = r;
     db->compact_all = false;
+    if (rc == 0)
+        rc = tsdb_write(db, tsdb_repack_txn, db);
     if (rc == 0)
         rc = tsdb_env_sync(db);
     /* Everything the WAL holds is in LMDB now, unless appends raced in:

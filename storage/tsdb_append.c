@@ -344,8 +344,10 @@ static void appender_load_persisted(struct tsdb_appender *a)
         a->nknown = 0;
         return;
     }
+    struct block_codec *bc = block_codec_new(); /* rare: series new to the head */
     for (size_t i = 0; i < a->nknown; i++)
-        a->known[i].maxt = tsdb_persisted_maxt(db, txn, a->known[i].id, a->known[i].maxt);
+        a->known[i].maxt = tsdb_persisted_maxt(db, txn, bc, a->known[i].id, a->known[i].maxt);
+    block_codec_free(bc);
     tsdb_read_end(db, txn);
 }
 

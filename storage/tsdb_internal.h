@@ -25,20 +25,22 @@
  *             in the order it works through it (oldest window first).
  *             Written in the same txn as the block, so it survives crashes
  *             and needs no rebuild on open.
- *   "archive" key   u64 window start (as above) | u32 series id (big
- *                   endian) [| u8 part, only for parts 1..255]
- *             value uvarint (first timestamp - window start) | a block
- *                   value as in "blocks"
- *             the finished windows, one entry per series and window (or a
- *             few parts, each small enough to stay inside a leaf page),
- *             written by compaction (compact.c).  Keyed window first so
- *             that compaction, which finishes windows in time order and
- *             series in id order, only appends (MDB_APPEND: full leaves),
- *             and retention drops the oldest windows from the start of the
- *             tree.  A series' data of one window may be in both DBIs (a
- *             sample that arrived after its window was archived); readers
- *             take, window by window, the archive's parts and then the
- *             blocks, with the merge rule of blocks.c.
+ *   "archive2" key  u64 window start (as above) | u32 group = id / 32
+ *                   (big endian) | u16 piece (big endian)
+ *             value the pieces, concatenated, are one group value: the
+ *                   blocks of up to 32 series over the window, compressed
+ *                   together (storage/archive.c)
+ *             the finished windows, written by compaction (compact.c).
+ *             Keyed window first so that compaction, which finishes
+ *             windows in time order and groups in id order, mostly
+ *             appends (MDB_APPEND: full leaves), and retention drops the
+ *             oldest windows from the start of the tree.  A series' data
+ *             of one window may be in both DBIs (a sample that arrived
+ *             after its window was archived); readers take, window by
+ *             window, the series' member of its group and then the
+ *             blocks, with the merge rule of blocks.c.  Format 1, the
+ *             DBI "archive" (one value per series and window), is
+ *             refused on open (tsdb.c).
  *
  * WAL records (storage/wal.h frames them):
  *   WAL_REC_SAMPLES  uvarint count, then per sample: uvarint series id,
@@ -97,6 +99,7 @@ struct tsdb {
     MDB_dbi compact;         /* the compaction to-do marks */
     MDB_dbi archive;         /* finished windows, window first */
     size_t block_inline_max; /* tsdb_block_inline_max of the env's page size */
+    unsigned page_size;      /* the env's */
     struct index *index;
     struct wal *wal;
     struct head head;
@@ -172,8 +175,10 @@ enum head_append_result tsdb_head_apply(struct tsdb *db, uint32_t id, int64_t t,
  * not looked at (one lookup per window from the newest archived one back
  * to since's), so a result below since may miss older archived data.
  * WAL replay passes the series' first replayed sample: only the samples
- * from there on are compared with the result.  See tsdb.c. */
-int64_t tsdb_persisted_maxt(struct tsdb *db, MDB_txn *txn, uint32_t id, int64_t since);
+ * from there on are compared with the result.  bc: the caller's codec
+ * (the archive's member tables are compressed).  See tsdb.c. */
+int64_t tsdb_persisted_maxt(struct tsdb *db, MDB_txn *txn, struct block_codec *bc, uint32_t id,
+                            int64_t since);
 
 /* Runs the flusher's periodic work now, on the calling thread: closes idle
  * head chunks, flushes every closed chunk, truncates the WAL, compacts
@@ -240,6 +245,9 @@ void tsdb_samples_free(struct tsdb_samples *s);
  * corrupt (out unchanged). */
 int tsdb_block_decode_append(struct block_codec *bc, int64_t t0, const MDB_val *val,
                              struct tsdb_samples *out);
+/* The same for a bare block (storage/chunk.h) p[0..len). */
+int tsdb_block_body_append(struct block_codec *bc, int64_t t0, const uint8_t *p, size_t len,
+                           struct tsdb_samples *out);
 /* The last timestamp of the block value val with key time t0; false if
  * the value is malformed. */
 bool tsdb_block_tmax(int64_t t0, const MDB_val *val, int64_t *tmax);
@@ -268,23 +276,58 @@ int tsdb_block_write(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct block
 void tsdb_compact_key(int64_t window, uint32_t id, uint8_t key[12]);
 void tsdb_compact_key_decode(const uint8_t key[12], int64_t *window, uint32_t *id);
 
-/* The archive DBI's key of (window start, id, part): 12 bytes for part 0,
- * 13 for parts 1..255 (so a window's parts follow its first one). */
-void tsdb_archive_key(int64_t window, uint32_t id, unsigned part, uint8_t key[13], size_t *len);
-/* Whether key is one of (window, id)'s parts. */
-bool tsdb_archive_key_match(const MDB_val *key, int64_t window, uint32_t id);
-/* Splits an archive value of window into its first timestamp and the
- * block value (the "blocks" format, pointing into val); false if
- * malformed. */
-bool tsdb_archive_value(int64_t window, const MDB_val *val, int64_t *t0, MDB_val *block);
-/* The archive value of a block value of len bytes whose first sample is
- * at t0, into out (reset first). */
-void tsdb_archive_wrap(int64_t window, int64_t t0, const void *block, size_t len,
-                       struct sbuf *out);
-/* Puts val under (window, id, part), appending when that is the greatest
- * key.  Returns 0 or an LMDB status. */
-int tsdb_archive_put(MDB_txn *txn, MDB_dbi archive, int64_t window, uint32_t id, unsigned part,
-                     const struct sbuf *val);
+/* The archive (archive.c): per window, groups of ARCHIVE_GROUP_SERIES
+ * series ids, each group's value in pieces keyed (window, group, piece). */
+#define ARCHIVE_GROUP_SERIES 32
+#define ARCHIVE_KEY_LEN      14
+void archive_key(int64_t window, uint32_t group, unsigned piece, uint8_t key[ARCHIVE_KEY_LEN]);
+void archive_key_decode(const uint8_t key[ARCHIVE_KEY_LEN], int64_t *window, uint32_t *group);
+
+/* One series of a group: its block is body[off, off+len), first and last
+ * timestamps t0 and tmax. */
+struct archive_member {
+    uint32_t id;
+    int64_t t0, tmax;
+    size_t off, len;
+};
+/* A group decoded, or being built: members in id order (owned buffers,
+ * reused by the next load or init). */
+struct archive_group {
+    int64_t window;
+    uint32_t group;
+    struct archive_member *m;
+    size_t n, cap;
+    struct sbuf body; /* the members' blocks, uncompressed */
+    struct sbuf raw;  /* the stored value */
+    struct sbuf tab;  /* the member table, uncompressed */
+};
+/* Empties g for building (window, group); archive_group_free releases it. */
+void archive_group_init(struct archive_group *g, int64_t window, uint32_t group);
+void archive_group_free(struct archive_group *g);
+/* Loads (window, group); with body false only the member table (t0, tmax,
+ * no block bytes).  bc may not be NULL (the table is compressed).  0, MDB_NOTFOUND, EINVAL if
+ * corrupt, or an LMDB status; g->n is 0 unless 0. */
+int archive_group_load(MDB_txn *txn, MDB_dbi dbi, struct block_codec *bc, int64_t window,
+                       uint32_t group, bool body, struct archive_group *g);
+/* The member of id, or NULL. */
+const struct archive_member *archive_group_find(const struct archive_group *g, uint32_t id);
+/* Appends m's samples to out with the readers' merge rule.  0 or EINVAL. */
+int archive_member_decode(struct block_codec *bc, const struct archive_group *g,
+                          const struct archive_member *m, struct tsdb_samples *out);
+/* The newest timestamp of any member, INT64_MIN if none. */
+int64_t archive_group_tmax(const struct archive_group *g);
+/* Appends a member to g, which is being built in id order: a copy of m of
+ * group from, or n >= 1 samples, encoded (0 or EINVAL). */
+void archive_group_add(struct archive_group *g, const struct archive_group *from,
+                       const struct archive_member *m);
+int archive_group_add_samples(struct archive_group *g, struct block_codec *bc, uint32_t id,
+                              const int64_t *ts, const double *vs, size_t n);
+/* Replaces the stored group by g (deletes it if g has no members).  0,
+ * EINVAL (too large), or an LMDB status. */
+int archive_group_store(MDB_txn *txn, MDB_dbi dbi, struct block_codec *bc, unsigned psize,
+                        struct archive_group *g);
+/* Deletes every piece of (window, group). */
+int archive_group_drop(MDB_txn *txn, MDB_dbi dbi, int64_t window, uint32_t group);
 /* The oldest and newest window in the archive; false if it is empty. */
 bool tsdb_archive_windows(MDB_txn *txn, MDB_dbi archive, int64_t *first, int64_t *last);
 

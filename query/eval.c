@@ -753,6 +753,7 @@ struct collector {
     size_t nsid_slot;
     size_t *prev_slot; /* position in the last vector -> series index + 1 */
     size_t nprev;
+    size_t hint; /* points a new series may get: the steps left */
 };
 
 static void coll_init(struct collector *c, struct promql_arena *a)
@@ -848,7 +849,8 @@ static void coll_add(struct evaluator *ev, struct collector *c, size_t pos,
     size_t slot = coll_slot(c, pos, &smp->ls, smp->sid, smp->drop); /* may grow c->s */
     struct coll_series *s = &c->s[slot];
     if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 8;
+        size_t first = c->hint < 8 ? 8 : c->hint > 1024 ? 1024 : c->hint;
+        size_t nc = s->cap ? s->cap * 2 : first;
         int64_t *nt = promql_arena_alloc(c->a, nc * sizeof *nt);
         double *nv = promql_arena_alloc(c->a, nc * sizeof *nv);
         if (s->n) {
@@ -906,6 +908,7 @@ static struct ev_value eval_subquery(struct evaluator *ev, const struct promql_e
     struct collector c;
     coll_init(&c, ev->a);
     for (int64_t t = first; t <= ref; t += step) {
+        c.hint = (size_t)((ref - t) / step) + 1;
         struct ev_value v = ev_eval(ev, e->subquery.expr, t);
         coll_add_value(ev, &c, &v, t);
     }
@@ -1212,6 +1215,7 @@ int promql_eval_range(struct tsdb *db, const char *query, const struct promql_ex
         check_cancel(&ev);
         promql_arena_reset(step_arena);
         ev.a = step_arena;
+        c.hint = (size_t)((end - t) / step) + 1;
         struct ev_value v = ev_eval(&ev, e, t);
         ev.a = ev.qa;
         coll_add_value(&ev, &c, &v, t);

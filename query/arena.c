@@ -6,7 +6,8 @@
  * and double up to 1 MiB; a request larger than a block gets a block of its
  * own, so no request is ever refused short of malloc failing (which aborts,
  * as util/sbuf.h's allocators do).  Every allocation is zeroed and aligned
- * for any object.  An arena belongs to one thread at a time. */
+ * for any object.  An arena belongs to one thread at a time.  A reset
+ * merges the chain into one block, for work that repeats (range steps). */
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -47,6 +48,27 @@ void promql_arena_free(struct promql_arena *a)
         b = next;
     }
     free(a);
+}
+
+void promql_arena_reset(struct promql_arena *a)
+{
+    struct arena_block *b = a->head;
+    if (b && b->next) {
+        size_t cap = 0;
+        while (b) {
+            struct arena_block *next = b->next;
+            cap += b->cap;
+            free(b);
+            b = next;
+        }
+        b = xmalloc(sizeof *b + cap);
+        b->cap = cap;
+        b->next = NULL;
+        a->head = b;
+    }
+    if (b)
+        b->used = 0;
+    a->total = 0;
 }
 
 static struct arena_block *arena_block_add(struct promql_arena *a, size_t need)

@@ -20,8 +20,15 @@
  * open, as in Prometheus 3) without copying, and subqueries evaluate their
  * inner expression at steps aligned to absolute time (multiples of the
  * subquery step).  A range query merges each step's vector into the result
- * matrix by label set and frees the step arena; the cancel flag and the
+ * matrix by label set and resets the step arena; the cancel flag and the
  * deadline are checked between steps.
+ *
+ * What carries over between steps, so that a step costs about what its
+ * arithmetic does: each selector keeps a cursor per series that the next
+ * step slides forward (every sample is passed once over a range query),
+ * label sets that live as long as the query carry an identity (sid) by
+ * which aggregations find their groups and the collector its result series
+ * without building keys, and the step arena keeps its memory.
  *
  * The metric name is removed late, as Prometheus's delayed name removal
  * does: operations mark samples (drop), the labels keep __name__ until the
@@ -102,6 +109,13 @@ void ev_warn(struct evaluator *ev, bool info, const struct promql_expr *at, cons
 void *ev_alloc(struct evaluator *ev, size_t n)
 {
     return promql_arena_alloc(ev->a, n ? n : 1);
+}
+
+uint32_t ev_sid_new(struct evaluator *ev)
+{
+    if (ev->nsids == UINT32_MAX)
+        return 0; /* no more identities: lookups go by key */
+    return ++ev->nsids;
 }
 
 void ev_check_samples(struct evaluator *ev, size_t n)
@@ -424,7 +438,7 @@ void ev_load_series(struct evaluator *ev, struct ev_node *n, const struct label_
             k++;
         }
         total += k;
-        out[cnt++] = (struct ev_series){lbl_copy(ev->qa, ls), t2, v2, k, false};
+        out[cnt++] = (struct ev_series){lbl_copy(ev->qa, ls), t2, v2, k, false, ev_sid_new(ev)};
     }
     tsdb_series_set_free(set);
     (void)total;
@@ -604,6 +618,49 @@ static bool smoothed_value(const struct evaluator *ev, const struct ev_series *s
     return true;
 }
 
+/* The number of samples at or before ref, knowing that the first h are:
+ * a few steps forward, else a binary search over the rest. */
+static size_t count_at_or_before(const int64_t *t, size_t n, size_t h, int64_t ref)
+{
+    for (int k = 0; k < 8; k++) {
+        if (h >= n || t[h] > ref)
+            return h;
+        h++;
+    }
+    size_t lo = h, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t[mid] <= ref)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Moves n's per-series cursors to reference time t: the count of samples
+ * at or before hi_t (cur_hi) and, if want_lo, at or before lo_t (cur_lo),
+ * both moving with t.  A later t slides them on from where the last step
+ * left them, so a range query reads each series once; an earlier one (a
+ * subquery starting over) searches again. */
+static void cursors_move(struct evaluator *ev, struct ev_node *n, const struct ev_node *vn,
+                         int64_t t, int64_t lo_t, int64_t hi_t, bool want_lo)
+{
+    if (!n->cur_hi) {
+        n->cur_hi = promql_arena_alloc(ev->qa, (vn->nseries + 1) * sizeof *n->cur_hi);
+        n->cur_lo = promql_arena_alloc(ev->qa, (vn->nseries + 1) * sizeof *n->cur_lo);
+    }
+    bool slide = n->cur_valid && t >= n->cur_t;
+    for (size_t i = 0; i < vn->nseries; i++) {
+        const struct ev_series *s = &vn->series[i];
+        n->cur_hi[i] = count_at_or_before(s->t, s->n, slide ? n->cur_hi[i] : 0, hi_t);
+        if (want_lo)
+            n->cur_lo[i] = count_at_or_before(s->t, s->n, slide ? n->cur_lo[i] : 0, lo_t);
+    }
+    n->cur_valid = true;
+    n->cur_t = t;
+}
+
 static struct ev_value eval_vector_selector(struct evaluator *ev, const struct promql_expr *e,
                                             int64_t ts)
 {
@@ -612,19 +669,21 @@ static struct ev_value eval_vector_selector(struct evaluator *ev, const struct p
         (e->vs.mods.at != PROMQL_AT_NONE ? ev_resolve_at(ev, &e->vs.mods) : ts) - n->offset_ms;
     struct ev_value v = {.type = PROMQL_VECTOR};
     v.s = ev_alloc(ev, n->nseries * sizeof *v.s);
+    if (!e->vs.smoothed)
+        cursors_move(ev, n, n, ref, 0, ref, false);
     for (size_t i = 0; i < n->nseries; i++) {
         const struct ev_series *s = &n->series[i];
         if (e->vs.smoothed) {
             double sv;
             int64_t st;
             if (smoothed_value(ev, s, ref, &sv, &st))
-                v.s[v.n++] = (struct ev_sample){s->ls, sv, st, false};
+                v.s[v.n++] = (struct ev_sample){s->ls, sv, st, false, s->sid};
             continue;
         }
-        ptrdiff_t k = ev_last_at_or_before(s->t, s->n, ref);
+        ptrdiff_t k = (ptrdiff_t)n->cur_hi[i] - 1;
         if (k < 0 || s->t[k] <= ref - ev->lookback_ms || is_stale(s->v[k]))
             continue;
-        v.s[v.n++] = (struct ev_sample){s->ls, s->v[k], s->t[k], false};
+        v.s[v.n++] = (struct ev_sample){s->ls, s->v[k], s->t[k], false, s->sid};
     }
     ev_count_samples(ev, v.n);
     ev_check_samples(ev, v.n);
@@ -650,22 +709,28 @@ static struct ev_value eval_matrix_selector(struct evaluator *ev, const struct p
     if (vs->vs.smoothed)
         hi_t += ev->lookback_ms;
     v.m = ev_alloc(ev, vn->nseries * sizeof *v.m);
+    cursors_move(ev, n, vn, maxt, lo_t, hi_t, true);
     size_t total = 0;
     for (size_t i = 0; i < vn->nseries; i++) {
         const struct ev_series *s = &vn->series[i];
-        ptrdiff_t hi = ev_last_at_or_before(s->t, s->n, hi_t);
-        ptrdiff_t lo = ev_last_at_or_before(s->t, s->n, lo_t) + 1;
-        if (hi < lo)
+        size_t lo = n->cur_lo[i], hi = n->cur_hi[i];
+        if (hi <= lo)
             continue;
-        v.m[v.nm++] = (struct ev_series){s->ls, s->t + lo, s->v + lo, (size_t)(hi - lo + 1), false};
-        total += (size_t)(hi - lo + 1);
+        v.m[v.nm++] = (struct ev_series){s->ls, s->t + lo, s->v + lo, hi - lo, false, s->sid};
+        total += hi - lo;
     }
     ev_count_samples(ev, total);
     ev_check_samples(ev, total);
     return v;
 }
 
-/* Collects per-step vectors into series keyed by label set. */
+/* Collects per-step vectors into series keyed by label set.  Finding a
+ * sample's series by key (building the label key, hashing it) for every
+ * point would cost more than the evaluation of simple queries, so a sample
+ * whose label set has an identity (sid) finds it through sid_slot, and
+ * one without through the series that the sample at the same position of
+ * the previous step went to (prev_slot), if the labels compare equal;
+ * only what is left builds a key. */
 struct collector {
     struct promql_arena *a;
     struct strmap map;
@@ -678,6 +743,11 @@ struct collector {
     } * s;
     size_t n, cap;
     size_t points;
+    uint32_t *sid_slot; /* sid -> series index + 1; 0 unknown */
+    size_t nsid_slot;
+    size_t *prev_slot; /* position in the last vector -> series index + 1 */
+    size_t nprev;
+    size_t hint; /* points a new series may get: the steps left */
 };
 
 static void coll_init(struct collector *c, struct promql_arena *a)
@@ -687,8 +757,20 @@ static void coll_init(struct collector *c, struct promql_arena *a)
     strmap_init(&c->map, a, 16);
 }
 
-static void coll_add(struct evaluator *ev, struct collector *c, const struct labels *ls, bool drop,
-                     int64_t t, double v)
+static bool lbl_equal(const struct labels *a, const struct labels *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->v[i].name != b->v[i].name && strcmp(a->v[i].name, b->v[i].name) != 0)
+            return false;
+        if (a->v[i].value != b->v[i].value && strcmp(a->v[i].value, b->v[i].value) != 0)
+            return false;
+    }
+    return true;
+}
+
+static size_t coll_slot_by_key(struct collector *c, const struct labels *ls, bool drop)
 {
     struct sbuf key = SBUF_INIT;
     lbl_key(ls, &key);
@@ -707,9 +789,62 @@ static void coll_add(struct evaluator *ev, struct collector *c, const struct lab
         *slot = c->n;
         c->s[c->n++] = (struct coll_series){lbl_copy(c->a, ls), drop, NULL, NULL, 0, 0};
     }
-    struct coll_series *s = &c->s[*slot];
+    return *slot;
+}
+
+static void coll_remember_sid(struct collector *c, uint32_t sid, size_t slot)
+{
+    if (sid >= c->nsid_slot) {
+        size_t nn = c->nsid_slot ? c->nsid_slot : 64;
+        while (nn <= sid)
+            nn *= 2;
+        uint32_t *ns = promql_arena_alloc(c->a, nn * sizeof *ns);
+        if (c->nsid_slot)
+            memcpy(ns, c->sid_slot, c->nsid_slot * sizeof *ns);
+        c->sid_slot = ns;
+        c->nsid_slot = nn;
+    }
+    c->sid_slot[sid] = (uint32_t)slot + 1;
+}
+
+/* The series of the sample at position pos of the current vector. */
+static size_t coll_slot(struct collector *c, size_t pos, const struct labels *ls, uint32_t sid,
+                        bool drop)
+{
+    if (sid && sid < c->nsid_slot && c->sid_slot[sid])
+        return c->sid_slot[sid] - 1;
+    size_t slot;
+    if (!sid && pos < c->nprev && c->prev_slot[pos] &&
+        lbl_equal(ls, &c->s[c->prev_slot[pos] - 1].ls))
+        slot = c->prev_slot[pos] - 1;
+    else
+        slot = coll_slot_by_key(c, ls, drop);
+    if (sid && slot <= UINT32_MAX - 1)
+        coll_remember_sid(c, sid, slot);
+    if (!sid) {
+        if (pos >= c->nprev) {
+            size_t nn = c->nprev ? c->nprev : 64;
+            while (nn <= pos)
+                nn *= 2;
+            size_t *np = promql_arena_alloc(c->a, nn * sizeof *np);
+            if (c->nprev)
+                memcpy(np, c->prev_slot, c->nprev * sizeof *np);
+            c->prev_slot = np;
+            c->nprev = nn;
+        }
+        c->prev_slot[pos] = slot + 1;
+    }
+    return slot;
+}
+
+static void coll_add(struct evaluator *ev, struct collector *c, size_t pos,
+                     const struct ev_sample *smp, int64_t t, double v)
+{
+    size_t slot = coll_slot(c, pos, &smp->ls, smp->sid, smp->drop); /* may grow c->s */
+    struct coll_series *s = &c->s[slot];
     if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 8;
+        size_t first = c->hint < 8 ? 8 : c->hint > 1024 ? 1024 : c->hint;
+        size_t nc = s->cap ? s->cap * 2 : first;
         int64_t *nt = promql_arena_alloc(c->a, nc * sizeof *nt);
         double *nv = promql_arena_alloc(c->a, nc * sizeof *nv);
         if (s->n) {
@@ -723,9 +858,22 @@ static void coll_add(struct evaluator *ev, struct collector *c, const struct lab
     s->t[s->n] = t;
     s->v[s->n] = v;
     s->n++;
-    s->drop = s->drop || drop;
+    s->drop = s->drop || smp->drop;
     c->points++;
     ev_check_samples(ev, c->points);
+}
+
+/* Adds a step's value (a vector or a scalar) at time t. */
+static void coll_add_value(struct evaluator *ev, struct collector *c, const struct ev_value *v,
+                           int64_t t)
+{
+    if (v->type == PROMQL_SCALAR) {
+        static const struct ev_sample none = {{NULL, 0}, 0, 0, false, 0};
+        coll_add(ev, c, 0, &none, t, v->scalar);
+        return;
+    }
+    for (size_t i = 0; i < v->n; i++)
+        coll_add(ev, c, i, &v->s[i], t, v->s[i].v);
 }
 
 static void check_cancel(struct evaluator *ev)
@@ -754,19 +902,14 @@ static struct ev_value eval_subquery(struct evaluator *ev, const struct promql_e
     struct collector c;
     coll_init(&c, ev->a);
     for (int64_t t = first; t <= ref; t += step) {
+        c.hint = (size_t)((ref - t) / step) + 1;
         struct ev_value v = ev_eval(ev, e->subquery.expr, t);
-        if (v.type == PROMQL_SCALAR) {
-            static const struct labels none = {NULL, 0};
-            coll_add(ev, &c, &none, false, t, v.scalar);
-        } else {
-            for (size_t i = 0; i < v.n; i++)
-                coll_add(ev, &c, &v.s[i].ls, v.s[i].drop, t, v.s[i].v);
-        }
+        coll_add_value(ev, &c, &v, t);
     }
     struct ev_value out = {.type = PROMQL_MATRIX, .mint = lo, .maxt = ref};
     out.m = ev_alloc(ev, c.n * sizeof *out.m);
     for (size_t i = 0; i < c.n; i++) {
-        out.m[i] = (struct ev_series){c.s[i].ls, c.s[i].t, c.s[i].v, c.s[i].n, c.s[i].drop};
+        out.m[i] = (struct ev_series){c.s[i].ls, c.s[i].t, c.s[i].v, c.s[i].n, c.s[i].drop, 0};
         /* stale markers of inner selectors never reach a vector */
     }
     out.nm = c.n;
@@ -1062,22 +1205,18 @@ int promql_eval_range(struct tsdb *db, const char *query, const struct promql_ex
     }
     struct collector c;
     coll_init(&c, ev.qa);
+    step_arena = promql_arena_new();
     for (int64_t t = start; t <= end; t += step, ev.step_index++) {
         check_cancel(&ev);
-        step_arena = promql_arena_new();
+        promql_arena_reset(step_arena);
         ev.a = step_arena;
+        c.hint = (size_t)((end - t) / step) + 1;
         struct ev_value v = ev_eval(&ev, e, t);
         ev.a = ev.qa;
-        if (v.type == PROMQL_SCALAR) {
-            static const struct labels none = {NULL, 0};
-            coll_add(&ev, &c, &none, false, t, v.scalar);
-        } else {
-            for (size_t i = 0; i < v.n; i++)
-                coll_add(&ev, &c, &v.s[i].ls, v.s[i].drop, t, v.s[i].v);
-        }
-        promql_arena_free(step_arena);
-        step_arena = NULL;
+        coll_add_value(&ev, &c, &v, t);
     }
+    promql_arena_free(step_arena);
+    step_arena = NULL;
     struct promql_result *r = ev.res;
     r->type = PROMQL_MATRIX;
     r->series = promql_arena_alloc(r->arena, (c.n + 1) * sizeof *r->series);

@@ -25,6 +25,26 @@ struct group {
     size_t first;    /* first member's index in the input */
     size_t *members; /* for quantile/topk/bottomk */
     size_t nmembers;
+    uint32_t sid; /* of ls, when it comes from the cache */
+};
+
+/* What an aggregation node remembers across steps (query arena): the
+ * groups it has seen, by grouping key and by the sid of an input label
+ * set, so that a step groups samples with identities by array lookups.
+ * A group's labels are kept here and carry their own sid, which lets the
+ * next operator (or the range collector) do the same. */
+struct ev_agg_cache {
+    struct strmap by_key; /* grouping key -> group id */
+    uint32_t *by_sid;     /* input sid -> group id + 1; 0 not seen */
+    size_t nby_sid;
+    struct agg_known {
+        struct labels ls;
+        uint32_t sid;
+        uint64_t stamp; /* the call that last used it */
+        size_t local;   /* its index in that call's groups */
+    } * known;
+    size_t nknown, capknown;
+    uint64_t calls;
 };
 
 static void fmt_f(struct sbuf *b, double v);
@@ -112,6 +132,130 @@ static struct ev_value limit_ratio(struct evaluator *ev, const struct promql_exp
     return o;
 }
 
+/* The labels a sample's group is named by: by (...) keeps the listed
+ * ones, without (...) drops them and the metric name.  With delayed name
+ * removal a marked name still groups (by (__name__)); the group's name goes
+ * at the end if any member's was marked. */
+static struct labels group_labels(struct promql_arena *a, const struct promql_expr *e,
+                                  const struct labels *ls)
+{
+    return e->aggregate.without
+               ? lbl_del(a, ls, e->aggregate.grouping, e->aggregate.ngrouping, true)
+               : lbl_keep(a, ls, e->aggregate.grouping, e->aggregate.ngrouping);
+}
+
+/* Groups in by key, in order of first appearance: g[] the groups, gi[i]
+ * sample i's group.  Returns the number of groups. */
+static size_t group_by_key(struct evaluator *ev, const struct promql_expr *e,
+                           const struct ev_value *in, const char *sparam, struct group *g,
+                           size_t *gi)
+{
+    struct strmap map;
+    strmap_init(&map, ev->a, in->n);
+    size_t ng = 0;
+    struct sbuf key = SBUF_INIT;
+    for (size_t i = 0; i < in->n; i++) {
+        struct labels gl = group_labels(ev->a, e, &in->s[i].ls);
+        if (e->aggregate.op == PROMQL_AGG_COUNT_VALUES) {
+            struct sbuf vb = SBUF_INIT;
+            fmt_f(&vb, in->s[i].v);
+            gl = lbl_set(ev->a, &gl, sparam, vb.data);
+            sbuf_free(&vb);
+        }
+        sbuf_reset(&key);
+        lbl_key(&gl, &key);
+        bool found;
+        size_t *slot = strmap_put(&map, key.data ? key.data : "", key.len, &found);
+        if (!found) {
+            *slot = ng;
+            g[ng] = (struct group){.ls = gl, .first = i};
+            ng++;
+        }
+        gi[i] = *slot;
+        g[*slot].drop = g[*slot].drop || in->s[i].drop;
+    }
+    sbuf_free(&key);
+    return ng;
+}
+
+static bool all_have_sids(const struct ev_value *in)
+{
+    for (size_t i = 0; i < in->n; i++)
+        if (!in->s[i].sid)
+            return false;
+    return true;
+}
+
+static struct ev_agg_cache *agg_cache_get(struct evaluator *ev, const struct promql_expr *e)
+{
+    struct ev_node *n = ev_node_get(ev, e);
+    if (!n->agg) {
+        n->agg = promql_arena_alloc(ev->qa, sizeof *n->agg);
+        strmap_init(&n->agg->by_key, ev->qa, 16);
+    }
+    return n->agg;
+}
+
+/* The cache's group id for the label set ls with identity sid. */
+static size_t agg_cache_group(struct evaluator *ev, const struct promql_expr *e,
+                              struct ev_agg_cache *c, const struct labels *ls, uint32_t sid)
+{
+    if (sid < c->nby_sid && c->by_sid[sid])
+        return c->by_sid[sid] - 1;
+    struct labels gl = group_labels(ev->qa, e, ls);
+    struct sbuf key = SBUF_INIT;
+    lbl_key(&gl, &key);
+    bool found;
+    size_t *slot = strmap_put(&c->by_key, key.data ? key.data : "", key.len, &found);
+    sbuf_free(&key);
+    if (!found) {
+        if (c->nknown == c->capknown) {
+            size_t nc = c->capknown ? c->capknown * 2 : 16;
+            struct agg_known *nk = promql_arena_alloc(ev->qa, nc * sizeof *nk);
+            if (c->nknown)
+                memcpy(nk, c->known, c->nknown * sizeof *nk);
+            c->known = nk;
+            c->capknown = nc;
+        }
+        *slot = c->nknown;
+        c->known[c->nknown++] = (struct agg_known){gl, ev_sid_new(ev), 0, 0};
+    }
+    if (sid >= c->nby_sid) {
+        size_t nn = c->nby_sid ? c->nby_sid : 64;
+        while (nn <= sid)
+            nn *= 2;
+        uint32_t *nb = promql_arena_alloc(ev->qa, nn * sizeof *nb);
+        if (c->nby_sid)
+            memcpy(nb, c->by_sid, c->nby_sid * sizeof *nb);
+        c->by_sid = nb;
+        c->nby_sid = nn;
+    }
+    c->by_sid[sid] = (uint32_t)*slot + 1;
+    return *slot;
+}
+
+/* group_by_key's result for samples that all have identities, through
+ * the node's cache: the same groups in the same order. */
+static size_t group_by_sid(struct evaluator *ev, const struct promql_expr *e,
+                           const struct ev_value *in, struct group *g, size_t *gi)
+{
+    struct ev_agg_cache *c = agg_cache_get(ev, e);
+    uint64_t call = ++c->calls;
+    size_t ng = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        size_t id = agg_cache_group(ev, e, c, &in->s[i].ls, in->s[i].sid); /* may grow known */
+        struct agg_known *k = &c->known[id];
+        if (k->stamp != call) {
+            k->stamp = call;
+            k->local = ng;
+            g[ng++] = (struct group){.ls = k->ls, .first = i, .sid = k->sid};
+        }
+        gi[i] = k->local;
+        g[k->local].drop = g[k->local].drop || in->s[i].drop;
+    }
+    return ng;
+}
+
 struct ev_value ev_aggregate(struct evaluator *ev, const struct promql_expr *e, int64_t ts)
 {
     enum promql_agg_op op = e->aggregate.op;
@@ -152,40 +296,11 @@ struct ev_value ev_aggregate(struct evaluator *ev, const struct promql_expr *e, 
             ev_fail(ev, "invalid label name %s", tmp);
         }
     }
-    struct strmap map;
-    strmap_init(&map, ev->a, in.n);
     struct group *g = ev_alloc(ev, (in.n + 1) * sizeof *g);
-    size_t ng = 0;
     size_t *gi = ev_alloc(ev, (in.n + 1) * sizeof *gi);
-    struct sbuf key = SBUF_INIT;
-    for (size_t i = 0; i < in.n; i++) {
-        /* With delayed name removal a marked name still groups (by
-         * (__name__)); the group's name goes at the end if any member's
-         * was marked. */
-        struct labels ls = in.s[i].ls;
-        struct labels gl =
-            e->aggregate.without
-                ? lbl_del(ev->a, &ls, e->aggregate.grouping, e->aggregate.ngrouping, true)
-                : lbl_keep(ev->a, &ls, e->aggregate.grouping, e->aggregate.ngrouping);
-        if (op == PROMQL_AGG_COUNT_VALUES) {
-            struct sbuf vb = SBUF_INIT;
-            fmt_f(&vb, in.s[i].v);
-            gl = lbl_set(ev->a, &gl, sparam, vb.data);
-            sbuf_free(&vb);
-        }
-        sbuf_reset(&key);
-        lbl_key(&gl, &key);
-        bool found;
-        size_t *slot = strmap_put(&map, key.data ? key.data : "", key.len, &found);
-        if (!found) {
-            *slot = ng;
-            g[ng] = (struct group){.ls = gl, .first = i};
-            ng++;
-        }
-        gi[i] = *slot;
-        g[*slot].drop = g[*slot].drop || in.s[i].drop;
-    }
-    sbuf_free(&key);
+    size_t ng = op != PROMQL_AGG_COUNT_VALUES && all_have_sids(&in)
+                    ? group_by_sid(ev, e, &in, g, gi)
+                    : group_by_key(ev, e, &in, sparam, g, gi);
 
     if (op == PROMQL_AGG_TOPK || op == PROMQL_AGG_BOTTOMK || op == PROMQL_AGG_LIMITK) {
         int64_t k = (int64_t)param;
@@ -315,7 +430,7 @@ struct ev_value ev_aggregate(struct evaluator *ev, const struct promql_expr *e, 
         default:
             break;
         }
-        o.s[o.n++] = (struct ev_sample){gr->ls, v, ts, gr->drop};
+        o.s[o.n++] = (struct ev_sample){gr->ls, v, ts, gr->drop, gr->sid};
     }
     return o;
 }

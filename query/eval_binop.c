@@ -228,7 +228,7 @@ static void binop_pair(struct binop_run *br, const struct ev_sample *ls, const s
     else if (!keep)
         return;
     bool drop = drops_name(op) || rb || ls->drop;
-    br->o->s[br->o->n++] = (struct ev_sample){met, v, br->ts, drop};
+    br->o->s[br->o->n++] = (struct ev_sample){met, v, br->ts, drop, 0};
 }
 
 /* A stand-in for a missing partner under fill(): the fill value, labelled
@@ -236,7 +236,7 @@ static void binop_pair(struct binop_run *br, const struct ev_sample *ls, const s
 static struct ev_sample fill_sample(struct evaluator *ev, const struct ev_sample *of,
                                     const struct promql_vector_matching *m, double v, int64_t ts)
 {
-    return (struct ev_sample){match_labels(ev, &of->ls, m), v, ts, false};
+    return (struct ev_sample){match_labels(ev, &of->ls, m), v, ts, false, 0};
 }
 
 static void check_one_side_unique(struct binop_run *br, const struct ev_value *rhs,
@@ -353,7 +353,8 @@ struct ev_value ev_binary(struct evaluator *ev, const struct promql_expr *e, int
         }
         if (!keep)
             continue;
-        o.s[o.n++] = (struct ev_sample){vec.s[i].ls, v, ts, vec.s[i].drop || drops_name(op) || rb};
+        o.s[o.n++] = (struct ev_sample){vec.s[i].ls, v, ts, vec.s[i].drop || drops_name(op) || rb,
+                                        vec.s[i].sid};
     }
     return o;
 }

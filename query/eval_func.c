@@ -283,6 +283,7 @@ static struct ev_value label_replace(struct evaluator *ev, const struct promql_e
             sbuf_puts(&res, "");
             expand(&res, repl, sv, pcre2_get_ovector_pointer(md), rc, re);
             s.ls = lbl_set(ev->a, &s.ls, dst, res.data);
+            s.sid = 0;
             if (strcmp(dst, "__name__") == 0)
                 s.drop = false;
         }
@@ -315,6 +316,7 @@ static struct ev_value label_join(struct evaluator *ev, struct ev_value *args, s
                 sbuf_puts(&b, v);
         }
         s.ls = lbl_set(ev->a, &s.ls, dst, b.data);
+        s.sid = 0;
         if (strcmp(dst, "__name__") == 0)
             s.drop = false;
         o.s[o.n++] = s;
@@ -627,7 +629,7 @@ static struct ev_value histogram_quantile(struct evaluator *ev, const struct pro
     for (size_t i = 0; i < ng; i++) {
         double v = fraction ? bucket_fraction(q, upper, g[i].b, g[i].n)
                             : group_quantile(ev, e->call.args[1], &g[i], q);
-        o.s[o.n++] = (struct ev_sample){g[i].ls, v, ts, true};
+        o.s[o.n++] = (struct ev_sample){g[i].ls, v, ts, true, 0};
     }
     return o;
 }
@@ -662,7 +664,7 @@ static struct ev_value histogram_quantiles(struct evaluator *ev, const struct pr
         for (size_t i = 0; i < ng; i++) {
             double v = group_quantile(ev, e->call.args[0], &g[i], args[k].scalar);
             struct labels ls = lbl_set(ev->a, &g[i].ls, label, qs);
-            o.s[o.n++] = (struct ev_sample){ls, v, ts, true};
+            o.s[o.n++] = (struct ev_sample){ls, v, ts, true, 0};
         }
     }
     return o;
@@ -842,15 +844,15 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
         return (struct ev_value){.type = PROMQL_SCALAR,
                                  .scalar = args[0].n == 1 ? args[0].s[0].v : NAN};
     case PROMQL_FN_VECTOR:
-        o.s[o.n++] = (struct ev_sample){{NULL, 0}, args[0].scalar, ts, false};
+        o.s[o.n++] = (struct ev_sample){{NULL, 0}, args[0].scalar, ts, false, 0};
         return o;
     case PROMQL_FN_ABSENT:
         if (args[0].n == 0)
-            o.s[o.n++] = (struct ev_sample){absent_labels(ev, e->call.args[0]), 1, ts, false};
+            o.s[o.n++] = (struct ev_sample){absent_labels(ev, e->call.args[0]), 1, ts, false, 0};
         return o;
     case PROMQL_FN_ABSENT_OVER_TIME:
         if (args[0].nm == 0)
-            o.s[o.n++] = (struct ev_sample){absent_labels(ev, e->call.args[0]), 1, ts, false};
+            o.s[o.n++] = (struct ev_sample){absent_labels(ev, e->call.args[0]), 1, ts, false, 0};
         return o;
     case PROMQL_FN_LABEL_REPLACE:
         return label_replace(ev, e, args);
@@ -891,8 +893,9 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
         bool own = a0->kind == PROMQL_EXPR_VECTOR_SELECTOR;
         o = vec_new(ev, args[0].n);
         for (size_t i = 0; i < args[0].n; i++)
-            o.s[o.n++] = (struct ev_sample){args[0].s[i].ls,
-                                            (double)(own ? args[0].s[i].t : ts) / 1000, ts, true};
+            o.s[o.n++] =
+                (struct ev_sample){args[0].s[i].ls, (double)(own ? args[0].s[i].t : ts) / 1000, ts,
+                                   true, args[0].s[i].sid};
         return o;
     }
     case PROMQL_FN_HISTOGRAM_QUANTILE:
@@ -933,7 +936,7 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
         struct ev_value in;
         if (nargs == 0) {
             in = vec_new(ev, 1);
-            in.s[in.n++] = (struct ev_sample){{NULL, 0}, (double)ts / 1000, ts, false};
+            in.s[in.n++] = (struct ev_sample){{NULL, 0}, (double)ts / 1000, ts, false, 0};
         } else {
             in = args[0];
         }
@@ -950,7 +953,7 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
             double v = simple(id, in.s[i].v, p, &keep);
             if (id == PROMQL_FN_CLAMP)
                 v = isnan(in.s[i].v) ? in.s[i].v : fmax(p[0], fmin(p[1], in.s[i].v));
-            o.s[o.n++] = (struct ev_sample){in.s[i].ls, v, ts, true};
+            o.s[o.n++] = (struct ev_sample){in.s[i].ls, v, ts, true, in.s[i].sid};
         }
         check_dropped_dups(ev, &o);
         return o;
@@ -1147,7 +1150,7 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
             ev_fail(ev, "function %s is not supported", e->call.func->name);
         }
         if (ok)
-            o.s[o.n++] = (struct ev_sample){s->ls, v, ts, drop};
+            o.s[o.n++] = (struct ev_sample){s->ls, v, ts, drop, s->sid};
     }
     check_dropped_dups(ev, &o);
     return o;

@@ -346,7 +346,7 @@ struct ev_value ev_info(struct evaluator *ev, const struct promql_expr *e, int64
             sbuf_free(&key);
             ev_fail(ev, "vector cannot contain metrics with the same labelset");
         }
-        o.s[o.n++] = (struct ev_sample){ls, base.s[i].v, ts, base.s[i].drop};
+        o.s[o.n++] = (struct ev_sample){ls, base.s[i].v, ts, base.s[i].drop, 0};
     }
     sbuf_free(&key);
     return o;

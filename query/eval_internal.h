@@ -28,6 +28,7 @@ struct ev_sample {
     double v;
     int64_t t;
     bool drop;
+    uint32_t sid; /* the label set's identity (see below), 0 if none */
 };
 
 /* One series of a range vector: the points in the window, stale markers
@@ -38,7 +39,18 @@ struct ev_series {
     const double *v;
     size_t n;
     bool drop;
+    uint32_t sid;
 };
+
+/* Label set identities (sid).  A label set that lives as long as the query
+ * — a selector's series, an aggregation group's labels — gets a number
+ * (ev_sid_new), and samples that carry it unchanged carry the number too,
+ * so that what is worked out from labels (an aggregation group, a result
+ * series) is looked up by number at the next step instead of by building
+ * and hashing a key.  Equal sids mean equal label sets (not the converse:
+ * lookups by sid fall back to the key once per sid).  Whoever changes a
+ * sample's labels must clear its sid; positional initializers leave it 0,
+ * which is always correct, only slower. */
 
 struct ev_value {
     enum promql_type type;
@@ -68,6 +80,14 @@ struct ev_node {
      * series are read at; offset_ms holds its offset */
     bool at_set;
     int64_t at_ms;
+    /* selectors: per preloaded series the window of the last step, which
+     * the next (later) step slides forward instead of searching anew;
+     * cur_t is the last reference time, cur_lo/cur_hi first/last index */
+    bool cur_valid;
+    int64_t cur_t;
+    size_t *cur_lo, *cur_hi;
+    /* aggregations: groups remembered by input sid (eval_agg.c) */
+    struct ev_agg_cache *agg;
 };
 
 struct evaluator {
@@ -88,6 +108,7 @@ struct evaluator {
     const char *query;         /* text, for annotation positions */
     size_t step_index;         /* of the outer step being evaluated */
     bool delayed_name_removal; /* promql_eval_opts.delayed_name_removal */
+    uint32_t nsids;            /* label set identities handed out */
 };
 
 _Noreturn void ev_fail(struct evaluator *ev, const char *fmt, ...)
@@ -97,6 +118,8 @@ void ev_warn(struct evaluator *ev, bool info, const struct promql_expr *at, cons
 struct ev_node *ev_node_get(struct evaluator *ev, const struct promql_expr *e);
 struct ev_value ev_eval(struct evaluator *ev, const struct promql_expr *e, int64_t ts);
 void *ev_alloc(struct evaluator *ev, size_t n);
+/* A new label set identity (never 0). */
+uint32_t ev_sid_new(struct evaluator *ev);
 void ev_check_samples(struct evaluator *ev, size_t n);
 /* Counts n samples read by a selector at the current step (statistics). */
 void ev_count_samples(struct evaluator *ev, size_t n);

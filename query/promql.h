@@ -40,6 +40,10 @@ struct promql_arena *promql_arena_new(void);
 void promql_arena_free(struct promql_arena *a);
 /* Zeroed memory aligned for any object; lives until promql_arena_free(). */
 void *promql_arena_alloc(struct promql_arena *a, size_t n);
+/* Forgets everything allocated (as free + new) but keeps the memory, in
+ * one block as large as all of it was, so that work of the same size
+ * again (the next step of a range query) allocates nothing. */
+void promql_arena_reset(struct promql_arena *a);
 /* Copies n bytes and appends a NUL. */
 char *promql_arena_strndup(struct promql_arena *a, const char *s, size_t n);
 /* Bytes handed out so far (for query statistics and limits). */

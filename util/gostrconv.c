@@ -8,8 +8,7 @@
  * ParseInt(s, 0, 64) with a ParseFloat fallback.  A client that compares
  * our output with Prometheus's sees the same bytes only if each of those
  * rules is followed, so each gets a function here.  Shortest float digits
- * are found as util/sbuf.c finds them: the fewest %.*e digits that read
- * back to the same double, which is what Go's algorithm yields. */
+ * come from util/gofloat.c, a port of Go's own Ryū. */
 #include <ctype.h>
 #include <errno.h>
 #include <float.h>
@@ -230,109 +229,7 @@ void go_format_unicode(struct sbuf *b, int32_t r)
 
 /* ---- Floats ----------------------------------------------------------- */
 
-/* Shortest round-trip digits of |v| (finite, non-zero or zero) and the
- * decimal exponent of the first digit. */
-/* Digits of an integral |v| < 1e15, trailing zeros not counted. */
-static int integer_digits(double v)
-{
-    uint64_t u = (uint64_t)fabs(v);
-    int n = 0, zeros = 0;
-    bool lead = true;
-    while (u) {
-        if (lead && u % 10 == 0)
-            zeros++;
-        else
-            lead = false;
-        u /= 10;
-        n++;
-    }
-    return n - zeros > 0 ? n - zeros : 1;
-}
-
-int go_float_shortest_e(double v, char fmt, char *buf, size_t n)
-{
-    const char *f = fmt == 'E' ? "%.*E" : "%.*e";
-    if (v == 0 || (fabs(v) < 1e15 && v == (double)(int64_t)v)) {
-        int nd = v == 0 ? 1 : integer_digits(v);
-        snprintf(buf, n, f, nd - 1, v);
-        return nd;
-    }
-    if (fabs(v) < DBL_MIN) { /* subnormal: fewer bits, so search */
-        for (int nd = 1;; nd++) {
-            snprintf(buf, n, f, nd - 1, v);
-            if (nd == 17 || strtod(buf, NULL) == v)
-                return nd;
-        }
-    }
-    /* Any decimal of at most 15 significant digits survives a trip through
-     * a double (DBL_DIG), so if one reads back as v, rounding v to 15
-     * digits gives it, trailing zeros aside.  Otherwise the correctly
-     * rounded 16-digit decimal is the closest one and round-trips if any
-     * does; 17 digits always do. */
-    snprintf(buf, n, f, 14, v);
-    if (strtod(buf, NULL) == v) {
-        const char *e = strpbrk(buf, "eE");
-        int nd = 15;
-        for (const char *p = e - 1; nd > 1 && *p == '0'; p--)
-            nd--;
-        snprintf(buf, n, f, nd - 1, v);
-        return nd;
-    }
-    snprintf(buf, n, f, 15, v);
-    if (strtod(buf, NULL) == v)
-        return 16;
-    snprintf(buf, n, f, 16, v);
-    return 17;
-}
-
-static int shortest_digits(double v, char *digits, int *exp10)
-{
-    char tmp[40];
-    go_float_shortest_e(fabs(v), 'e', tmp, sizeof tmp);
-    int k = 0;
-    for (const char *p = tmp; *p && *p != 'e'; p++)
-        if (*p >= '0' && *p <= '9')
-            digits[k++] = *p;
-    digits[k] = '\0';
-    *exp10 = atoi(strchr(tmp, 'e') + 1);
-    while (k > 1 && digits[k - 1] == '0')
-        digits[--k] = '\0';
-    return k;
-}
-
-void go_format_float_f(struct sbuf *b, double v)
-{
-    if (isnan(v)) {
-        sbuf_puts(b, "NaN");
-        return;
-    }
-    if (isinf(v)) {
-        sbuf_puts(b, v > 0 ? "+Inf" : "-Inf");
-        return;
-    }
-    char digits[32];
-    int exp10;
-    int nd = shortest_digits(v, digits, &exp10);
-    if (signbit(v))
-        sbuf_putc(b, '-');
-    if (v == 0) {
-        sbuf_putc(b, '0');
-        return;
-    }
-    if (exp10 < 0) {
-        sbuf_puts(b, "0.");
-        for (int i = 0; i < -exp10 - 1; i++)
-            sbuf_putc(b, '0');
-        sbuf_puts(b, digits);
-        return;
-    }
-    for (int i = 0; i <= exp10; i++)
-        sbuf_putc(b, i < nd ? digits[i] : '0');
-    if (nd > exp10 + 1) {
-        sbuf_putc(b, '.');
-        sbuf_puts(b, digits + exp10 + 1);
-    }
-}
+/* Shortest digits and the 'f' / 'e' / 'g' layouts are in util/gofloat.c. */
 
 void go_format_float_v(struct sbuf *b, double v)
 {

@@ -23,8 +23,19 @@ int go_hex_digit(char c);
 char *go_format_float_exp(double v, char fmt, char *buf, size_t n);
 /* The shortest round-trip digits of finite v in C's %e form ("1.5e+07";
  * fmt 'E' for "1.5E+07") into buf; returns the number of significant
- * digits.  At most three formatting passes, one for integers. */
+ * digits (1 for zero).  util/gofloat.c. */
 int go_float_shortest_e(double v, char fmt, char *buf, size_t n);
+/* The shortest digits of finite |v| as Go's strconv finds them (Ryū), with
+ * the value 0.d1d2... × 10^dp; digits (32 bytes) is NUL-terminated, without
+ * leading or trailing zeros; returns their count, 0 for zero. */
+int go_float_digits(double v, char *digits, int *dp);
+/* strconv.FormatFloat(v, 'f', -1, 64) and (v, 'g', -1, 64) into out, which
+ * has room for GO_FLOAT_F_MAX / GO_FLOAT_G_MAX bytes; no NUL; returns the
+ * length.  "NaN", "+Inf", "-Inf" as Prometheus prints them. */
+#define GO_FLOAT_F_MAX 352
+#define GO_FLOAT_G_MAX 32
+size_t go_float_f(char *out, double v);
+size_t go_float_g(char *out, double v);
 
 /* Go's strconv.Quote / QuoteRune and fmt's %q, %.10q and %#U. */
 void go_quote(struct sbuf *b, const char *s, size_t n);

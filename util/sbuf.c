@@ -1,9 +1,9 @@
 /* sbuf.c — growable byte buffers and checked allocation.
  *
- * Growth doubles the capacity so appends are amortised O(1).  Floats are
- * printed with the fewest digits that read back to the same double (%.17g
- * is the most needed), as Go's strconv.FormatFloat(v, 'g', -1, 64)
- * does and therefore what Prometheus prints. */
+ * Growth doubles the capacity so appends are amortised O(1).  Floats
+ * (sbuf_put_float) are printed by util/gofloat.c with the fewest digits
+ * that read back to the same double, as Go's strconv.FormatFloat(v, 'g',
+ * -1, 64) does and therefore what Prometheus prints. */
 #include "util/sbuf.h"
 #include "util/gostrconv.h"
 
@@ -109,11 +109,21 @@ void sbuf_put_json_string(struct sbuf *b, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         switch (c) {
-        case '"': sbuf_append(b, "\\\"", 2); break;
-        case '\\': sbuf_append(b, "\\\\", 2); break;
-        case '\n': sbuf_append(b, "\\n", 2); break;
-        case '\r': sbuf_append(b, "\\r", 2); break;
-        case '\t': sbuf_append(b, "\\t", 2); break;
+        case '"':
+            sbuf_append(b, "\\\"", 2);
+            break;
+        case '\\':
+            sbuf_append(b, "\\\\", 2);
+            break;
+        case '\n':
+            sbuf_append(b, "\\n", 2);
+            break;
+        case '\r':
+            sbuf_append(b, "\\r", 2);
+            break;
+        case '\t':
+            sbuf_append(b, "\\t", 2);
+            break;
         default:
             if (c < 0x20) {
                 char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
@@ -124,32 +134,6 @@ void sbuf_put_json_string(struct sbuf *b, const char *s, size_t n)
         }
     }
     sbuf_putc(b, '"');
-}
-
-void sbuf_put_float(struct sbuf *b, double v)
-{
-    if (isnan(v)) {
-        sbuf_puts(b, "NaN");
-        return;
-    }
-    if (isinf(v)) {
-        sbuf_puts(b, v > 0 ? "+Inf" : "-Inf");
-        return;
-    }
-    /* Shortest digit count that round-trips, found in %e form so the
-     * decimal exponent comes out too. */
-    char tmp[40];
-    int digits = go_float_shortest_e(v, 'e', tmp, sizeof tmp);
-    int exp10 = atoi(strchr(tmp, 'e') + 1);
-    /* Go's 'g' with shortest precision switches to exponent form when the
-     * exponent is < -4 or >= 6 (its eprec is 6 for shortest output). */
-    if (exp10 < -4 || exp10 >= 6) {
-        sbuf_puts(b, tmp);
-        return;
-    }
-    int frac = digits - 1 - exp10;
-    snprintf(tmp, sizeof tmp, "%.*f", frac > 0 ? frac : 0, v);
-    sbuf_puts(b, tmp);
 }
 
 void sbuf_reset(struct sbuf *b)

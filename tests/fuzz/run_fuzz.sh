@@ -12,9 +12,9 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 target=$1 secs=$2 out=$3
 mkdir -p "$out/corpus-$target"
 case $target in
-textparse) sources=("$src"/scrape/textparse*.c "$src"/util/sbuf.c "$src"/util/gostrconv.c) ;;
+textparse) sources=("$src"/scrape/textparse*.c "$src"/util/sbuf.c "$src"/util/gostrconv.c "$src"/util/gofloat.c) ;;
 promql) sources=("$src"/query/{lex,parse,parse_duration,check,print,pretty,functions,arena,gostr,regex,ast_json}.c
-               "$src"/util/sbuf.c "$src"/util/gostrconv.c "$src"/util/duration.c) ;;
+               "$src"/util/sbuf.c "$src"/util/gostrconv.c "$src"/util/gofloat.c "$src"/util/duration.c) ;;
 *) echo "unknown fuzz target $target" >&2; exit 2 ;;
 esac
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

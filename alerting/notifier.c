@@ -333,7 +333,6 @@ static struct amreq *amreq_new(struct notifier *n, struct batch *b, size_t set,
     r->latency = am->latency;
     r->easy = curl_easy_init();
     CURL *e = r->easy;
-    curl_easy_setopt(e, CURLOPT_URL, r->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -348,6 +347,7 @@ static struct amreq *amreq_new(struct notifier *n, struct batch *b, size_t set,
     if (httpc_config_apply(e, &s->cfg->http, &r->hdrs, msg, sizeof msg) < 0)
         log_error(n->log, "notifier", "Setting up the HTTP client failed", "alertmanager", r->url,
                   "err", msg);
+    httpc_url_apply(e, r->url, &s->cfg->http, &r->hdrs);
     r->hdrs.request = curl_slist_append(r->hdrs.request, "Content-Type: application/json");
     r->hdrs.request = curl_slist_append(r->hdrs.request, "Expect:");
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs.request);

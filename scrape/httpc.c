@@ -194,9 +194,45 @@ int httpc_config_apply(CURL *e, const struct prom_http_client *hc, struct httpc_
     return st.rc;
 }
 
+void httpc_url_apply(CURL *e, const char *url, const struct prom_http_client *hc,
+                     struct httpc_headers *h)
+{
+    const char *sn = hc ? hc->tls_config.server_name : NULL;
+    CURLU *u = sn && *sn && strncmp(url, "https://", 8) == 0 ? curl_url() : NULL;
+    char *host = NULL, *port = NULL, *rewritten = NULL;
+    if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+        curl_url_set(u, CURLUPART_HOST, sn, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_URL, &rewritten, 0) != CURLUE_OK) {
+        curl_easy_setopt(e, CURLOPT_URL, url);
+    } else {
+        struct sbuf b = SBUF_INIT;
+        sbuf_printf(&b, "%s:%s:%s:%s", sn, port, host, port);
+        h->connect_to = curl_slist_append(h->connect_to, b.data);
+        sbuf_reset(&b);
+        /* Go sends the URL's host (with its port when the URL has one). */
+        char *explicit_port = NULL;
+        curl_url_get(u, CURLUPART_PORT, &explicit_port, 0);
+        sbuf_printf(&b, "Host: %s%s%s", host, explicit_port ? ":" : "",
+                    explicit_port ? explicit_port : "");
+        h->request = curl_slist_append(h->request, b.data);
+        sbuf_free(&b);
+        curl_free(explicit_port);
+        curl_easy_setopt(e, CURLOPT_URL, rewritten);
+        curl_easy_setopt(e, CURLOPT_CONNECT_TO, h->connect_to);
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_free(rewritten);
+    if (u)
+        curl_url_cleanup(u);
+}
+
 void httpc_headers_free(struct httpc_headers *h)
 {
     curl_slist_free_all(h->request);
     curl_slist_free_all(h->proxy);
+    curl_slist_free_all(h->connect_to);
     h->request = h->proxy = NULL;
 }

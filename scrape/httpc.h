@@ -19,7 +19,11 @@
  *   follow_redirects, enable_http2
  *
  * Secret files are read at every call, so a rotated token is picked up by
- * the next request, as in Go.  Not done: oauth2, tls server_name, sigv4.
+ * the next request, as in Go.  tls_config.server_name works as Go's
+ * ServerName (SNI and certificate check) through curl's CONNECT_TO: the
+ * handle asks for https://<server_name>:<port>/... but connects to the
+ * URL's host, and the Host header stays the URL's.  Not done: oauth2,
+ * sigv4.
  *
  * Plain functions; any thread, on a handle that thread owns. */
 #ifndef VIGIL_SCRAPE_HTTPC_H
@@ -33,8 +37,9 @@
 
 /* Header lists a handle points at: they must outlive its transfers. */
 struct httpc_headers {
-    struct curl_slist *request; /* the caller appends its own, then sets CURLOPT_HTTPHEADER */
-    struct curl_slist *proxy;   /* proxy_connect_header; set on the handle by the apply */
+    struct curl_slist *request;    /* the caller appends its own, then sets CURLOPT_HTTPHEADER */
+    struct curl_slist *proxy;      /* proxy_connect_header; set on the handle by the apply */
+    struct curl_slist *connect_to; /* tls server_name's CONNECT_TO entry */
 };
 
 /* Sets the options of hc on e and appends header lines to h->request.
@@ -42,7 +47,12 @@ struct httpc_headers {
  * file cannot be read (the rest is still applied, with an empty secret). */
 int httpc_config_apply(CURL *e, const struct prom_http_client *hc, struct httpc_headers *h,
                        char *err, size_t errsize);
-/* Frees both lists and empties h (for a handle that is reset or freed). */
+/* Sets the request URL on e, honouring hc's tls_config.server_name for
+ * https URLs (see above; a Host header goes to h->request).  Call after
+ * httpc_config_apply and before setting CURLOPT_HTTPHEADER. */
+void httpc_url_apply(CURL *e, const char *url, const struct prom_http_client *hc,
+                     struct httpc_headers *h);
+/* Frees the lists and empties h (for a handle that is reset or freed). */
 void httpc_headers_free(struct httpc_headers *h);
 
 #endif

@@ -296,7 +296,6 @@ static void easy_setup(struct sloop *l)
 {
     const struct prom_scrape_config *cfg = l->job->cfg;
     CURL *e = l->easy;
-    curl_easy_setopt(e, CURLOPT_URL, l->t.url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)l);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, l);
@@ -310,6 +309,7 @@ static void easy_setup(struct sloop *l)
     if (httpc_config_apply(e, &cfg->http, &l->hdrs, msg, sizeof msg) < 0)
         log_error(l->m->log, "scrape", "Setting up the HTTP client failed", "scrape_pool",
                   cfg->job_name, "target", l->t.url, "err", msg);
+    httpc_url_apply(e, l->t.url, &cfg->http, &l->hdrs);
     struct curl_slist **hdrs = &l->hdrs.request;
     *hdrs = curl_slist_append(*hdrs, "Accept:");
     struct sbuf acc = SBUF_INIT;

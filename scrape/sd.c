@@ -266,7 +266,6 @@ int sd_fetch_start(struct sd_fetch *f, struct sd_host *h, const char *url, const
         curl_easy_reset(f->easy);
     httpc_headers_free(&f->hdrs);
     CURL *e = f->easy;
-    curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, f);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fetch_on_body);
@@ -285,6 +284,7 @@ int sd_fetch_start(struct sd_fetch *f, struct sd_host *h, const char *url, const
         curl_easy_setopt(e, CURLOPT_PROXY, "");
         curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
     }
+    httpc_url_apply(e, url, hc, &f->hdrs);
     for (size_t i = 0; extra && extra[i]; i++)
         f->hdrs.request = curl_slist_append(f->hdrs.request, extra[i]);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->hdrs.request);

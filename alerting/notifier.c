@@ -35,6 +35,7 @@
 #include "alerting/notifier_internal.h"
 #include "scrape/httpc.h"
 #include "util/uvcurl.h"
+#include "util/httpstatus.h"
 
 struct batch;
 
@@ -246,34 +247,6 @@ static size_t discard_body(char *p, size_t size, size_t nmemb, void *arg)
     return size * nmemb;
 }
 
-static const char *status_text(long code)
-{
-    switch (code) {
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 429:
-        return "Too Many Requests";
-    case 500:
-        return "Internal Server Error";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return "";
-    }
-}
-
 /* One request is over: metrics as Go's sendAll goroutine counts them. */
 static void amreq_finish(struct notifier *n, struct amreq *r, CURLcode res, const char *early_err)
 {
@@ -290,7 +263,8 @@ static void amreq_finish(struct notifier *n, struct amreq *r, CURLcode res, cons
     } else {
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
         if (code / 100 != 2)
-            snprintf(err, sizeof err, "bad response status %ld %s", code, status_text(code));
+            snprintf(err, sizeof err, "bad response status %ld %s", code,
+                     http_status_text((int)code));
     }
     if (err[0]) {
         char cnt[32];

@@ -450,10 +450,14 @@ int ydec_fail(struct ydec *d, const struct ynode *n, const char *fmt, ...)
 static const char *kind_name(const struct ynode *n)
 {
     switch (n->kind) {
-    case YNODE_SEQ: return "a list";
-    case YNODE_MAP: return "a mapping";
-    case YNODE_NULL: return "null";
-    default: return "a scalar";
+    case YNODE_SEQ:
+        return "a list";
+    case YNODE_MAP:
+        return "a mapping";
+    case YNODE_NULL:
+        return "null";
+    default:
+        return "a scalar";
     }
 }
 
@@ -713,6 +717,25 @@ int ydec_strmap(struct ydec *d, const struct ynode *n, void *out)
         m->n++;
     }
     return 0;
+}
+
+void ystrmap_set(struct ystrmap *m, const char *k, const char *v)
+{
+    size_t i = 0;
+    while (i < m->n && strcmp(m->keys[i], k) < 0)
+        i++;
+    if (i < m->n && strcmp(m->keys[i], k) == 0) {
+        free(m->values[i]);
+        m->values[i] = xstrdup(v);
+        return;
+    }
+    m->keys = xrealloc(m->keys, (m->n + 1) * sizeof *m->keys);
+    m->values = xrealloc(m->values, (m->n + 1) * sizeof *m->values);
+    memmove(m->keys + i + 1, m->keys + i, (m->n - i) * sizeof *m->keys);
+    memmove(m->values + i + 1, m->values + i, (m->n - i) * sizeof *m->values);
+    m->keys[i] = xstrdup(k);
+    m->values[i] = xstrdup(v);
+    m->n++;
 }
 
 const char *ystrmap_get(const struct ystrmap *m, const char *key)

@@ -23,10 +23,10 @@ enum ynode_kind { YNODE_NULL, YNODE_SCALAR, YNODE_SEQ, YNODE_MAP };
 
 struct ynode {
     enum ynode_kind kind;
-    int line, col;  /* 1-based position of the node's start */
-    const char *s;  /* scalar text (NUL-terminated); NULL for other kinds */
-    bool quoted;    /* scalar was quoted: "null" / "~" / "" stay strings */
-    size_t n;       /* seq: item count; map: pair count */
+    int line, col;        /* 1-based position of the node's start */
+    const char *s;        /* scalar text (NUL-terminated); NULL for other kinds */
+    bool quoted;          /* scalar was quoted: "null" / "~" / "" stay strings */
+    size_t n;             /* seq: item count; map: pair count */
     struct ynode **items; /* seq: items[i]; map: items[2i] key, items[2i+1] value */
 };
 
@@ -75,8 +75,14 @@ struct yfield {
     ydec_fn decode;
     size_t offset;
 };
-#define YFIELD(type, member, fn) {#member, fn, offsetof(type, member)}
-#define YFIELD_NAMED(name, type, member, fn) {name, fn, offsetof(type, member)}
+#define YFIELD(type, member, fn)                                                                   \
+    {                                                                                              \
+#member, fn, offsetof(type, member)                                                        \
+    }
+#define YFIELD_NAMED(name, type, member, fn)                                                       \
+    {                                                                                              \
+        name, fn, offsetof(type, member)                                                           \
+    }
 
 /* Decodes a mapping against a NULL-name-terminated field table into obj.
  * Unknown keys and duplicate keys are errors, as in Prometheus's strict
@@ -87,13 +93,13 @@ int ydec_map(struct ydec *d, const struct ynode *n, const struct yfield *fields,
 
 /* Primitive decoders, usable in field tables.  Strings are xstrdup'd (the
  * previous value, if any, is freed). */
-int ydec_string(struct ydec *d, const struct ynode *n, void *out);         /* char ** */
-int ydec_bool(struct ydec *d, const struct ynode *n, void *out);           /* bool * */
-int ydec_int(struct ydec *d, const struct ynode *n, void *out);            /* int64_t * */
-int ydec_uint(struct ydec *d, const struct ynode *n, void *out);           /* uint64_t * (>= 0) */
-int ydec_float(struct ydec *d, const struct ynode *n, void *out);          /* double * */
-int ydec_duration(struct ydec *d, const struct ynode *n, void *out);       /* int64_t * ms */
-int ydec_bytesize(struct ydec *d, const struct ynode *n, void *out);       /* int64_t * */
+int ydec_string(struct ydec *d, const struct ynode *n, void *out);   /* char ** */
+int ydec_bool(struct ydec *d, const struct ynode *n, void *out);     /* bool * */
+int ydec_int(struct ydec *d, const struct ynode *n, void *out);      /* int64_t * */
+int ydec_uint(struct ydec *d, const struct ynode *n, void *out);     /* uint64_t * (>= 0) */
+int ydec_float(struct ydec *d, const struct ynode *n, void *out);    /* double * */
+int ydec_duration(struct ydec *d, const struct ynode *n, void *out); /* int64_t * ms */
+int ydec_bytesize(struct ydec *d, const struct ynode *n, void *out); /* int64_t * */
 
 /* A list of owned strings. */
 struct ystrlist {
@@ -111,6 +117,8 @@ struct ystrmap {
 };
 int ydec_strmap(struct ydec *d, const struct ynode *n, void *out); /* struct ystrmap * */
 const char *ystrmap_get(const struct ystrmap *m, const char *key);
+/* Sets key to value (both copied), keeping the map sorted. */
+void ystrmap_set(struct ystrmap *m, const char *key, const char *value);
 void ystrmap_free(struct ystrmap *m);
 
 /* Decodes a sequence by calling item() for each element into a growing

@@ -81,7 +81,7 @@ static void put_at(struct sbuf *b, const struct promql_time_mods *m)
         sbuf_puts(b, "null");
 }
 
-static const char *type_word(enum promql_type t)
+const char *promql_type_raw_name(enum promql_type t)
 {
     switch (t) {
     case PROMQL_SCALAR:
@@ -92,9 +92,10 @@ static const char *type_word(enum promql_type t)
         return "matrix";
     case PROMQL_STRING:
         return "string";
-    default:
-        return "none";
+    case PROMQL_NONE:
+        break;
     }
+    return "none";
 }
 
 static const char *card_name(enum promql_card c)
@@ -124,11 +125,11 @@ static void call_json(const struct promql_expr *e, struct sbuf *b)
     }
     sbuf_puts(b, "],\"func\":{\"argTypes\":[");
     for (int i = 0; i < f->nargs; i++)
-        sbuf_printf(b, "%s\"%s\"", i ? "," : "", type_word(f->arg_types[i]));
+        sbuf_printf(b, "%s\"%s\"", i ? "," : "", promql_type_raw_name(f->arg_types[i]));
     sbuf_puts(b, "],\"name\":");
     put_str(b, f->name);
     sbuf_printf(b, ",\"returnType\":\"%s\",\"variadic\":%d},\"type\":\"call\"}",
-                type_word(f->return_type), f->variadic);
+                promql_type_raw_name(f->return_type), f->variadic);
 }
 
 static void binary_json(const struct promql_expr *e, struct sbuf *b)

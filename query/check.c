@@ -19,24 +19,6 @@
 
 static void check_node(struct parser *p, struct promql_expr *e);
 
-/* Prometheus's ValueType string, used raw in one message. */
-static const char *type_raw_name(enum promql_type t)
-{
-    switch (t) {
-    case PROMQL_SCALAR:
-        return "scalar";
-    case PROMQL_VECTOR:
-        return "vector";
-    case PROMQL_MATRIX:
-        return "matrix";
-    case PROMQL_STRING:
-        return "string";
-    case PROMQL_NONE:
-        break;
-    }
-    return "none";
-}
-
 static bool is_space_byte(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -286,7 +268,7 @@ static void check_node(struct parser *p, struct promql_expr *e)
         if (e->subquery.expr->type != PROMQL_VECTOR)
             parser_fail(p, e->pos.start, e->pos.end,
                         "subquery is only allowed on instant vector, got %s instead",
-                        type_raw_name(e->subquery.expr->type));
+                        promql_type_raw_name(e->subquery.expr->type));
         break;
     case PROMQL_EXPR_MATRIX_SELECTOR:
         check_node(p, e->matrix.vs);

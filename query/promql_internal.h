@@ -206,12 +206,14 @@ struct promql_expr *parse_offset_duration(struct parser *p);
 int64_t duration_seconds_to_ms(double seconds);
 bool duration_literal_out_of_range(double seconds);
 
+/* ast_json.c: Prometheus's ValueType strings ("scalar", "vector",
+ * "matrix", "string"), as its messages and parse_query print them. */
+const char *promql_type_raw_name(enum promql_type t);
+
 /* check.c: Prometheus's checkAST, run once the whole query parsed. */
 void check_expr(struct parser *p, const struct promql_expr *e);
 
 /* ---- Helpers (gostr.c) ------------------------------------------------ */
-
-
 
 /* Prometheus's strutil.Unquote for a lexed STRING token (quotes included).
  * Returns the value in the arena, its length in *len; NULL on error. */
@@ -221,7 +223,6 @@ char *go_unquote(struct promql_arena *a, const char *s, size_t n, size_t *len);
 int model_duration_parse(const char *s, size_t n, int64_t *ns, char *err, size_t errsz);
 /* model.Duration.String() of a millisecond count (y and w only when exact). */
 void model_duration_format(struct sbuf *b, int64_t ms);
-
 
 /* Label names that need no quotes: [a-zA-Z_][a-zA-Z0-9_]* */
 bool label_name_is_legacy(const char *s);

@@ -39,6 +39,7 @@
 #include "scrape/sd.h"
 #include "scrape/scrape_internal.h"
 #include "util/uvcurl.h"
+#include "util/httpstatus.h"
 
 struct sjob;
 
@@ -113,34 +114,6 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
-static const char *reason_phrase(long code)
-{
-    switch (code) {
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 500:
-        return "Internal Server Error";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return "";
-    }
-}
-
 /* The exposition format from the Content-Type, or the job's fallback.
  * 0, or -1 with err. */
 static int pick_format(const struct prom_scrape_config *cfg, const char *ct,
@@ -205,7 +178,8 @@ static void scrape_finish(struct sloop *l, CURLcode res, const char *forced)
         else
             snprintf(err, sizeof err, "%s", l->errbuf[0] ? l->errbuf : curl_easy_strerror(res));
     } else if (code != 200) {
-        snprintf(err, sizeof err, "server returned HTTP status %ld %s", code, reason_phrase(code));
+        snprintf(err, sizeof err, "server returned HTTP status %ld %s", code,
+                 http_status_text((int)code));
     } else {
         char *ct = NULL;
         curl_easy_getinfo(l->easy, CURLINFO_CONTENT_TYPE, &ct);

@@ -16,28 +16,9 @@
 
 /* ---- Groups ---- */
 
-static void strmap_set(struct ystrmap *m, const char *k, const char *v)
-{
-    size_t i = 0;
-    while (i < m->n && strcmp(m->keys[i], k) < 0)
-        i++;
-    if (i < m->n && strcmp(m->keys[i], k) == 0) {
-        free(m->values[i]);
-        m->values[i] = xstrdup(v);
-        return;
-    }
-    m->keys = xrealloc(m->keys, (m->n + 1) * sizeof *m->keys);
-    m->values = xrealloc(m->values, (m->n + 1) * sizeof *m->values);
-    memmove(m->keys + i + 1, m->keys + i, (m->n - i) * sizeof *m->keys);
-    memmove(m->values + i + 1, m->values + i, (m->n - i) * sizeof *m->values);
-    m->keys[i] = xstrdup(k);
-    m->values[i] = xstrdup(v);
-    m->n++;
-}
-
 void sd_label_put(struct prom_target_group *g, const char *name, const char *value)
 {
-    strmap_set(&g->labels, name, value);
+    ystrmap_set(&g->labels, name, value);
 }
 
 struct prom_target_group *sd_groups_add(struct sd_groups *gs, const char *source)
@@ -70,7 +51,7 @@ void sd_groups_copy(struct sd_groups *dst, const struct sd_groups *src)
             g->targets.v[k] = xstrdup(s->targets.v[k]);
         g->targets.n = s->targets.n;
         for (size_t k = 0; k < s->labels.n; k++)
-            strmap_set(&g->labels, s->labels.keys[k], s->labels.values[k]);
+            ystrmap_set(&g->labels, s->labels.keys[k], s->labels.values[k]);
     }
 }
 

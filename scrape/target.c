@@ -338,26 +338,6 @@ static int node_fail(char *err, size_t errsize, const char *path, const struct y
     return -1;
 }
 
-/* The strmap is kept sorted by key (ystrmap's contract). */
-static void strmap_put(struct ystrmap *m, const char *k, const char *v)
-{
-    size_t i = 0;
-    while (i < m->n && strcmp(m->keys[i], k) < 0)
-        i++;
-    if (i < m->n && strcmp(m->keys[i], k) == 0) {
-        free(m->values[i]);
-        m->values[i] = xstrdup(v);
-        return;
-    }
-    m->keys = xrealloc(m->keys, (m->n + 1) * sizeof *m->keys);
-    m->values = xrealloc(m->values, (m->n + 1) * sizeof *m->values);
-    memmove(m->keys + i + 1, m->keys + i, (m->n - i) * sizeof *m->keys);
-    memmove(m->values + i + 1, m->values + i, (m->n - i) * sizeof *m->values);
-    m->keys[i] = xstrdup(k);
-    m->values[i] = xstrdup(v);
-    m->n++;
-}
-
 /* One {targets, labels} mapping; meta_name = meta_value is added (the
  * file's path, the http_sd URL). */
 static int decode_group(const char *path, bool strict, const struct ynode *n, const char *meta_name,
@@ -397,7 +377,7 @@ static int decode_group(const char *path, bool strict, const struct ynode *n, co
                 }
                 if (lv->kind != YNODE_SCALAR && !ynode_is_null(lv))
                     return node_fail(err, errsize, path, lv, "a label value must be a string");
-                strmap_put(&g->labels, lk->s, lv->kind == YNODE_SCALAR ? lv->s : "");
+                ystrmap_set(&g->labels, lk->s, lv->kind == YNODE_SCALAR ? lv->s : "");
             }
         } else if (strict) {
             char m[300];
@@ -408,7 +388,7 @@ static int decode_group(const char *path, bool strict, const struct ynode *n, co
             return node_fail(err, errsize, path, k, m);
         } /* JSON ignores unknown fields */
     }
-    strmap_put(&g->labels, meta_name, meta_value);
+    ystrmap_set(&g->labels, meta_name, meta_value);
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "alerting/rules.h"
 #include "query/promql.h"
 #include "server/server.h"
+#include "util/gostrconv.h"
 
 #define FILTER_MAX 64
 
@@ -29,27 +30,6 @@ struct rules_ctx {
     const struct rules_filter *f;
     size_t ngroups, nalerts;
 };
-
-/* strconv.FormatFloat(v, 'e', -1, 64): the shortest mantissa that reads
- * back as v, exponent with at least two digits. */
-static void go_float_e(struct sbuf *b, double v)
-{
-    if (isnan(v)) {
-        sbuf_puts(b, "NaN");
-        return;
-    }
-    if (isinf(v)) {
-        sbuf_puts(b, v > 0 ? "+Inf" : "-Inf");
-        return;
-    }
-    char buf[64];
-    for (int p = 0; p <= 17; p++) {
-        snprintf(buf, sizeof buf, "%.*e", p, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    sbuf_puts(b, buf);
-}
 
 static bool listed(const char *const *v, size_t n, const char *s)
 {
@@ -73,8 +53,9 @@ static void alert_json(struct sbuf *b, const struct alert_info *a)
         sbuf_puts(b, ",\"keepFiringSince\":");
         api_json_time(b, a->keep_firing_since_ms);
     }
+    char v[40];
     sbuf_puts(b, ",\"value\":\"");
-    go_float_e(b, a->value);
+    sbuf_puts(b, go_format_float_exp(a->value, 'e', v, sizeof v));
     sbuf_puts(b, "\"}");
 }
 

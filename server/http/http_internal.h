@@ -242,7 +242,8 @@ const char *http_req_str(const struct http_request *r, size_t off);
 void http_reply_plain(struct http_request *r, int status, const char *body);
 /* Completes out_head with the Connection header and the blank line. */
 void http_reply_head_finish(struct http_request *r, bool close);
-const char *http_status_text(int status);
+/* The reason phrase for a status line; "status code" when unknown. */
+const char *http_status_text_or_default(int status);
 
 /* ---- TLS sessions (tls.c) ---- */
 

@@ -17,57 +17,16 @@
  * the Content-Length of the body they do not send; 1xx, 204 and 304 carry
  * neither body nor Content-Length. */
 #include "server/http/http_internal.h"
+#include "util/httpstatus.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-static const struct {
-    int code;
-    const char *text;
-} reply_status_texts[] = {
-    {100, "Continue"},
-    {200, "OK"},
-    {201, "Created"},
-    {202, "Accepted"},
-    {204, "No Content"},
-    {206, "Partial Content"},
-    {301, "Moved Permanently"},
-    {302, "Found"},
-    {303, "See Other"},
-    {304, "Not Modified"},
-    {307, "Temporary Redirect"},
-    {308, "Permanent Redirect"},
-    {400, "Bad Request"},
-    {401, "Unauthorized"},
-    {403, "Forbidden"},
-    {404, "Not Found"},
-    {405, "Method Not Allowed"},
-    {406, "Not Acceptable"},
-    {408, "Request Timeout"},
-    {409, "Conflict"},
-    {410, "Gone"},
-    {411, "Length Required"},
-    {413, "Request Entity Too Large"},
-    {414, "Request URI Too Long"},
-    {415, "Unsupported Media Type"},
-    {422, "Unprocessable Entity"},
-    {429, "Too Many Requests"},
-    {431, "Request Header Fields Too Large"},
-    {500, "Internal Server Error"},
-    {501, "Not Implemented"},
-    {502, "Bad Gateway"},
-    {503, "Service Unavailable"},
-    {504, "Gateway Timeout"},
-};
-
-/* The reason phrase, as Go's http.StatusText; "status code" if unknown. */
-const char *http_status_text(int status)
+const char *http_status_text_or_default(int status)
 {
-    for (size_t i = 0; i < sizeof reply_status_texts / sizeof reply_status_texts[0]; i++)
-        if (reply_status_texts[i].code == status)
-            return reply_status_texts[i].text;
-    return "status code";
+    const char *t = http_status_text(status);
+    return *t ? t : "status code";
 }
 
 static bool reply_status_has_body(int status)
@@ -186,7 +145,7 @@ static bool reply_body_set(struct http_request *r, const void *body, size_t len,
 static void reply_head_build(struct http_request *r, const char *content_type, bool gzipped)
 {
     struct sbuf *h = &r->out_head;
-    const char *reason = http_status_text(r->status);
+    const char *reason = http_status_text_or_default(r->status);
     sbuf_reserve(h, 160 + r->extra.len);
     if (strcmp(reason, "status code") == 0)
         sbuf_printf(h, "HTTP/1.1 %d status code %d\r\n", r->status, r->status);
@@ -278,7 +237,7 @@ void http_reply_plain(struct http_request *r, int status, const char *body)
     if (body)
         sbuf_puts(&b, body);
     else
-        sbuf_printf(&b, "%d %s", status, http_status_text(status));
+        sbuf_printf(&b, "%d %s", status, http_status_text_or_default(status));
     size_t len = b.len;
     http_reply_take(r, status, "text/plain; charset=utf-8", sbuf_detach(&b), len);
 }

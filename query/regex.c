@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "query/promql_internal.h"
+#include "util/gostrconv.h"
 
 struct re {
     const char *s;
@@ -52,17 +53,6 @@ static char re_cur(const struct re *r)
 static bool re_isalnum(char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int re_unhex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Skips one rune (UTF-8 validity was checked up front). */
@@ -121,7 +111,7 @@ static bool re_escape_char(struct re *r)
             int nhex = 0;
             long v = 0;
             while (!re_at_end(r) && re_cur(r) != '}') {
-                int d = re_unhex(re_cur(r));
+                int d = go_hex_digit(re_cur(r));
                 if (d < 0 || (v = v * 16 + d) > 0x10FFFF)
                     return re_fail(r, "invalid escape sequence", r->s + start, r->i + 1 - start);
                 r->i++;
@@ -132,9 +122,9 @@ static bool re_escape_char(struct re *r)
             r->i++;
             return true;
         }
-        int x = re_unhex(re_cur(r));
+        int x = go_hex_digit(re_cur(r));
         r->i++;
-        int y = re_at_end(r) ? -1 : re_unhex(re_cur(r));
+        int y = re_at_end(r) ? -1 : go_hex_digit(re_cur(r));
         if (!re_at_end(r))
             r->i++;
         if (x >= 0 && y >= 0)

@@ -205,17 +205,6 @@ static void vars_push(struct parser *p, const char *name, size_t len)
 
 /* ---- Literals --------------------------------------------------------- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void put_utf8(struct sbuf *b, uint32_t r)
 {
     char u[4];
@@ -326,7 +315,7 @@ static int unquote(const char *s, size_t n, char q, struct sbuf *out)
             return -1;
         uint32_t v = 0;
         for (int k = 0; k < digits; k++) {
-            int d = hexval((unsigned char)s[i++]);
+            int d = go_hex_digit((char)(unsigned char)s[i++]);
             if (d < 0)
                 return -1;
             v = v * 16 + (uint32_t)d;
@@ -381,7 +370,7 @@ static bool parse_int(const char *s, bool *neg, uint64_t *u)
         return false;
     uint64_t v = 0;
     for (; *s; s++) {
-        int d = hexval((unsigned char)*s);
+        int d = go_hex_digit((char)(unsigned char)*s);
         if (d < 0 || d >= base)
             return false;
         if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)

@@ -15,6 +15,7 @@
  * is a space, %XX is decoded, and a bad escape is an error whose text
  * matches Go's ("invalid URL escape \"%zz\""). */
 #include "server/http/http_internal.h"
+#include "util/gostrconv.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -55,17 +56,6 @@ const char *http_req_str(const struct http_request *r, size_t off)
 
 /* ---- decoding ---- */
 
-static int req_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Appends the decoding of s[0..n) and a NUL to out.  form: '+' is a space.
  * On a bad escape returns -1 and, if err is given, Go's message. */
 static int req_unescape(struct sbuf *out, const char *s, size_t n, bool form, bool allow_nul,
@@ -76,8 +66,8 @@ static int req_unescape(struct sbuf *out, const char *s, size_t n, bool form, bo
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
         if (ch == '%') {
-            int hi = i + 1 < n ? req_hex(s[i + 1]) : -1;
-            int lo = i + 2 < n ? req_hex(s[i + 2]) : -1;
+            int hi = i + 1 < n ? go_hex_digit((char)s[i + 1]) : -1;
+            int lo = i + 2 < n ? go_hex_digit((char)s[i + 2]) : -1;
             if (hi < 0 || lo < 0 || (!allow_nul && hi == 0 && lo == 0)) {
                 if (err) {
                     size_t bad = n - i < 3 ? n - i : 3;

@@ -238,7 +238,7 @@ static void scrape_finish(struct sloop *l, CURLcode res, const char *forced)
     if (err[0])
         log_debug(m->log, "scrape", "Scrape failed", "scrape_pool", cfg->job_name, "target",
                   l->t.url, "err", err);
-    sbuf_reset(&l->body);
+    sbuf_free(&l->body); /* not kept between scrapes: a page's bytes per target */
 }
 
 /* uvcurl's done callback: a scrape's transfer is over. */

@@ -4,6 +4,7 @@
  * scrape_internal.h for the design; the rules follow Prometheus 3's
  * scrapeLoop.append, mutateSampleLabels, verifyLabelLimits and report. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,17 +13,20 @@
 
 #include "scrape/scrape_internal.h"
 
+/* One cached series: a single allocation of 41 bytes plus the raw series
+ * bytes (the key), which follow the header in place.  The label set is only
+ * held until the tsdb has given the series a ref. */
 struct centry {
-    struct centry *next; /* hash chain */
-    uint64_t hash;
-    char *key; /* raw series bytes */
-    size_t keylen;
-    uint64_t ref; /* 0 until the tsdb has given one */
-    struct label_set lbls; /* for the first append only: freed once ref is set */
-    bool dropped;   /* by metric_relabel_configs */
-    bool tracked;   /* staleness tracked in the attempt seen_iter */
-    bool prev_seen; /* tracked in the last successful scrape */
-    uint64_t seen_iter;
+    struct centry *next;    /* hash chain */
+    uint64_t hash;          /* XXH3 of key */
+    uint64_t ref;           /* 0 until the tsdb has given one */
+    struct label_set *lbls; /* for the first append only: freed once ref is set */
+    uint32_t seen_iter;     /* attempt that last saw it (compared for equality) */
+    uint32_t keylen;
+    bool dropped : 1;   /* by metric_relabel_configs */
+    bool tracked : 1;   /* staleness tracked in the attempt seen_iter */
+    bool prev_seen : 1; /* tracked in the last successful scrape */
+    char key[];         /* raw series bytes, keylen of them, not NUL-terminated */
 };
 
 #define N_REPORT 5
@@ -37,7 +41,7 @@ static const char *const report_names[N_REPORT] = {
 struct scrape_cache {
     struct centry **buckets;
     size_t nbuckets, n;
-    uint64_t iter;
+    uint32_t iter;
     struct centry **order; /* last good scrape's series, in page order */
     size_t norder, caporder;
     struct centry **next; /* this attempt's */
@@ -67,10 +71,18 @@ struct scrape_cache *scrape_cache_new(void)
     return c;
 }
 
+static void centry_lbls_free(struct centry *e)
+{
+    if (!e->lbls)
+        return;
+    label_set_free(e->lbls);
+    free(e->lbls);
+    e->lbls = NULL;
+}
+
 static void centry_free(struct centry *e)
 {
-    free(e->key);
-    label_set_free(&e->lbls);
+    centry_lbls_free(e);
     free(e);
 }
 
@@ -293,10 +305,14 @@ static struct centry *entry_build(struct scrape_cache *c, struct textparse *p,
         label_set_setn(ls, c->lt[i].name, c->lt[i].value, c->lt[i].value_len);
     }
     mutate_labels(c, ls, o->cfg->honor_labels);
-    struct centry *e = xcalloc(1, sizeof *e);
+    if (rawlen > UINT32_MAX) {
+        snprintf(err, errsize, "series of %zu bytes is too long", rawlen);
+        return NULL;
+    }
+    struct centry *e = xcalloc(1, offsetof(struct centry, key) + rawlen);
     e->hash = h;
-    e->key = xstrndup(raw, rawlen);
-    e->keylen = rawlen;
+    memcpy(e->key, raw, rawlen);
+    e->keylen = (uint32_t)rawlen;
     if (!relabel_apply(o->metric_rules, ls) || ls->n == 0) {
         e->dropped = true;
         return e;
@@ -305,14 +321,15 @@ static struct centry *entry_build(struct scrape_cache *c, struct textparse *p,
         centry_free(e);
         return NULL;
     }
-    label_set_copy(&e->lbls, ls);
+    e->lbls = xcalloc(1, sizeof *e->lbls);
+    label_set_copy(e->lbls, ls);
     return e;
 }
 
 static int append_entry(struct tsdb_appender *app, struct centry *e, int64_t t, double v, char *err,
                         size_t errsize)
 {
-    struct labels view = label_set_view(&e->lbls);
+    struct labels view = e->lbls ? label_set_view(e->lbls) : (struct labels){0};
     if (tsdb_append(app, &e->ref, e->ref ? NULL : &view, t, v) < 0) {
         snprintf(err, errsize, "%s", tsdb_appender_error(app));
         return -1;
@@ -487,8 +504,8 @@ void scrape_cache_iter_done(struct scrape_cache *c, bool ok)
             /* Once storage has given the series a ref (refs never change),
              * its label set is never needed again: the memory per cached
              * series is then the raw key and a few words. */
-            if (e->ref && e->lbls.v)
-                label_set_free(&e->lbls);
+            if (e->ref)
+                centry_lbls_free(e);
             pp = &e->next;
         }
     }

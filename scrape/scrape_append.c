@@ -13,12 +13,13 @@
 
 #include "scrape/scrape_internal.h"
 
-/* One cached series: a single allocation of 41 bytes plus the raw series
+/* One cached series: a single allocation of 33 bytes plus the raw series
  * bytes (the key), which follow the header in place.  The label set is only
- * held until the tsdb has given the series a ref. */
+ * held until the tsdb has given the series a ref.  The key's hash is not
+ * kept: a lookup compares length and bytes along a chain of ~1 entry, and
+ * growing the table hashes the keys again (cache_insert). */
 struct centry {
     struct centry *next;    /* hash chain */
-    uint64_t hash;          /* XXH3 of key */
     uint64_t ref;           /* 0 until the tsdb has given one */
     struct label_set *lbls; /* for the first append only: freed once ref is set */
     uint32_t seen_iter;     /* attempt that last saw it (compared for equality) */
@@ -117,12 +118,12 @@ size_t scrape_cache_size(const struct scrape_cache *c)
 static struct centry *cache_lookup(struct scrape_cache *c, uint64_t h, const char *k, size_t len)
 {
     for (struct centry *e = c->buckets[h & (c->nbuckets - 1)]; e; e = e->next)
-        if (e->hash == h && e->keylen == len && memcmp(e->key, k, len) == 0)
+        if (e->keylen == len && memcmp(e->key, k, len) == 0)
             return e;
     return NULL;
 }
 
-static void cache_insert(struct scrape_cache *c, struct centry *e)
+static void cache_insert(struct scrape_cache *c, struct centry *e, uint64_t h)
 {
     if (c->n + 1 > c->nbuckets) {
         size_t nb = c->nbuckets * 2;
@@ -130,15 +131,16 @@ static void cache_insert(struct scrape_cache *c, struct centry *e)
         for (size_t i = 0; i < c->nbuckets; i++)
             for (struct centry *x = c->buckets[i], *nx; x; x = nx) {
                 nx = x->next;
-                x->next = b[x->hash & (nb - 1)];
-                b[x->hash & (nb - 1)] = x;
+                size_t bi = XXH3_64bits(x->key, x->keylen) & (nb - 1);
+                x->next = b[bi];
+                b[bi] = x;
             }
         free(c->buckets);
         c->buckets = b;
         c->nbuckets = nb;
     }
-    e->next = c->buckets[e->hash & (c->nbuckets - 1)];
-    c->buckets[e->hash & (c->nbuckets - 1)] = e;
+    e->next = c->buckets[h & (c->nbuckets - 1)];
+    c->buckets[h & (c->nbuckets - 1)] = e;
     c->n++;
 }
 
@@ -286,7 +288,7 @@ static int check_series(const struct prom_scrape_config *cfg, const struct label
  * table) or NULL with err. */
 static struct centry *entry_build(struct scrape_cache *c, struct textparse *p,
                                   const struct scrape_page_opts *o, const char *raw, size_t rawlen,
-                                  uint64_t h, char *err, size_t errsize)
+                                  char *err, size_t errsize)
 {
     size_t need = textparse_label_count(p) + 1;
     if (need > c->ltcap) {
@@ -310,7 +312,6 @@ static struct centry *entry_build(struct scrape_cache *c, struct textparse *p,
         return NULL;
     }
     struct centry *e = xcalloc(1, offsetof(struct centry, key) + rawlen);
-    e->hash = h;
     memcpy(e->key, raw, rawlen);
     e->keylen = (uint32_t)rawlen;
     if (!relabel_apply(o->metric_rules, ls) || ls->n == 0) {
@@ -408,12 +409,12 @@ int scrape_append_page(struct tsdb_appender *app, struct scrape_cache *c,
             uint64_t h = XXH3_64bits(raw, rawlen);
             e = cache_lookup(c, h, raw, rawlen);
             if (!e) {
-                e = entry_build(c, &p, o, raw, rawlen, h, r->err, sizeof r->err);
+                e = entry_build(c, &p, o, raw, rawlen, r->err, sizeof r->err);
                 if (!e) {
                     rc = -1;
                     break;
                 }
-                cache_insert(c, e);
+                cache_insert(c, e, h);
                 if (!e->dropped)
                     r->series_added++;
             }
@@ -484,10 +485,23 @@ void scrape_append_report_stale(struct tsdb_appender *app, struct scrape_cache *
     }
 }
 
+/* Between scrapes the cache keeps its entries, the table and the page
+ * order; this attempt's seen refs and the spare order array are scratch
+ * (8 bytes a series each) and go. */
+static void cache_scratch_free(struct scrape_cache *c)
+{
+    free(c->seen_refs);
+    c->seen_refs = NULL;
+    c->nseen = c->capseen = 0;
+    free(c->next);
+    c->next = NULL;
+    c->nnext = c->capnext = 0;
+}
+
 void scrape_cache_iter_done(struct scrape_cache *c, bool ok)
 {
     if (!ok) {
-        c->nnext = 0;
+        cache_scratch_free(c);
         return;
     }
     for (size_t b = 0; b < c->nbuckets; b++) {
@@ -516,5 +530,5 @@ void scrape_cache_iter_done(struct scrape_cache *c, bool ok)
     c->norder = c->nnext;
     c->next = t;
     c->capnext = tcap;
-    c->nnext = 0;
+    cache_scratch_free(c);
 }

@@ -2,7 +2,19 @@
  * cache, sample-label mutation (honor_labels / exported_), metric
  * relabeling, limits, staleness and the report series.  See
  * scrape_internal.h for the design; the rules follow Prometheus 3's
- * scrapeLoop.append, mutateSampleLabels, verifyLabelLimits and report. */
+ * scrapeLoop.append, mutateSampleLabels, verifyLabelLimits and report.
+ *
+ * Memory.  The cache is the scrape side's cost per active series, so what
+ * it keeps between scrapes is: one allocation per series (a 33-byte entry
+ * with the raw key inline, no hash: see struct centry), the bucket array
+ * and the page-order array (8 bytes a series each).  Label sets are freed
+ * once storage has given the ref; the attempt's seen refs and the spare
+ * order array are freed after each scrape, as the loop frees its body and
+ * the appender its batch buffers (scrape.c, tsdb_append.c).  Measured with
+ * bench/scrape.sh 30 50 2000 5 (100k active series), whole process RSS:
+ * 998 B/series before (entries of 80 bytes plus a separate key, kept
+ * bodies and appender buffers, mapped LMDB pages), 517 after, with
+ * VictoriaMetrics at 1199 in the same run; CPU 0.83 -> 0.85 us/sample. */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>

@@ -14,7 +14,9 @@
  * bench/scrape.sh 30 50 2000 5 (100k active series), whole process RSS:
  * 998 B/series before (entries of 80 bytes plus a separate key, kept
  * bodies and appender buffers, mapped LMDB pages), 517 after, with
- * VictoriaMetrics at 1199 in the same run; CPU 0.83 -> 0.85 us/sample. */
+ * VictoriaMetrics at 1199 in the same run; CPU 0.83 -> 0.85 us/sample.
+ * bench/scrape.sh 30 100 2000 5 after: Vigil 429, VictoriaMetrics 758,
+ * Prometheus 2192 B/series (an earlier 60 s run before: 921, 726, 2288). */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>

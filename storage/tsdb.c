@@ -641,6 +641,7 @@ static void *flusher_main(void *arg)
             tsdb_retention_size(db);
         }
         pthread_mutex_unlock(&db->maint_mu);
+        tsdb_env_pages_release(db, round % TSDB_HOUSEKEEP_EVERY == 0);
     }
     return NULL;
 }

@@ -63,11 +63,44 @@ struct tsdb_appender *tsdb_appender_new(struct tsdb *db)
     return a;
 }
 
+/* What an idle appender may keep of each buffer.  A scrape target's
+ * appender is idle between scrapes, nearly all the time, and its buffers
+ * are sized by its page (24 bytes per staged sample, the WAL record, the
+ * label bytes of a first scrape's new series): kept, they cost ~60 bytes
+ * per active series at 2000 series a target.  Allocating them again per
+ * batch is a few reallocs against thousands of samples parsed. */
+#define APPENDER_IDLE_BYTES 4096
+
+static void appender_sbuf_shrink(struct sbuf *b)
+{
+    if (b->cap > APPENDER_IDLE_BYTES)
+        sbuf_free(b);
+    else
+        sbuf_reset(b);
+}
+
 static void appender_reset(struct tsdb_appender *a)
 {
     a->n = 0;
     a->nns = 0;
-    sbuf_reset(&a->strings);
+    if (a->cap * sizeof *a->v > APPENDER_IDLE_BYTES) {
+        free(a->v);
+        a->v = NULL;
+        a->cap = 0;
+    }
+    if (a->capns * sizeof *a->ns > APPENDER_IDLE_BYTES) {
+        free(a->ns);
+        a->ns = NULL;
+        a->capns = 0;
+    }
+    if (a->capknown * sizeof *a->known > APPENDER_IDLE_BYTES) {
+        free(a->known);
+        a->known = NULL;
+        a->capknown = 0;
+    }
+    appender_sbuf_shrink(&a->strings);
+    appender_sbuf_shrink(&a->walbuf);
+    appender_sbuf_shrink(&a->labelbuf);
     if (a->rtxn)
         mdb_txn_reset(a->rtxn);
 }
@@ -124,7 +157,7 @@ static int labels_check(struct tsdb_appender *a, const struct labels *ls)
 static void stage(struct tsdb_appender *a, uint32_t id, uint32_t newidx, int64_t t, double v)
 {
     if (a->n == a->cap) {
-        a->cap = a->cap ? a->cap * 2 : 1024;
+        a->cap = a->cap ? a->cap * 2 : 128;
         a->v = xrealloc(a->v, a->cap * sizeof *a->v);
     }
     a->v[a->n++] = (struct staged){id, newidx, t, v};

@@ -36,12 +36,29 @@
  * but still visible to an old reader count as free here, though LMDB cannot
  * reuse them until that reader ends.  Pages that are only partly full (a
  * deleted block leaves a hole in its leaf page) count as used: see
- * retention.c for what that means for size-based retention. */
+ * retention.c for what that means for size-based retention.
+ *
+ * Resident pages.  Every page a txn reads through the map, and every page
+ * a write txn copies before changing it, stays mapped in this process and
+ * counts in its RSS although it is only clean page cache.  Creating 100k
+ * series (index records, hash and postings pages) leaves ~200 bytes per
+ * series of the index mapped for good, though steady-state ingestion never
+ * reads the index again (scrape caches hold the series ids).  So after a
+ * round that wrote, the flusher drops the mapping of the used part of the
+ * file with MADV_DONTNEED (tsdb_env_pages_release): on a read-only shared
+ * file mapping that only unmaps, the pages stay cached, and the next read
+ * maps them again with a minor fault.  Pointers readers hold stay valid.
+ * It runs inside the gate, so the map is not being replaced meanwhile.
+ * Measured (bench/scrape.sh-like, 50 targets x 2000 series, 40 s): the
+ * data.mdb mapping held 19.6 MiB resident (~200 B/series) before, <1 MiB
+ * after a release. */
 #include "storage/tsdb_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "util/log.h"
@@ -176,6 +193,8 @@ int tsdb_write_with(struct tsdb *db, tsdb_write_fn fn, int (*commit_fn)(MDB_txn 
             else
                 mdb_txn_abort(txn);
         }
+        if (rc == 0)
+            atomic_store(&db->map_written, true);
         tsdb_env_leave(db);
         if (rc != 0 && db->index)
             index_discard(db->index);
@@ -213,4 +232,47 @@ uint64_t tsdb_env_used_bytes(struct tsdb *db, MDB_txn *txn)
     if (free_pages > pages)
         free_pages = pages;
     return (pages - free_pages) * st.ms_psize;
+}
+
+/* Where this process maps the data file: LMDB reports the address only
+ * for MDB_FIXEDMAP, so it is the mapping of the file's inode, of the map's
+ * size, in /proc/self/maps; NULL if none is found.  Inside the gate. */
+static void *env_map_find(struct tsdb *db, size_t mapsize)
+{
+    int fd;
+    struct stat st;
+    if (mdb_env_get_fd(db->env, &fd) != 0 || fstat(fd, &st) != 0)
+        return NULL;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return NULL;
+    char line[512];
+    void *addr = NULL;
+    while (!addr && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi, ino;
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &lo, &hi, &ino) == 3 &&
+            ino == (unsigned long)st.st_ino && hi - lo == mapsize)
+            addr = (void *)lo;
+    }
+    fclose(f);
+    return addr;
+}
+
+void tsdb_env_pages_release(struct tsdb *db, bool always)
+{
+    if (!atomic_exchange(&db->map_written, false) && !always)
+        return;
+    tsdb_env_enter(db);
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_env_info(db->env, &info);
+    mdb_env_stat(db->env, &st);
+    if (db->map_addr_size != info.me_mapsize) { /* first call, or the map was replaced */
+        db->map_addr = env_map_find(db, info.me_mapsize);
+        db->map_addr_size = info.me_mapsize;
+    }
+    size_t len = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
+    if (db->map_addr && len <= info.me_mapsize)
+        madvise(db->map_addr, len, MADV_DONTNEED);
+    tsdb_env_leave(db);
 }

@@ -121,6 +121,9 @@ struct tsdb {
     bool env_closed;            /* a grower is waiting: newcomers wait too */
     bool env_resizing;          /* the map is being replaced */
     _Atomic uint64_t map_bytes; /* the current map size */
+    _Atomic bool map_written;   /* a write txn committed since the last page release */
+    void *map_addr;             /* the data file's mapping, for the flusher's page release */
+    size_t map_addr_size;       /* the map size map_addr was found for */
 
     _Atomic int64_t max_t;       /* newest sample timestamp accepted */
     _Atomic bool flusher_paused; /* tsdb_flusher_pause */
@@ -227,6 +230,11 @@ int tsdb_env_grow(struct tsdb *db, uint64_t seen_bytes);
 uint64_t tsdb_env_used_bytes(struct tsdb *db, MDB_txn *txn);
 /* mdb_env_sync inside the gate. */
 int tsdb_env_sync(struct tsdb *db);
+/* Unmaps from this process the map pages that write txns (or, with
+ * `always`, reads) have faulted in since the last call: they stay in the
+ * page cache, and a later access maps them again.  Enters the gate; the
+ * flusher calls it once a round.  See tsdb_env.c. */
+void tsdb_env_pages_release(struct tsdb *db, bool always);
 
 /* ---- blocks (blocks.c) ---- */
 

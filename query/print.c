@@ -10,6 +10,7 @@
  * decimals.  Parentheses come only from ParenExpr nodes and duration
  * expressions written in parentheses; the tree needs no others because
  * its shape already is the precedence. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -227,7 +228,14 @@ static void print_binary(struct sbuf *b, const struct promql_expr *e)
     size_t i = n;
     for (const struct promql_expr *x = e; x->kind == PROMQL_EXPR_BINARY; x = x->binary.lhs)
         spine[--i] = x;
-    print_expr(b, spine[0]->binary.lhs);
+    const struct promql_expr *first = spine[0]->binary.lhs;
+    if (spine[0]->binary.op == PROMQL_OP_POW && first->kind == PROMQL_EXPR_NUMBER &&
+        isinf(first->number.value) && first->number.value > 0)
+        /* Prometheus prints "+Inf ^ x", which parses back as +(Inf ^ x):
+         * without the sign the text means what the tree does. */
+        sbuf_puts(b, "Inf");
+    else
+        print_expr(b, first);
     for (i = 0; i < n; i++) {
         const struct promql_expr *x = spine[i];
         sbuf_putc(b, ' ');

@@ -148,34 +148,17 @@ struct query_ctx {
 };
 
 /* The `query` template function: an instant query at t on the same storage. */
+static void template_sample(void *ctx, const struct labels *ls, double v)
+{
+    tmpl_samples_add(ctx, ls, v);
+}
+
 static int template_query(void *ctx, const char *query, int64_t t_ms, struct tmpl_samples *out,
                           char *err, size_t errsz)
 {
     struct rule_group *g = ((struct query_ctx *)ctx)->g;
-    struct promql_arena *a = promql_arena_new();
-    struct promql_parse_error pe;
-    struct promql_expr *e = promql_parse(a, query, strlen(query), PROMQL_FEATURES_DEFAULT, &pe);
-    int rc = -1;
-    struct promql_result *res = NULL;
-    if (!e)
-        snprintf(err, errsz, "%s", pe.msg);
-    else if (promql_eval_instant(g->env.db, query, e, t_ms, &g->env.eval, &res, err, errsz) == 0)
-        rc = 0;
-    if (rc == 0 && res->type == PROMQL_SCALAR) {
-        struct labels none = {0};
-        tmpl_samples_add(out, &none, res->scalar);
-    } else if (rc == 0 && res->type == PROMQL_VECTOR) {
-        for (size_t i = 0; i < res->nseries; i++)
-            tmpl_samples_add(out, &res->series[i].labels,
-                             res->series[i].npoints ? res->series[i].points[0].v : NAN);
-    } else if (rc == 0) {
-        snprintf(err, errsz, "query result is not a vector or scalar");
-        rc = -1;
-    }
-    if (res)
-        promql_result_free(res);
-    promql_arena_free(a);
-    return rc;
+    return rule_query_each(g->env.db, query, t_ms, &g->env.eval, template_sample, out,
+                           "query result is not a vector or scalar", err, errsz);
 }
 
 /* Expands one label or annotation value; errors become the text

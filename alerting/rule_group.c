@@ -89,6 +89,38 @@ void series_set_map_free(struct series_set_map *m)
     *m = (struct series_set_map){0};
 }
 
+/* ---- instant queries ---- */
+
+int rule_query_each(struct tsdb *db, const char *query, int64_t t,
+                    const struct promql_eval_opts *opts, rule_sample_fn fn, void *ctx,
+                    const char *not_vector, char *err, size_t errsz)
+{
+    struct promql_arena *a = promql_arena_new();
+    struct promql_parse_error pe;
+    struct promql_expr *e = promql_parse(a, query, strlen(query), PROMQL_FEATURES_DEFAULT, &pe);
+    struct promql_result *res = NULL;
+    int rc = -1;
+    if (!e)
+        snprintf(err, errsz, "%s", pe.msg);
+    else if (promql_eval_instant(db, query, e, t, opts, &res, err, errsz) == 0)
+        rc = 0;
+    if (rc == 0 && res->type == PROMQL_SCALAR) {
+        struct labels none = {0};
+        fn(ctx, &none, res->scalar);
+    } else if (rc == 0 && res->type == PROMQL_VECTOR) {
+        for (size_t i = 0; i < res->nseries; i++)
+            fn(ctx, &res->series[i].labels,
+               res->series[i].npoints ? res->series[i].points[0].v : NAN);
+    } else if (rc == 0) {
+        snprintf(err, errsz, "%s", not_vector);
+        rc = -1;
+    }
+    if (res)
+        promql_result_free(res);
+    promql_arena_free(a);
+    return rc;
+}
+
 /* ---- building ---- */
 
 static void label_set_from_map(struct label_set *dst, const struct ystrmap *m)

@@ -137,6 +137,15 @@ void rule_group_mark_stale(struct rule_group *g, int64_t ts);
  * the latest aligned time <= now_ms. */
 int64_t rule_group_eval_timestamp(const struct rule_group *g, int64_t now_ms);
 
+/* Runs the PromQL text query as an instant query at t and calls fn for each
+ * sample of the vector, or once (no labels) for a scalar, as Prometheus's
+ * EngineQueryFunc hands results to rules and templates.  Returns 0, or -1
+ * with err: a parse or evaluation error, or not_vector for another type. */
+typedef void (*rule_sample_fn)(void *ctx, const struct labels *ls, double v);
+int rule_query_each(struct tsdb *db, const char *query, int64_t t,
+                    const struct promql_eval_opts *opts, rule_sample_fn fn, void *ctx,
+                    const char *not_vector, char *err, size_t errsz);
+
 /* rules_manager.c: the group's self-metrics (g->metrics set). */
 void rules_metrics_failure(struct rule_group *g);
 void rules_metrics_rule(struct rule_group *g, double seconds);

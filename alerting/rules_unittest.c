@@ -250,41 +250,34 @@ static int parse_metric(const char *text, struct label_set *ls, char *err, size_
     return rc;
 }
 
+struct psamples {
+    struct psample *v;
+    size_t n;
+};
+
+static void psample_add(void *ctx, const struct labels *ls, double v)
+{
+    struct psamples *p = ctx;
+    p->v = xrealloc(p->v, (p->n + 1) * sizeof *p->v);
+    struct psample *s = &p->v[p->n++];
+    *s = (struct psample){.ls = LABEL_SET_INIT, .v = v};
+    for (size_t k = 0; k < ls->n; k++)
+        label_set_set(&s->ls, ls->v[k].name, ls->v[k].value);
+}
+
 static int run_query(struct tg_run *t, const char *q, int64_t at, struct psample **out, size_t *n,
                      char *err, size_t errsz)
 {
-    struct promql_arena *a = promql_arena_new();
-    struct promql_parse_error pe;
-    struct promql_expr *e = promql_parse(a, q, strlen(q), PROMQL_FEATURES_DEFAULT, &pe);
-    struct promql_result *res = NULL;
-    int rc = -1;
     struct promql_eval_opts opts = {.default_step_ms = t->eval_interval};
-    if (!e)
-        snprintf(err, errsz, "%s", pe.msg);
-    else if (promql_eval_instant(t->db, q, e, at, &opts, &res, err, errsz) == 0)
-        rc = 0;
-    *out = NULL;
-    *n = 0;
-    if (rc == 0 && res->type == PROMQL_SCALAR) {
-        *out = xcalloc(1, sizeof **out);
-        (*out)[0].v = res->scalar;
-        *n = 1;
-    } else if (rc == 0 && res->type == PROMQL_VECTOR) {
-        *out = xcalloc(res->nseries + 1, sizeof **out);
-        for (size_t i = 0; i < res->nseries; i++) {
-            const struct promql_series *s = &res->series[i];
-            for (size_t k = 0; k < s->labels.n; k++)
-                label_set_set(&(*out)[i].ls, s->labels.v[k].name, s->labels.v[k].value);
-            (*out)[i].v = s->npoints ? s->points[0].v : NAN;
-        }
-        *n = res->nseries;
-    } else if (rc == 0) {
-        snprintf(err, errsz, "rule result is not a vector or scalar");
-        rc = -1;
+    struct psamples p = {0};
+    int rc = rule_query_each(t->db, q, at, &opts, psample_add, &p,
+                             "rule result is not a vector or scalar", err, errsz);
+    if (rc < 0) {
+        psamples_free(p.v, p.n);
+        p = (struct psamples){0};
     }
-    if (res)
-        promql_result_free(res);
-    promql_arena_free(a);
+    *out = p.v;
+    *n = p.n;
     return rc;
 }
 

@@ -78,8 +78,7 @@ static void api_work_reply(struct api_work *aw)
  * storage. */
 static void api_work_finished(struct vigil_server *s)
 {
-    if (--s->queries_running == 0 && s->http_drained && s->rules_stopped && s->notifier_stopped &&
-        s->tsdb) {
+    if (--s->queries_running == 0 && server_stop_done(s) && s->tsdb) {
         tsdb_close(s->tsdb);
         s->tsdb = NULL;
     }

@@ -140,9 +140,14 @@ static void close_walk(uv_handle_t *h, void *arg)
 
 /* Last step of a stop: storage is flushed and every handle closed, which
  * lets uv_run return. */
+bool server_stop_done(const struct vigil_server *s)
+{
+    return s->http_drained && s->rules_stopped && s->notifier_stopped;
+}
+
 static void server_finish(struct vigil_server *s)
 {
-    if (!s->http_drained || !s->rules_stopped || !s->notifier_stopped)
+    if (!server_stop_done(s))
         return;
     /* API work still running on a worker (a query, a listing, an admin
      * operation) uses storage: the last one to finish closes it

@@ -73,6 +73,9 @@ int server_run(struct vigil_server *s);
  * config stays and msg says why.  Returns 0 or -1. */
 int server_reload(struct vigil_server *s, char *msg, size_t msglen);
 void server_shutdown(struct vigil_server *s, int exit_code);
+/* Whether a stop has drained HTTP, rule evaluation and notifications (then
+ * server_finish has run, or runs as the last of them ends). */
+bool server_stop_done(const struct vigil_server *s);
 
 /* selfmetrics.c */
 void server_metrics_init(struct vigil_server *s);

@@ -74,20 +74,19 @@ static void pos_linecol(const char *q, uint32_t off, int *line, int *col)
     }
 }
 
-void ev_warn(struct evaluator *ev, bool info, const struct promql_expr *at, const char *fmt, ...)
+/* Adds one annotation, deduplicated by its text as Prometheus's map of
+ * annotations does; pos < 0 renders no position. */
+static void ev_warnv(struct evaluator *ev, bool info, int64_t pos, const char *fmt, va_list ap)
 {
     struct promql_result *r = ev->res;
     if (!r)
         return;
     struct sbuf b = SBUF_INIT;
     sbuf_puts(&b, info ? "PromQL info: " : "PromQL warning: ");
-    va_list ap;
-    va_start(ap, fmt);
     sbuf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    if (at) {
+    if (pos >= 0) {
         int line, col;
-        pos_linecol(ev->query, at->pos.start, &line, &col);
+        pos_linecol(ev->query, (uint32_t)pos, &line, &col);
         sbuf_printf(&b, " (%d:%d)", line, col);
     }
     const char ***list = info ? &r->infos : &r->warnings;
@@ -104,6 +103,22 @@ void ev_warn(struct evaluator *ev, bool info, const struct promql_expr *at, cons
     *list = nl;
     (*n)++;
     sbuf_free(&b);
+}
+
+void ev_warn(struct evaluator *ev, bool info, const struct promql_expr *at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ev_warnv(ev, info, at ? (int64_t)at->pos.start : -1, fmt, ap);
+    va_end(ap);
+}
+
+void ev_warn_pos(struct evaluator *ev, bool info, uint32_t pos, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ev_warnv(ev, info, pos, fmt, ap);
+    va_end(ap);
 }
 
 void *ev_alloc(struct evaluator *ev, size_t n)

@@ -109,12 +109,15 @@ static struct ev_value limit_ratio(struct evaluator *ev, const struct promql_exp
     if (isnan(r))
         ev_fail(ev, "Ratio value is NaN");
     if (r < -1 || r > 1) {
+        double cap = r < -1 ? -1 : 1;
         struct sbuf b = SBUF_INIT;
         go_format_float_v(&b, r);
+        sbuf_puts(&b, ", capping to ");
+        go_format_float_v(&b, cap);
         ev_warn(ev, false, e->aggregate.param, "ratio value should be between -1 and 1, got %s",
                 b.data);
         sbuf_free(&b);
-        r = r < -1 ? -1 : 1;
+        r = cap;
     }
     if (r == 0)
         return o;

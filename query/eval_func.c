@@ -19,6 +19,7 @@
 
 #include "query/eval_internal.h"
 #include "query/promql_internal.h"
+#include "util/gostrconv.h"
 #include "util/sbuf.h"
 
 double ev_quantile(double q, double *v, size_t n);
@@ -539,6 +540,59 @@ static double bucket_fraction(double lower, double upper, struct bucket *b, size
     return (ur - lr) / count;
 }
 
+/* Prometheus's maybeAddMetricName: annotations about a series name it
+ * as ` for metric name "x"`, or not at all when the name is empty. */
+static void append_metric_name(struct sbuf *b, const char *name)
+{
+    if (!name || !*name)
+        return;
+    sbuf_puts(b, " for metric name ");
+    go_quote(b, name, strlen(name));
+}
+
+/* The metric name Prometheus would see on a sample: without delayed name
+ * removal an operation has already taken it away. */
+static const char *visible_name(const struct evaluator *ev, const struct labels *ls, bool drop)
+{
+    return drop && !ev->delayed_name_removal ? NULL : lbl_get(ls, "__name__");
+}
+
+static void warn_bad_bucket_label(struct evaluator *ev, const struct promql_expr *at,
+                                  const struct ev_sample *smp, const char *le)
+{
+    struct sbuf b = SBUF_INIT;
+    sbuf_puts(&b, "bucket label \"le\" is missing or has a malformed value of ");
+    go_quote(&b, le ? le : "", le ? strlen(le) : 0);
+    append_metric_name(&b, visible_name(ev, &smp->ls, smp->drop));
+    ev_warn(ev, false, at, "%s", b.data);
+    sbuf_free(&b);
+}
+
+/* Prometheus's hint that rate() or increase() may be reading a gauge: the
+ * input series has a name without any of the counter suffixes.  For a
+ * subquery argument it reports offset 0, as Prometheus does: it swaps the
+ * subquery for a matrix selector that has no position. */
+static void warn_possible_non_counter(struct evaluator *ev, const struct promql_expr *arg,
+                                      const struct ev_series *s)
+{
+    static const char *const suffixes[] = {"_total", "_sum", "_count", "_bucket"};
+    const char *name = visible_name(ev, &s->ls, s->drop);
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0)
+        return;
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        size_t k = strlen(suffixes[i]);
+        if (n >= k && memcmp(name + n - k, suffixes[i], k) == 0)
+            return;
+    }
+    struct sbuf b = SBUF_INIT;
+    sbuf_puts(&b, "metric might not be a counter, name does not end in "
+                  "_total/_sum/_count/_bucket: ");
+    go_quote(&b, name, n);
+    ev_warn_pos(ev, true, arg->kind == PROMQL_EXPR_SUBQUERY ? 0 : arg->pos.start, "%s", b.data);
+    sbuf_free(&b);
+}
+
 /* The classic histograms of in: its samples grouped by all labels but le
  * (the name included: two histograms that differ only in it collide when
  * the name goes, an error as in Prometheus).  Samples without a valid le
@@ -563,11 +617,7 @@ static size_t hist_group(struct evaluator *ev, const struct promql_expr *at, str
         char *end = NULL;
         double ub = lev ? strtod(lev, &end) : 0;
         if (!lev || !*lev || *end) {
-            const char *name = lbl_get(&in.s[i].ls, "__name__");
-            ev_warn(ev, false, at,
-                    "bucket label \"le\" is missing or has a malformed value of \"%s\" for metric "
-                    "name \"%s\"",
-                    lev ? lev : "", name ? name : "");
+            warn_bad_bucket_label(ev, at, &in.s[i], lev);
             continue;
         }
         struct labels ls = lbl_del(ev->a, &in.s[i].ls, &le, 1, false);
@@ -608,12 +658,18 @@ static double group_quantile(struct evaluator *ev, const struct promql_expr *at,
     memcpy(b, g->b, g->n * sizeof *b);
     bool forced = false, fixed;
     double v = bucket_quantile(q, b, g->n, &forced, &fixed);
-    if (forced)
+    if (forced) {
+        struct sbuf m = SBUF_INIT;
+        /* Prometheus names the histogram only under delayed name removal */
+        if (ev->delayed_name_removal)
+            append_metric_name(&m, lbl_get(&g->ls, "__name__"));
         ev_warn(ev, true, at,
                 "input to histogram_quantile needed to be fixed for monotonicity (see "
                 "https://prometheus.io/docs/prometheus/latest/querying/functions/"
-                "#histogram_quantile) for metric name \"%s\"",
-                "");
+                "#histogram_quantile)%s",
+                m.data ? m.data : "");
+        sbuf_free(&m);
+    }
     return v;
 }
 
@@ -1149,8 +1205,11 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
         default:
             ev_fail(ev, "function %s is not supported", e->call.func->name);
         }
-        if (ok)
-            o.s[o.n++] = (struct ev_sample){s->ls, v, ts, drop, s->sid};
+        if (!ok)
+            continue;
+        o.s[o.n++] = (struct ev_sample){s->ls, v, ts, drop, s->sid};
+        if (id == PROMQL_FN_RATE || id == PROMQL_FN_INCREASE)
+            warn_possible_non_counter(ev, ma, s);
     }
     check_dropped_dups(ev, &o);
     return o;

@@ -115,6 +115,9 @@ _Noreturn void ev_fail(struct evaluator *ev, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void ev_warn(struct evaluator *ev, bool info, const struct promql_expr *at, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* ev_warn at a query offset rather than at a node's start. */
+void ev_warn_pos(struct evaluator *ev, bool info, uint32_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 struct ev_node *ev_node_get(struct evaluator *ev, const struct promql_expr *e);
 struct ev_value ev_eval(struct evaluator *ev, const struct promql_expr *e, int64_t ts);
 void *ev_alloc(struct evaluator *ev, size_t n);

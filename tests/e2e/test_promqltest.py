@@ -1,9 +1,12 @@
-"""`vigil promqltest` over Prometheus's own PromQL test scripts.
+"""`vigil promqltest` over Prometheus's own PromQL test scripts and ours.
 
 Runs every .test file of shared/promql-tests through the real binary and
 asserts per-file floors of passed eval blocks (what the evaluator achieves
 now), so that a regression fails.  Blocks reading native histograms are
 reported as skipped by the runner.  Skipped when the scripts are absent.
+
+Vigil's own scripts in tests/promql (same language, written for Vigil:
+regression tests for semantics found missing) must pass completely.
 """
 import glob
 import os
@@ -14,6 +17,7 @@ import unittest
 from vigil_e2e import VIGIL_BIN, main
 
 TESTS = os.path.join(os.environ.get("VIGIL_SRC", "."), "..", "shared", "promql-tests")
+OWN = os.path.join(os.environ.get("VIGIL_SRC", "."), "tests", "promql")
 
 # file: minimum passed eval blocks
 FLOORS = {
@@ -65,6 +69,18 @@ class PromqlTest(unittest.TestCase):
             self.assertEqual(p.returncode, 0 if failed == 0 else 1, name)
             self.assertGreaterEqual(passed, FLOORS.get(name, 0), name + " regressed:\n" + p.stdout[-3000:])
         print("%-26s %4d passed %4d failed %4d skipped" % ("total", *total))
+
+    def test_own_scripts(self):
+        files = sorted(glob.glob(os.path.join(OWN, "*.test")))
+        self.assertTrue(files, "no scripts in " + OWN)
+        for path in files:
+            p = subprocess.run([VIGIL_BIN, "promqltest", path], capture_output=True,
+                               timeout=300, text=True)
+            last = p.stdout.strip().splitlines()[-1:] or [""]
+            m = re.fullmatch(r"(\d+) passed, 0 failed", last[0])
+            self.assertIsNotNone(m, os.path.basename(path) + ":\n" + p.stdout[-3000:] + p.stderr)
+            self.assertGreater(int(m.group(1)), 0, path)
+            self.assertEqual(p.returncode, 0, path)
 
 
 if __name__ == "__main__":

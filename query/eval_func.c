@@ -359,33 +359,45 @@ static int natcmp(const char *a, const char *b)
     return *a ? 1 : *b ? -1 : 0;
 }
 
+/* The comparator's context travels through qsort_r: queries sort on
+ * several worker threads at once. */
 struct sort_ctx {
+    const struct ev_sample *s;
     const char **names;
     size_t n;
     bool desc;
     bool by_label;
 };
-static struct sort_ctx g_sort;
 
-static int sample_sort_cmp(const void *pa, const void *pb)
+static int sample_sort_key_cmp(const struct sort_ctx *cx, const struct ev_sample *a,
+                               const struct ev_sample *b)
 {
-    const struct ev_sample *a = pa, *b = pb;
     int c = 0;
-    if (g_sort.by_label) {
-        for (size_t i = 0; i < g_sort.n && !c; i++) {
-            const char *x = lbl_get(&a->ls, g_sort.names[i]), *y = lbl_get(&b->ls, g_sort.names[i]);
+    if (cx->by_label) {
+        for (size_t i = 0; i < cx->n && !c; i++) {
+            const char *x = lbl_get(&a->ls, cx->names[i]), *y = lbl_get(&b->ls, cx->names[i]);
             c = natcmp(x ? x : "", y ? y : "");
         }
         if (!c)
             c = lbl_cmp(&a->ls, &b->ls);
-        return g_sort.desc ? -c : c;
+        return cx->desc ? -c : c;
     }
     bool na = isnan(a->v), nb = isnan(b->v);
     if (na || nb)
         return na && nb ? 0 : na ? 1 : -1;
     if (a->v != b->v)
         c = a->v < b->v ? -1 : 1;
-    return g_sort.desc ? -c : c;
+    return cx->desc ? -c : c;
+}
+
+/* Sorts positions into cx->s; equal keys keep their input order (the
+ * position breaks ties), so the sort is stable as Prometheus's. */
+static int sample_sort_cmp(const void *pa, const void *pb, void *arg)
+{
+    const struct sort_ctx *cx = arg;
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    int c = sample_sort_key_cmp(cx, &cx->s[a], &cx->s[b]);
+    return c ? c : a < b ? -1 : a > b;
 }
 
 /* ---- histogram_quantile over classic buckets ---- */
@@ -918,26 +930,20 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
     case PROMQL_FN_SORT_DESC:
     case PROMQL_FN_SORT_BY_LABEL:
     case PROMQL_FN_SORT_BY_LABEL_DESC: {
-        o = vec_new(ev, args[0].n);
-        memcpy(o.s, args[0].s, args[0].n * sizeof *o.s);
-        o.n = args[0].n;
         const char **names = ev_alloc(ev, (nargs + 1) * sizeof *names);
         for (size_t i = 1; i < nargs; i++)
             names[i - 1] = promql_arena_strndup(ev->a, args[i].str, args[i].slen);
-        g_sort =
-            (struct sort_ctx){names, nargs ? nargs - 1 : 0,
+        struct sort_ctx cx = {args[0].s, names, nargs ? nargs - 1 : 0,
                               id == PROMQL_FN_SORT_DESC || id == PROMQL_FN_SORT_BY_LABEL_DESC,
                               id == PROMQL_FN_SORT_BY_LABEL || id == PROMQL_FN_SORT_BY_LABEL_DESC};
-        /* a stable sort: insertion sort keeps equal elements in input order */
-        for (size_t i = 1; i < o.n; i++) {
-            struct ev_sample x = o.s[i];
-            size_t j = i;
-            while (j > 0 && sample_sort_cmp(&o.s[j - 1], &x) > 0) {
-                o.s[j] = o.s[j - 1];
-                j--;
-            }
-            o.s[j] = x;
-        }
+        size_t *order = ev_alloc(ev, (args[0].n + 1) * sizeof *order);
+        for (size_t i = 0; i < args[0].n; i++)
+            order[i] = i;
+        qsort_r(order, args[0].n, sizeof *order, sample_sort_cmp, &cx);
+        o = vec_new(ev, args[0].n);
+        for (size_t i = 0; i < args[0].n; i++)
+            o.s[i] = args[0].s[order[i]];
+        o.n = args[0].n;
         return o;
     }
     case PROMQL_FN_TIMESTAMP: {

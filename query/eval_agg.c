@@ -80,18 +80,19 @@ struct ksort_ctx {
     const struct ev_sample *s;
     bool top;
 };
-static struct ksort_ctx g_ks; /* qsort has no context argument in C11 */
 
-static int k_cmp(const void *a, const void *b)
+/* The context goes through qsort_r: queries run on several worker threads. */
+static int k_cmp(const void *a, const void *b, void *arg)
 {
+    const struct ksort_ctx *ks = arg;
     size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    double x = g_ks.s[i].v, y = g_ks.s[j].v;
+    double x = ks->s[i].v, y = ks->s[j].v;
     bool nx = isnan(x), ny = isnan(y);
     int c = 0;
     if (nx || ny)
         c = nx && ny ? 0 : nx ? 1 : -1; /* NaN last */
     else if (x != y)
-        c = g_ks.top ? (x > y ? -1 : 1) : (x < y ? -1 : 1);
+        c = ks->top ? (x > y ? -1 : 1) : (x < y ? -1 : 1);
     if (c == 0)
         c = i < j ? -1 : i > j;
     return c;
@@ -310,18 +311,26 @@ struct ev_value ev_aggregate(struct evaluator *ev, const struct promql_expr *e, 
         o.s = ev_alloc(ev, (in.n + 1) * sizeof *o.s);
         if (k < 1)
             return o;
+        /* positions bucketed by group (a counting sort keeps input order
+         * within a group), then each group sorted on its own */
+        size_t *start = ev_alloc(ev, (ng + 1) * sizeof *start);
         size_t *idx = ev_alloc(ev, (in.n + 1) * sizeof *idx);
+        memset(start, 0, (ng + 1) * sizeof *start);
+        for (size_t i = 0; i < in.n; i++)
+            start[gi[i] + 1]++;
+        for (size_t gg = 0; gg < ng; gg++)
+            start[gg + 1] += start[gg];
+        size_t *fill = ev_alloc(ev, (ng + 1) * sizeof *fill);
+        memcpy(fill, start, (ng + 1) * sizeof *fill);
+        for (size_t i = 0; i < in.n; i++)
+            idx[fill[gi[i]]++] = i;
+        struct ksort_ctx ks = {in.s, op == PROMQL_AGG_TOPK};
         for (size_t gg = 0; gg < ng; gg++) {
-            size_t m = 0;
-            for (size_t i = 0; i < in.n; i++)
-                if (gi[i] == gg)
-                    idx[m++] = i;
-            if (op != PROMQL_AGG_LIMITK) {
-                g_ks = (struct ksort_ctx){in.s, op == PROMQL_AGG_TOPK};
-                qsort(idx, m, sizeof *idx, k_cmp);
-            }
+            size_t *members = idx + start[gg], m = start[gg + 1] - start[gg];
+            if (op != PROMQL_AGG_LIMITK)
+                qsort_r(members, m, sizeof *members, k_cmp, &ks);
             for (size_t j = 0; j < m && (int64_t)j < k; j++) {
-                o.s[o.n] = in.s[idx[j]];
+                o.s[o.n] = in.s[members[j]];
                 o.s[o.n].t = ts;
                 o.n++;
             }

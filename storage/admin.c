@@ -7,7 +7,9 @@
  * tombstones.  Vigil's blocks are small LMDB values, one series and at most
  * one 2 h window each, so rewriting the few a delete touches costs about
  * what writing tombstones would, and nothing is left to filter or clean:
- * tsdb_clean_tombstones has nothing to do.  For each batch of matching
+ * tsdb_clean_tombstones only runs the series garbage collector (gc.c),
+ * which removes the series a delete left with no sample (each delete txn
+ * lists them for it).  For each batch of matching
  * series, in one LMDB write txn, blocks wholly inside [mint, maxt] are
  * deleted and blocks overlapping it are decoded, filtered and written
  * back under the key of their first remaining sample (still inside their
@@ -202,6 +204,8 @@ static int delete_txn(MDB_txn *txn, void *arg)
             rc = delete_find(txn, op, op->ids[i], &nb);
         for (size_t j = 0; rc == 0 && j < nb; j++)
             rc = delete_block(txn, op, op->ids[i], &op->spans[j]);
+        if (rc == 0)
+            rc = tsdb_gc_mark(txn, op->db->gc, op->ids[i]);
         if (rc != 0)
             return rc;
     }
@@ -237,8 +241,10 @@ static int delete_commit(MDB_txn *txn, void *arg)
     pthread_rwlock_wrlock(&db->head.lock);
     int rc = mdb_txn_commit(txn);
     if (rc == 0) {
-        for (size_t i = 0; i < op->n; i++)
+        for (size_t i = 0; i < op->n; i++) {
             head_series_delete_range(&db->head, op->ids[i], op->mint, op->maxt);
+            ooo_series_delete_range(&db->ooo, op->ids[i], op->mint, op->maxt);
+        }
         op->wal_rc = wal_append(db->wal, WAL_REC_DELETE, op->walrec.data, op->walrec.len, NULL);
     }
     pthread_rwlock_unlock(&db->head.lock);
@@ -326,9 +332,13 @@ int tsdb_delete_series(struct tsdb *db, const struct label_matcher *ms, size_t n
 
 int tsdb_clean_tombstones(struct tsdb *db, char *err, size_t errlen)
 {
-    (void)db;
-    (void)err;
-    (void)errlen;
+    pthread_mutex_lock(&db->maint_mu);
+    int rc = tsdb_gc_series(db, NULL);
+    pthread_mutex_unlock(&db->maint_mu);
+    if (rc != 0) {
+        snprintf(err, errlen, "cleaning tombstones: %s", mdb_strerror(rc));
+        return -1;
+    }
     return 0;
 }
 

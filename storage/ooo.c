@@ -122,71 +122,83 @@ int tsdb_ooo_merge(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct block_c
 
 /* ---- the flush ---- */
 
-/* The samples to flush: per series, a run of ts/vs. */
+/* The samples to flush, and the ooo_merge that writes them. */
 struct ooo_flush {
     struct tsdb *db;
-    uint32_t *ids;
-    size_t *off, *cnt;
-    size_t nser, capser;
-    struct tsdb_samples s;
+    struct tsdb_ooo_copy c;
     size_t from, to; /* the series of the current txn */
     struct ooo_merge *m;
 };
 
-/* Copies the flushable samples: those older than the series' in-order
- * head.  Shared head lock held. */
-static void flush_collect(struct tsdb *db, struct ooo_flush *f)
+void tsdb_ooo_copy(struct tsdb *db, bool all, struct tsdb_ooo_copy *c)
 {
     for (uint32_t id = 0; id < db->ooo.cap && db->ooo.nsamples; id++) {
         const struct ooo_series *os = db->ooo.series[id];
         if (!os)
             continue;
-        int64_t limit = head_series_oldest_t(&db->head, id);
+        int64_t limit = all ? INT64_MAX : head_series_oldest_t(&db->head, id);
         size_t k = 0;
         while (k < os->n && os->ts[k] < limit)
             k++;
         if (k == 0)
             continue;
-        if (f->nser == f->capser) {
-            f->capser = f->capser ? f->capser * 2 : 256;
-            f->ids = xrealloc(f->ids, f->capser * sizeof *f->ids);
-            f->off = xrealloc(f->off, f->capser * sizeof *f->off);
-            f->cnt = xrealloc(f->cnt, f->capser * sizeof *f->cnt);
+        if (c->nser == c->capser) {
+            c->capser = c->capser ? c->capser * 2 : 256;
+            c->ids = xrealloc(c->ids, c->capser * sizeof *c->ids);
+            c->off = xrealloc(c->off, c->capser * sizeof *c->off);
+            c->cnt = xrealloc(c->cnt, c->capser * sizeof *c->cnt);
         }
-        tsdb_samples_reserve(&f->s, k);
-        memcpy(f->s.ts + f->s.n, os->ts, k * sizeof *os->ts);
-        memcpy(f->s.vs + f->s.n, os->vs, k * sizeof *os->vs);
-        f->ids[f->nser] = id;
-        f->off[f->nser] = f->s.n;
-        f->cnt[f->nser++] = k;
-        f->s.n += k;
+        tsdb_samples_reserve(&c->s, k);
+        memcpy(c->s.ts + c->s.n, os->ts, k * sizeof *os->ts);
+        memcpy(c->s.vs + c->s.n, os->vs, k * sizeof *os->vs);
+        c->ids[c->nser] = id;
+        c->off[c->nser] = c->s.n;
+        c->cnt[c->nser++] = k;
+        c->s.n += k;
     }
 }
 
-static int flush_txn(MDB_txn *txn, void *arg)
+void tsdb_ooo_copy_free(struct tsdb_ooo_copy *c)
 {
-    struct ooo_flush *f = arg;
-    struct tsdb *db = f->db;
-    for (size_t i = f->from; i < f->to; i++) {
-        int rc = tsdb_ooo_merge(txn, db->blocks, db->compact, db->maint_codec, f->m, f->ids[i],
-                                f->s.ts + f->off[i], f->s.vs + f->off[i], f->cnt[i]);
+    free(c->ids);
+    free(c->off);
+    free(c->cnt);
+    tsdb_samples_free(&c->s);
+    memset(c, 0, sizeof *c);
+}
+
+int tsdb_ooo_copy_merge(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct block_codec *bc,
+                        struct ooo_merge *m, const struct tsdb_ooo_copy *c, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        int rc = tsdb_ooo_merge(txn, blocks, compact, bc, m, c->ids[i], c->s.ts + c->off[i],
+                                c->s.vs + c->off[i], c->cnt[i]);
         if (rc != 0)
             return rc;
     }
     return 0;
 }
 
+static int flush_txn(MDB_txn *txn, void *arg)
+{
+    struct ooo_flush *f = arg;
+    struct tsdb *db = f->db;
+    return tsdb_ooo_copy_merge(txn, db->blocks, db->compact, db->maint_codec, f->m, &f->c, f->from,
+                               f->to);
+}
+
 int tsdb_ooo_flush(struct tsdb *db)
 {
     struct ooo_flush f = {.db = db};
     pthread_rwlock_rdlock(&db->head.lock);
-    flush_collect(db, &f);
+    tsdb_ooo_copy(db, false, &f.c);
     pthread_rwlock_unlock(&db->head.lock);
     int rc = 0;
-    if (f.nser)
+    size_t nser = f.c.nser;
+    if (nser)
         f.m = ooo_merge_new();
-    for (f.from = 0; f.from < f.nser && rc == 0; f.from = f.to) {
-        f.to = f.nser - f.from < OOO_FLUSH_TXN_SERIES ? f.nser : f.from + OOO_FLUSH_TXN_SERIES;
+    for (f.from = 0; f.from < nser && rc == 0; f.from = f.to) {
+        f.to = nser - f.from < OOO_FLUSH_TXN_SERIES ? nser : f.from + OOO_FLUSH_TXN_SERIES;
         rc = tsdb_write(db, flush_txn, &f);
         if (rc != 0)
             break;
@@ -195,16 +207,13 @@ int tsdb_ooo_flush(struct tsdb *db)
          * must also let go of their WAL segments). */
         pthread_rwlock_wrlock(&db->head.lock);
         for (size_t i = f.from; i < f.to; i++)
-            ooo_series_remove(&db->ooo, f.ids[i], f.s.ts + f.off[i], f.cnt[i]);
+            ooo_series_remove(&db->ooo, f.c.ids[i], f.c.s.ts + f.c.off[i], f.c.cnt[i]);
         pthread_rwlock_unlock(&db->head.lock);
     }
     if (rc != 0)
         log_error(db->opts.log, "tsdb", "Writing out-of-order samples failed", "err",
                   mdb_strerror(rc));
     ooo_merge_free(f.m);
-    free(f.ids);
-    free(f.off);
-    free(f.cnt);
-    tsdb_samples_free(&f.s);
+    tsdb_ooo_copy_free(&f.c);
     return rc;
 }

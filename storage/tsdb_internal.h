@@ -432,5 +432,20 @@ struct ooo_merge *ooo_merge_new(void);
 void ooo_merge_free(struct ooo_merge *m);
 int tsdb_ooo_merge(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct block_codec *bc,
                    struct ooo_merge *m, uint32_t id, const int64_t *ts, const double *vs, size_t n);
+/* A copy of waiting out-of-order samples: per series ids[i], the run of
+ * cnt[i] samples at off[i] in s (owned). */
+struct tsdb_ooo_copy {
+    uint32_t *ids;
+    size_t *off, *cnt;
+    size_t nser, capser;
+    struct tsdb_samples s;
+};
+/* Copies every waiting sample (all) or those the flush may move (older
+ * than their series' in-order head).  Shared head lock held. */
+void tsdb_ooo_copy(struct tsdb *db, bool all, struct tsdb_ooo_copy *c);
+void tsdb_ooo_copy_free(struct tsdb_ooo_copy *c);
+/* tsdb_ooo_merge for the series [from, to) of c. */
+int tsdb_ooo_copy_merge(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct block_codec *bc,
+                        struct ooo_merge *m, const struct tsdb_ooo_copy *c, size_t from, size_t to);
 
 #endif

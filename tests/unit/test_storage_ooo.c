@@ -242,6 +242,36 @@ static void test_delete_covers_late_samples(void **state)
     tu_rm_rf(dir);
 }
 
+/* A snapshot holds the late samples still waiting in the head, merged
+ * into its blocks; the live database keeps them waiting. */
+static void test_snapshot_includes_late_samples(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    struct tsdb_options o = {.ooo_window_ms = 2 * HOUR_MS};
+    struct tsdb *db = tu_open(dir, &o);
+    static struct want e;
+    e.n = 0;
+    uint64_t ref = 0;
+    for (int k = 0; k <= 200; k++) {
+        tu_append(db, "m", 0, &ref, BASE_T + k * 30000, k);
+        series_add(&e, BASE_T + k * 30000, k);
+    }
+    assert_int_equal(tsdb_flush_now(db), 0);
+    append_late(db, &e, &ref, BASE_T + 50 * 30000, 100);
+    char name[TSDB_SNAPSHOT_NAME_LEN], err[256], path[512];
+    assert_int_equal(tsdb_snapshot(db, false, name, sizeof name, err, sizeof err), 0);
+    assert_true(db->ooo.nsamples == 100);
+    series_check(db, &e);
+    tsdb_close(db);
+    snprintf(path, sizeof path, "%s/snapshots/%s", dir, name);
+    struct tsdb_options so = {0};
+    db = tu_open(path, &so);
+    series_check(db, &e);
+    tsdb_close(db);
+    tu_rm_rf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_merge_across_blocks_heads_and_archive),
         cmocka_unit_test(test_late_samples_survive_kill9),
         cmocka_unit_test(test_delete_covers_late_samples),
+        cmocka_unit_test(test_snapshot_includes_late_samples),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -331,6 +331,10 @@ static int db_open(struct pt_ctx *c)
     char err[256];
     struct tsdb_options o;
     memset(&o, 0, sizeof o);
+    /* Prometheus's test storage takes samples in any order (a later load
+     * may go back in time, as ooo.test's do): an unbounded
+     * out_of_order_time_window. */
+    o.ooo_window_ms = INT64_MAX;
     if (tsdb_open(c->datadir, &o, &c->db, err, sizeof err) < 0) {
         fprintf(c->out, "%s: cannot open storage: %s\n", c->path, err);
         c->db = NULL;

@@ -341,6 +341,25 @@ static struct centry *entry_build(struct scrape_cache *c, struct textparse *p,
     return e;
 }
 
+/* Storage reset the entry's ref (its series had no sample left and was
+ * removed: tsdb_append): builds the label set again from this page's
+ * line so the next append recreates the series.  0 or -1 with err. */
+static int entry_labels_rebuild(struct scrape_cache *c, struct textparse *p,
+                                const struct scrape_page_opts *o, struct centry *e, char *err,
+                                size_t errsize)
+{
+    const char *raw;
+    size_t rawlen;
+    textparse_series(p, &raw, &rawlen);
+    struct centry *fresh = entry_build(c, p, o, raw, rawlen, err, errsize);
+    if (!fresh)
+        return -1;
+    e->lbls = fresh->lbls;
+    fresh->lbls = NULL;
+    centry_free(fresh);
+    return 0;
+}
+
 static int append_entry(struct tsdb_appender *app, struct centry *e, int64_t t, double v, char *err,
                         size_t errsize)
 {
@@ -378,6 +397,8 @@ static void append_stale(struct tsdb_appender *app, struct scrape_cache *c, int6
         for (struct centry *e = c->buckets[b]; e; e = e->next) {
             if (!e->prev_seen || (e->seen_iter == c->iter && e->tracked))
                 continue;
+            if (!e->ref && !e->lbls)
+                continue; /* its series was removed from storage: nothing to mark */
             if (e->ref && c->nseen &&
                 bsearch(&e->ref, c->seen_refs, c->nseen, sizeof *c->seen_refs, cmp_u64))
                 continue;
@@ -438,6 +459,10 @@ int scrape_append_page(struct tsdb_appender *app, struct scrape_cache *c,
         e->seen_iter = c->iter;
         if (e->dropped)
             continue;
+        if (!e->ref && !e->lbls && entry_labels_rebuild(c, &p, o, e, r->err, sizeof r->err) < 0) {
+            rc = -1;
+            break;
+        }
         int64_t ts;
         bool has_ts = cfg->honor_timestamps && textparse_timestamp(&p, &ts);
         if (append_entry(app, e, has_ts ? ts : t_ms, textparse_value(&p), r->err, sizeof r->err) <

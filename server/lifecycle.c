@@ -101,6 +101,8 @@ int server_reload(struct vigil_server *s, char *msg, size_t msglen)
     if (s->scrape && scrape_manager_apply(s->scrape, pc, msg, msglen) < 0)
         log_error(s->log, "scrape", "Error applying scrape config", "err", msg);
     query_log_apply(s, pc);
+    if (s->tsdb) /* Prometheus applies storage.tsdb.out_of_order_time_window on reload */
+        tsdb_set_ooo_window(s->tsdb, pc->storage.out_of_order_time_window_ms);
     prom_config_free(s->config);
     am_config_free(s->am_config);
     s->config = pc;
@@ -288,6 +290,9 @@ static void tsdb_open_done(uv_work_t *w, int status)
         server_finish(s);
         return;
     }
+    /* On the loop thread, from the config in force now (a reload may have
+     * come during the open); reloads set it again (server_reload). */
+    tsdb_set_ooo_window(s->tsdb, s->config->storage.out_of_order_time_window_ms);
     server_rules_start(s);
     struct scrape_manager_options so = {.loop = s->loop,
                                         .db = s->tsdb,

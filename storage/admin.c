@@ -7,7 +7,9 @@
  * tombstones.  Vigil's blocks are small LMDB values, one series and at most
  * one 2 h window each, so rewriting the few a delete touches costs about
  * what writing tombstones would, and nothing is left to filter or clean:
- * tsdb_clean_tombstones has nothing to do.  For each batch of matching
+ * tsdb_clean_tombstones only runs the series garbage collector (gc.c),
+ * which removes the series a delete left with no sample (each delete txn
+ * lists them for it).  For each batch of matching
  * series, in one LMDB write txn, blocks wholly inside [mint, maxt] are
  * deleted and blocks overlapping it are decoded, filtered and written
  * back under the key of their first remaining sample (still inside their
@@ -44,7 +46,9 @@
  * flusher frees them, so they are borrowed; open chunks are copied under
  * the shared head lock.  A head chunk never overlaps a block of its series
  * (the head only takes samples newer than the series' last block), so its
- * key is new in the copy. */
+ * key is new in the copy.  Out-of-order samples may overlap blocks: they
+ * are copied too and merged into the copy's blocks as the flush merges
+ * them (ooo.c). */
 #include "storage/tsdb_internal.h"
 
 #include <errno.h>
@@ -202,6 +206,8 @@ static int delete_txn(MDB_txn *txn, void *arg)
             rc = delete_find(txn, op, op->ids[i], &nb);
         for (size_t j = 0; rc == 0 && j < nb; j++)
             rc = delete_block(txn, op, op->ids[i], &op->spans[j]);
+        if (rc == 0)
+            rc = tsdb_gc_mark(txn, op->db->gc, op->ids[i]);
         if (rc != 0)
             return rc;
     }
@@ -237,8 +243,10 @@ static int delete_commit(MDB_txn *txn, void *arg)
     pthread_rwlock_wrlock(&db->head.lock);
     int rc = mdb_txn_commit(txn);
     if (rc == 0) {
-        for (size_t i = 0; i < op->n; i++)
+        for (size_t i = 0; i < op->n; i++) {
             head_series_delete_range(&db->head, op->ids[i], op->mint, op->maxt);
+            ooo_series_delete_range(&db->ooo, op->ids[i], op->mint, op->maxt);
+        }
         op->wal_rc = wal_append(db->wal, WAL_REC_DELETE, op->walrec.data, op->walrec.len, NULL);
     }
     pthread_rwlock_unlock(&db->head.lock);
@@ -326,9 +334,13 @@ int tsdb_delete_series(struct tsdb *db, const struct label_matcher *ms, size_t n
 
 int tsdb_clean_tombstones(struct tsdb *db, char *err, size_t errlen)
 {
-    (void)db;
-    (void)err;
-    (void)errlen;
+    pthread_mutex_lock(&db->maint_mu);
+    int rc = tsdb_gc_series(db, NULL);
+    pthread_mutex_unlock(&db->maint_mu);
+    if (rc != 0) {
+        snprintf(err, errlen, "cleaning tombstones: %s", mdb_strerror(rc));
+        return -1;
+    }
     return 0;
 }
 
@@ -380,8 +392,32 @@ static int snapshot_head_txn(MDB_txn *txn, struct snapshot_head *sh)
     return 0;
 }
 
+/* The out-of-order head, merged into the copy's blocks (ooo.c) after the
+ * in-order head is in: the blocks of its windows are rewritten there,
+ * and the live database is not touched. */
+static int snapshot_write_ooo(MDB_env *env, struct snapshot_head *sh,
+                              const struct tsdb_ooo_copy *ooo)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(env, NULL, 0, &txn);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_dbi_open(txn, "blocks", MDB_CREATE, &sh->blocks)) == 0)
+        rc = mdb_dbi_open(txn, "compact", MDB_CREATE, &sh->compact);
+    struct ooo_merge *m = ooo_merge_new();
+    if (rc == 0)
+        rc = tsdb_ooo_copy_merge(txn, sh->blocks, sh->compact, sh->db->maint_codec, m, ooo, 0,
+                                 ooo->nser);
+    ooo_merge_free(m);
+    if (rc == 0)
+        return mdb_txn_commit(txn);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
 static int snapshot_write_head(struct tsdb *db, const char *envdir,
-                               const struct head_chunk_ref *refs, size_t n)
+                               const struct head_chunk_ref *refs, size_t n,
+                               const struct tsdb_ooo_copy *ooo)
 {
     MDB_env *env;
     int rc = mdb_env_create(&env);
@@ -407,6 +443,8 @@ static int snapshot_write_head(struct tsdb *db, const char *envdir,
         else
             mdb_txn_abort(txn);
     }
+    if (rc == 0 && ooo->nser)
+        rc = snapshot_write_ooo(env, sh, ooo);
     sbuf_free(&sh->val);
     free(sh);
     mdb_env_close(env); /* opened without MDB_NOSYNC: commits were synced */
@@ -434,9 +472,11 @@ static int snapshot_make(struct tsdb *db, bool skip_head, const char *envdir, ch
 {
     struct head_chunk_ref *refs = NULL;
     size_t n = 0, cap = 0;
+    struct tsdb_ooo_copy ooo = {0};
     if (!skip_head) {
         pthread_rwlock_rdlock(&db->head.lock);
         head_chunks_collect(&db->head, &refs, &n, &cap);
+        tsdb_ooo_copy(db, true, &ooo);
         pthread_rwlock_unlock(&db->head.lock);
     }
     tsdb_env_enter(db);
@@ -444,12 +484,13 @@ static int snapshot_make(struct tsdb *db, bool skip_head, const char *envdir, ch
     tsdb_env_leave(db);
     if (rc != 0)
         snprintf(err, errlen, "snapshot: copying %s: %s", envdir, mdb_strerror(rc));
-    else if (n && (rc = snapshot_write_head(db, envdir, refs, n)) != 0)
+    else if ((n || ooo.nser) && (rc = snapshot_write_head(db, envdir, refs, n, &ooo)) != 0)
         snprintf(err, errlen, "snapshot: writing the head to %s: %s", envdir, mdb_strerror(rc));
     for (size_t i = 0; i < n; i++)
         if (refs[i].owned)
             free((void *)refs[i].buf);
     free(refs);
+    tsdb_ooo_copy_free(&ooo);
     return rc ? -1 : 0;
 }
 

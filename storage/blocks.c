@@ -9,10 +9,16 @@
  * Every writer of blocks goes through tsdb_block_write: the flusher (one
  * block per closed head chunk, marked for compaction), deletes (a block
  * re-encoded without the deleted samples, not marked) and snapshots (the
- * head's chunks written into the copy, marked).  Readers and rewriters
- * merge blocks with one rule, the one tsdb_select applies: blocks in key
- * order, a sample kept only if it is newer than the last one kept, so a
- * rewrite never changes what a reader sees.
+ * head's chunks written into the copy, marked) and the out-of-order
+ * flush (ooo.c: a window's blocks merged with late samples).  Readers and
+ * rewriters merge blocks with one rule, the one tsdb_select applies:
+ * blocks in key order, merged in time order, and at a timestamp met twice
+ * the sample met first is kept, so a rewrite never changes what a reader
+ * sees.  Without out-of-order samples every block starts after the last
+ * sample kept, and the merge is a plain append (the fast path); a block
+ * that reaches back (out-of-order data flushed after newer blocks, an
+ * archived window that got late samples) is merged in place
+ * (tsdb_samples_merge_tail).
  *
  * The archive (finished windows, written by compaction) holds the
  * blocks of 32 series at a time in one compressed group value
@@ -53,6 +59,42 @@ bool tsdb_block_tmax(int64_t t0, const MDB_val *val, int64_t *tmax)
     return true;
 }
 
+size_t tsdb_samples_merge_tail(int64_t *ts, double *vs, size_t n_old, size_t n_new)
+{
+    if (n_new == 0 || n_old == 0 || ts[n_old - 1] < ts[n_old])
+        return n_old + n_new;
+    /* Merge from the back into [0, n_old + n_new), the tail copied out
+     * first; ties keep the old sample, so the merged run may come out
+     * shorter and is moved down at the end. */
+    int64_t *tt = xmalloc(n_new * sizeof *tt);
+    double *tv = xmalloc(n_new * sizeof *tv);
+    memcpy(tt, ts + n_old, n_new * sizeof *tt);
+    memcpy(tv, vs + n_old, n_new * sizeof *tv);
+    size_t i = n_old, j = n_new, k = n_old + n_new;
+    while (j > 0) {
+        if (i > 0 && ts[i - 1] >= tt[j - 1]) {
+            if (ts[i - 1] == tt[j - 1])
+                j--; /* the old sample wins */
+            k--;
+            i--;
+            ts[k] = ts[i];
+            vs[k] = vs[i];
+        } else {
+            k--;
+            j--;
+            ts[k] = tt[j];
+            vs[k] = tv[j];
+        }
+    }
+    /* [0, i) is untouched and already in place; [k, end) follows it. */
+    size_t n = n_old + n_new - (k - i);
+    memmove(ts + i, ts + k, (n - i) * sizeof *ts);
+    memmove(vs + i, vs + k, (n - i) * sizeof *vs);
+    free(tt);
+    free(tv);
+    return n;
+}
+
 int tsdb_block_decode_append(struct block_codec *bc, int64_t t0, const MDB_val *val,
                              struct tsdb_samples *out)
 {
@@ -73,17 +115,50 @@ int tsdb_block_body_append(struct block_codec *bc, int64_t t0, const uint8_t *p,
     int got = block_decode(bc, p, len, t0, out->ts + n, out->vs + n, cnt);
     if (got <= 0)
         return EINVAL;
-    int64_t last = n ? out->ts[n - 1] : INT64_MIN;
-    size_t w = n;
-    for (size_t i = n; i < n + (size_t)got; i++) {
-        if (out->ts[i] <= last)
-            continue;
-        out->ts[w] = out->ts[i];
-        out->vs[w++] = out->vs[i];
-        last = out->ts[i];
-    }
-    out->n = w;
+    out->n = tsdb_samples_merge_tail(out->ts, out->vs, n, (size_t)got);
     return 0;
+}
+
+int tsdb_blocks_gather(MDB_txn *txn, MDB_dbi blocks, struct block_codec *bc, uint32_t id, int64_t w,
+                       struct tsdb_samples *out, struct tsdb_t0s *t0s)
+{
+    MDB_cursor *c;
+    t0s->n = 0;
+    int rc = mdb_cursor_open(txn, blocks, &c);
+    if (rc != 0)
+        return rc;
+    uint8_t k[12];
+    tsdb_block_key(id, w, k);
+    MDB_val key = {12, k}, val;
+    for (rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+        uint32_t kid;
+        int64_t t0;
+        tsdb_block_key_decode(key.mv_data, &kid, &t0);
+        if (kid != id || t0 >= w + TSDB_WINDOW_MS)
+            break;
+        if ((rc = tsdb_block_decode_append(bc, t0, &val, out)) != 0)
+            break;
+        if (t0s->n == t0s->cap) {
+            t0s->cap = t0s->cap ? t0s->cap * 2 : 16;
+            t0s->v = xrealloc(t0s->v, t0s->cap * sizeof *t0s->v);
+        }
+        t0s->v[t0s->n++] = t0;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int tsdb_blocks_del(MDB_txn *txn, MDB_dbi blocks, uint32_t id, const struct tsdb_t0s *t0s)
+{
+    int rc = 0;
+    for (size_t i = 0; i < t0s->n && rc == 0; i++) {
+        uint8_t k[12];
+        tsdb_block_key(id, t0s->v[i], k);
+        MDB_val key = {sizeof k, k};
+        rc = mdb_del(txn, blocks, &key, NULL);
+    }
+    return rc;
 }
 
 void tsdb_compact_key(int64_t window, uint32_t id, uint8_t key[12])

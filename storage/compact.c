@@ -11,7 +11,7 @@
  * "blocks".  The archive holds groups of 32 series per window, compressed
  * together (archive.c: what that saves and why): compaction works through
  * the marks of one window and group at a time, merges each ready series'
- * archived samples with its blocks, and writes the group back once.
+ * archived samples with its blocks (blocks.c's merge rule), and writes the group back once.
  *
  * What needs compaction is written down as it happens: whenever the flusher
  * writes a block it also puts a mark (window start, series id) in the
@@ -25,7 +25,7 @@
  * A window is finished for a series when its end is TSDB_COMPACT_MARGIN_MS
  * (1 h) older than the newest sample accepted (db->max_t: sample time, not
  * wall-clock time, so backfills and tests behave the same) and the head
- * holds no sample of the series before the window's end (the flusher
+ * (in-order or out-of-order) holds no sample of the series before the window's end (the flusher
  * writes a series' chunks oldest first, so then every chunk of the window
  * is in LMDB).  A series whose head still holds such a chunk keeps its mark
  * and is looked at again on the next pass.  A sample that arrives later
@@ -99,8 +99,7 @@ struct compact_batch {
     struct compact_mark *marks;
     size_t n;
     struct tsdb_samples buf;
-    int64_t *t0s; /* key times of the blocks gathered */
-    size_t t0cap;
+    struct tsdb_t0s t0s;             /* key times of the blocks gathered */
     struct archive_group old, out;   /* a group as stored, and rebuilt */
     uint64_t merged, blocks_removed; /* reset by each attempt of the txn */
 };
@@ -158,56 +157,12 @@ static size_t compact_collect(struct tsdb *db, int64_t limit, struct compact_mar
 static void compact_check_head(struct tsdb *db, struct compact_mark *marks, size_t n)
 {
     pthread_rwlock_rdlock(&db->head.lock);
-    for (size_t i = 0; i < n; i++)
-        marks[i].ready =
-            head_series_oldest_t(&db->head, marks[i].id) >= marks[i].window + TSDB_WINDOW_MS;
+    for (size_t i = 0; i < n; i++) {
+        int64_t h = head_series_oldest_t(&db->head, marks[i].id);
+        int64_t o = ooo_series_oldest_t(&db->ooo, marks[i].id);
+        marks[i].ready = (h < o ? h : o) >= marks[i].window + TSDB_WINDOW_MS;
+    }
     pthread_rwlock_unlock(&db->head.lock);
-}
-
-/* Decodes the blocks of series id in window w into b->buf, after what
- * is there (the readers' merge rule), noting their key times.  Returns 0,
- * EINVAL for a corrupt block, or an LMDB status. */
-static int compact_gather(MDB_txn *txn, struct compact_batch *b, int64_t w, uint32_t id,
-                          size_t *nblocks)
-{
-    MDB_cursor *c;
-    *nblocks = 0;
-    int rc = mdb_cursor_open(txn, b->db->blocks, &c);
-    if (rc != 0)
-        return rc;
-    uint8_t k[12];
-    tsdb_block_key(id, w, k);
-    MDB_val key = {12, k}, val;
-    for (rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
-        uint32_t kid;
-        int64_t t0;
-        tsdb_block_key_decode(key.mv_data, &kid, &t0);
-        if (kid != id || t0 >= w + TSDB_WINDOW_MS)
-            break;
-        if ((rc = tsdb_block_decode_append(b->db->maint_codec, t0, &val, &b->buf)) != 0)
-            break;
-        if (*nblocks == b->t0cap) {
-            b->t0cap = b->t0cap ? b->t0cap * 2 : 16;
-            b->t0s = xrealloc(b->t0s, b->t0cap * sizeof *b->t0s);
-        }
-        b->t0s[(*nblocks)++] = t0;
-    }
-    mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-static int compact_del_blocks(MDB_txn *txn, struct compact_batch *b, uint32_t id, size_t nblocks)
-{
-    int rc = 0;
-    for (size_t i = 0; i < nblocks && rc == 0; i++) {
-        uint8_t k[12];
-        tsdb_block_key(id, b->t0s[i], k);
-        MDB_val key = {sizeof k, k};
-        rc = mdb_del(txn, b->db->blocks, &key, NULL);
-    }
-    b->blocks_removed += nblocks;
-    return rc;
 }
 
 /* Adds series id to the group being rebuilt: its archived samples (if
@@ -218,11 +173,12 @@ static int compact_member(MDB_txn *txn, struct compact_batch *b, uint32_t id, bo
 {
     struct archive_group *old = &b->old, *out = &b->out;
     const struct archive_member *m = archive_group_find(old, id);
-    size_t nblocks;
     b->buf.n = 0;
     int rc = m ? archive_member_decode(b->db->maint_codec, old, m, &b->buf) : 0;
     if (rc == 0)
-        rc = compact_gather(txn, b, out->window, id, &nblocks);
+        rc = tsdb_blocks_gather(txn, b->db->blocks, b->db->maint_codec, id, out->window, &b->buf,
+                                &b->t0s);
+    size_t nblocks = b->t0s.n;
     if (rc == 0 && nblocks > 0)
         rc = archive_group_add_samples(out, b->db->maint_codec, id, b->buf.ts, b->buf.vs, b->buf.n);
     else if (rc == 0 || rc == EINVAL)
@@ -236,7 +192,8 @@ static int compact_member(MDB_txn *txn, struct compact_batch *b, uint32_t id, bo
     }
     *changed = true;
     b->merged++;
-    return compact_del_blocks(txn, b, id, nblocks);
+    b->blocks_removed += nblocks;
+    return tsdb_blocks_del(txn, b->db->blocks, id, &b->t0s);
 }
 
 static void compact_warn_corrupt(struct tsdb *db, uint32_t id)
@@ -358,7 +315,7 @@ int tsdb_compact(struct tsdb *db, double budget_s)
         metric_observe(db->m_compaction_seconds, tsdb_mono_seconds() - t0);
     }
     free(b.marks);
-    free(b.t0s);
+    free(b.t0s.v);
     tsdb_samples_free(&b.buf);
     archive_group_free(&b.old);
     archive_group_free(&b.out);

@@ -76,6 +76,19 @@ struct head_series *head_series_get(struct head *h, uint32_t id, bool create)
     return s;
 }
 
+bool head_series_empty(const struct head_series *s)
+{
+    return s->open.count == 0 && !s->closed;
+}
+
+void head_series_drop(struct head *h, uint32_t id)
+{
+    head_series_free(h->series[id]);
+    h->series[id] = NULL;
+    h->nseries--;
+    h->epoch++;
+}
+
 static int64_t window_of(const struct head *h, int64_t t)
 {
     int64_t w = t / h->chunk_window_ms;
@@ -137,7 +150,9 @@ static bool series_last(const struct head_series *s, int64_t *t, uint64_t *vbits
 enum head_append_result head_append(struct head *h, uint32_t id, int64_t t, double v,
                                     uint32_t wal_segment)
 {
-    struct head_series *s = head_series_get(h, id, true);
+    struct head_series *s = id < h->cap ? h->series[id] : NULL;
+    if (!s)
+        return HEAD_NO_SERIES;
     int64_t last_t;
     uint64_t last_v, vbits;
     memcpy(&vbits, &v, sizeof vbits);

@@ -28,6 +28,9 @@ enum head_append_result {
     HEAD_DUPLICATE_SAME, /* same timestamp and value: a no-op, not an error */
     HEAD_DUPLICATE,      /* same timestamp, different value: rejected */
     HEAD_OUT_OF_ORDER,   /* older than the series' newest sample: rejected */
+    HEAD_NO_SERIES,      /* the series is not in the head (head_append never creates it) */
+    HEAD_OOO_APPENDED,   /* out of order, taken by the out-of-order head (ooo.c) */
+    HEAD_TOO_OLD,        /* out of order and older than the window allows: rejected */
 };
 
 struct head_closed {
@@ -55,6 +58,7 @@ struct head {
     uint32_t cap;
     uint64_t nseries;
     uint64_t nclosed;
+    uint64_t epoch;  /* bumped whenever a series leaves the head (head_series_drop) */
     uint32_t *dirty; /* ids with closed chunks awaiting flush */
     size_t ndirty, capdirty;
     uint16_t chunk_samples;  /* a chunk is cut at this many samples ... */
@@ -67,10 +71,20 @@ void head_destroy(struct head *h);
 /* The series for id, created if absent.  Exclusive lock held. */
 struct head_series *head_series_get(struct head *h, uint32_t id, bool create);
 
-/* Appends one sample to series id (created if needed), applying
- * Prometheus's ordering rules.  Exclusive lock held. */
+/* Appends one sample to series id, which must be in the head already
+ * (HEAD_NO_SERIES otherwise: the caller decides whether the id is still a
+ * live series), applying Prometheus's ordering rules.  Exclusive lock
+ * held. */
 enum head_append_result head_append(struct head *h, uint32_t id, int64_t t, double v,
                                     uint32_t wal_segment);
+
+/* Whether s holds no sample at all (no open sample, no closed chunk). */
+bool head_series_empty(const struct head_series *s);
+
+/* Frees series id, which must be empty and not dirty, and bumps
+ * h->epoch.  Exclusive lock held, and maint_mu (nobody holds collected
+ * chunks). */
+void head_series_drop(struct head *h, uint32_t id);
 
 /* Moves the open chunk of s to its closed list.  Exclusive lock held. */
 void head_series_cut(struct head *h, uint32_t id, struct head_series *s);

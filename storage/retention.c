@@ -7,16 +7,30 @@
  * which empties whole leaf pages.  The rest (unarchived blocks, keyed
  * series first) is walked series by series as below.
  *
- * Both delete whole blocks, oldest first, and leave series in the index
- * even when no sample of theirs is left (ingest paths may hold their ids;
- * garbage-collecting series is a later change).  Both walk the series ids
- * in batches of RETENTION_BATCH_SERIES per write txn, so a large database
- * never makes one huge txn, and go through tsdb_write, which grows the map
- * if even a delete needs new pages (LMDB copies on write).
+ * Both delete whole blocks, oldest first.  Every txn that deletes data of
+ * a series also lists its group for the series garbage collector (gc.c),
+ * which then removes the series that have no sample left from the index
+ * and the head.  Both walk the series ids in batches of
+ * RETENTION_BATCH_SERIES per write txn, so a large database never makes
+ * one huge txn, and go through tsdb_write, which grows the map if even a
+ * delete needs new pages (LMDB copies on write).
  *
- * Time: a block is dropped once its last sample is older than now minus
- * retention_ms (wall-clock time, as before; a series' blocks are in time
- * order, so the walk stops at its first block to keep).
+ * Time: Prometheus's semantics (BeyondTimeRetention in tsdb/db.go): the
+ * reference point is the data, not the wall clock.  Prometheus deletes a
+ * block once the newest block's end is at least retention past the
+ * block's end, whole blocks only; head data never counts.  Here the
+ * persisted blocks' newest end is the end of the newest finished window
+ * (compact.c: a window is finished once the newest sample is
+ * TSDB_COMPACT_MARGIN_MS past its end, as Prometheus persists a head range
+ * once the head spans 1.5 of them), and a window goes, across all series
+ * and the archive, once that end is at least retention_ms past its own
+ * end.  So a server that stopped ingesting keeps its data, backfilled old
+ * data is judged against the newest data and not against today, and a
+ * sample with a timestamp far in the future makes everything older than
+ * retention before it go, as in Prometheus.  The newest data is db->max_t,
+ * or after a restart with an empty WAL the newest window LMDB holds
+ * (compaction marks and archive: the window's start, so the estimate errs
+ * towards keeping data).
  *
  * Size: the measure is LMDB's used bytes (tsdb_env.c: pages up to the last
  * one written, minus the free list) plus the WAL's bytes, against
@@ -56,29 +70,32 @@
 struct time_batch {
     struct tsdb *db;
     uint32_t from, to; /* series ids [from, to) */
-    int64_t cutoff;
-    uint64_t dropped; /* reset by each attempt */
+    int64_t cutoff;    /* windows ending by then go */
+    uint64_t dropped;  /* reset by each attempt */
 };
 
-/* Deletes the blocks of series id that end before cutoff; they are the
- * oldest keys of the series, so this stops at the first one to keep. */
-static int time_series(MDB_cursor *c, uint32_t id, int64_t cutoff, uint64_t *dropped)
+/* Deletes the blocks of series id in windows that end by cutoff; they are
+ * the oldest keys of the series, so this stops at the first one to keep. */
+static int time_series(MDB_txn *txn, MDB_cursor *c, struct time_batch *b, uint32_t id)
 {
     uint8_t k[12];
     tsdb_block_key(id, INT64_MIN, k);
     MDB_val key = {sizeof k, k}, val;
+    uint64_t before = b->dropped;
     int rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
     for (; rc == 0; rc = mdb_cursor_get(c, &key, &val, MDB_GET_CURRENT)) {
         uint32_t kid;
-        int64_t t0, tmax;
+        int64_t t0;
         tsdb_block_key_decode(key.mv_data, &kid, &t0);
-        if (kid != id || !tsdb_block_tmax(t0, &val, &tmax) || tmax >= cutoff)
-            return 0;
+        if (kid != id || tsdb_window_start(t0) > b->cutoff - TSDB_WINDOW_MS)
+            break;
         if ((rc = mdb_cursor_del(c, 0)) != 0)
             return rc;
-        (*dropped)++;
+        b->dropped++;
     }
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    return b->dropped > before ? tsdb_gc_mark(txn, b->db->gc, id) : 0;
 }
 
 static int time_batch_txn(MDB_txn *txn, void *arg)
@@ -88,33 +105,23 @@ static int time_batch_txn(MDB_txn *txn, void *arg)
     b->dropped = 0;
     int rc = mdb_cursor_open(txn, b->db->blocks, &c);
     for (uint32_t id = b->from; rc == 0 && id < b->to; id++)
-        rc = time_series(c, id, b->cutoff, &b->dropped);
+        rc = time_series(txn, c, b, id);
     mdb_cursor_close(c);
     return rc;
 }
 
-/* Deletes, from the start of the archive, the whole windows that end by
- * b->window_end and, up to b->cutoff, the groups (archive.c) whose last
- * sample is older than b->cutoff; at most ARCHIVE_BATCH_DELETES pieces
- * per txn.  *more is set when it stopped at that limit. */
+/* Deletes, from the start of the archive, the windows that end by
+ * b->window_end, at most ARCHIVE_BATCH_DELETES pieces per txn; *more is
+ * set when it stopped at that limit.  Their groups go on the collector's
+ * list. */
 struct archive_batch {
     struct tsdb *db;
-    int64_t cutoff;     /* time: groups ending before it go */
-    int64_t window_end; /* whole windows ending by it go */
-    uint64_t dropped;   /* reset by each attempt */
+    int64_t window_end;
+    uint64_t dropped; /* reset by each attempt */
     bool more;
-    struct archive_group g;
 };
 
 #define ARCHIVE_BATCH_DELETES 100000
-
-/* Whether the group (w, g) of a window that is not wholly expired ends
- * before the cutoff (a corrupt one is kept, as readers skip it). */
-static bool archive_group_expired(MDB_txn *txn, struct archive_batch *b, int64_t w, uint32_t g)
-{
-    return archive_group_load(txn, b->db->archive, b->db->maint_codec, w, g, false, &b->g) == 0 &&
-           archive_group_tmax(&b->g) < b->cutoff;
-}
 
 static int archive_batch_txn(MDB_txn *txn, void *arg)
 {
@@ -127,9 +134,8 @@ static int archive_batch_txn(MDB_txn *txn, void *arg)
         return rc;
     MDB_val key, val;
     /* After a delete the cursor is on the next key: MDB_GET_CURRENT. */
-    bool deleted = false, drop = false;
-    int64_t gw = 0;
-    uint32_t gg = UINT32_MAX; /* the group drop was decided for */
+    bool deleted = false;
+    uint32_t marked = UINT32_MAX; /* the group last listed for gc.c */
     for (rc = mdb_cursor_get(c, &key, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &key, &val, deleted ? MDB_GET_CURRENT : MDB_NEXT)) {
         int64_t w;
@@ -138,20 +144,15 @@ static int archive_batch_txn(MDB_txn *txn, void *arg)
         if (key.mv_size != ARCHIVE_KEY_LEN)
             continue;
         archive_key_decode(key.mv_data, &w, &g);
-        if (w > b->cutoff)
-            break; /* every later window starts after the cutoff */
-        bool whole = w <= b->window_end - TSDB_WINDOW_MS;
-        if (!whole && (w != gw || g != gg)) {
-            gw = w;
-            gg = g;
-            drop = archive_group_expired(txn, b, w, g);
-        }
-        if (!whole && !drop)
-            continue;
+        if (w > b->window_end - TSDB_WINDOW_MS)
+            break; /* this window and every later one stay */
         if (b->dropped == ARCHIVE_BATCH_DELETES) {
             b->more = true;
             break;
         }
+        if (g != marked && (rc = tsdb_gc_mark_group(txn, b->db->gc, g)) != 0)
+            break;
+        marked = g;
         if ((rc = mdb_cursor_del(c, 0)) != 0)
             break;
         b->dropped++;
@@ -164,16 +165,53 @@ static int archive_batch_txn(MDB_txn *txn, void *arg)
 }
 
 /* Runs archive_batch_txn until done; adds the parts deleted to *dropped. */
-static int archive_drop(struct tsdb *db, int64_t cutoff, int64_t window_end, uint64_t *dropped)
+static int archive_drop(struct tsdb *db, int64_t window_end, uint64_t *dropped)
 {
-    struct archive_batch b = {.db = db, .cutoff = cutoff, .window_end = window_end};
+    struct archive_batch b = {.db = db, .window_end = window_end};
     int rc;
     do {
         rc = tsdb_write(db, archive_batch_txn, &b);
         *dropped += rc == 0 ? b.dropped : 0;
     } while (rc == 0 && b.more);
-    archive_group_free(&b.g);
     return rc;
+}
+
+/* The newest window with data in LMDB, by its start (compaction marks for
+ * blocks, then the archive's last key), or INT64_MIN. */
+static int64_t stored_newest_window(struct tsdb *db)
+{
+    MDB_txn *txn;
+    if (tsdb_read_begin(db, &txn) != 0)
+        return INT64_MIN;
+    int64_t newest = INT64_MIN, first, last;
+    if (tsdb_archive_windows(txn, db->archive, &first, &last))
+        newest = last;
+    MDB_cursor *c;
+    MDB_val key, val;
+    if (mdb_cursor_open(txn, db->compact, &c) == 0) {
+        if (mdb_cursor_get(c, &key, &val, MDB_LAST) == 0 && key.mv_size == 12) {
+            uint32_t id;
+            tsdb_compact_key_decode(key.mv_data, &last, &id);
+            newest = last > newest ? last : newest;
+        }
+        mdb_cursor_close(c);
+    }
+    tsdb_read_end(db, txn);
+    return newest;
+}
+
+/* Windows ending by the returned time are beyond time retention;
+ * INT64_MIN if none can be (no data, or not that much). */
+static int64_t time_cutoff(struct tsdb *db)
+{
+    int64_t newest = atomic_load(&db->max_t), stored = stored_newest_window(db);
+    newest = stored > newest ? stored : newest;
+    if (newest < INT64_MIN / 2 + db->opts.retention_ms + TSDB_COMPACT_MARGIN_MS + TSDB_WINDOW_MS)
+        return INT64_MIN;
+    /* The end of the newest finished window: Prometheus's newest block's
+     * end. */
+    int64_t end = tsdb_window_start(newest - TSDB_COMPACT_MARGIN_MS);
+    return end - db->opts.retention_ms;
 }
 
 static uint32_t series_count(struct tsdb *db)
@@ -190,12 +228,12 @@ int tsdb_retention_time(struct tsdb *db)
 {
     if (db->opts.retention_ms <= 0)
         return 0;
-    struct time_batch b = {.db = db, .cutoff = tsdb_now_ms() - db->opts.retention_ms};
+    struct time_batch b = {.db = db, .cutoff = time_cutoff(db)};
+    if (b.cutoff == INT64_MIN)
+        return 0;
     uint32_t last = series_count(db);
     uint64_t dropped = 0;
-    /* The archive: whole windows before the cutoff's, then a scan of the
-     * window holding it. */
-    int rc = archive_drop(db, b.cutoff, tsdb_window_start(b.cutoff), &dropped);
+    int rc = archive_drop(db, b.cutoff, &dropped);
     for (uint32_t from = 1; rc == 0 && from <= last; from += RETENTION_BATCH_SERIES) {
         b.from = from;
         b.to = last - from < RETENTION_BATCH_SERIES ? last + 1 : from + RETENTION_BATCH_SERIES;
@@ -251,6 +289,7 @@ static int size_batch_txn(MDB_txn *txn, void *arg)
     b->next = INT64_MAX;
     int rc = mdb_cursor_open(txn, b->db->blocks, &c);
     for (uint32_t id = b->from; rc == 0 && id < b->to; id++) {
+        uint64_t before = b->dropped;
         uint8_t k[12];
         tsdb_block_key(id, INT64_MIN, k);
         MDB_val key = {sizeof k, k}, val;
@@ -271,6 +310,8 @@ static int size_batch_txn(MDB_txn *txn, void *arg)
             b->dropped++;
         }
         rc = rc == MDB_NOTFOUND ? 0 : rc;
+        if (rc == 0 && b->dropped > before)
+            rc = tsdb_gc_mark(txn, b->db->gc, id);
     }
     mdb_cursor_close(c);
     return rc;
@@ -336,7 +377,7 @@ int tsdb_retention_size(struct tsdb *db)
         int64_t w = anext < bnext ? anext : bnext;
         uint64_t nb = 0, na = 0;
         if (anext <= w) {
-            rc = archive_drop(db, w, w + TSDB_WINDOW_MS, &na);
+            rc = archive_drop(db, w + TSDB_WINDOW_MS, &na);
             anext = archive_oldest(db);
         }
         if (rc == 0 && bnext <= w)

@@ -274,6 +274,8 @@ static int tsdb_env_open(struct tsdb *db, char *err, size_t errlen)
     if (rc == 0)
         rc = mdb_dbi_open(txn, "archive2", MDB_CREATE, &db->archive);
     if (rc == 0)
+        rc = mdb_dbi_open(txn, "gc", MDB_CREATE, &db->gc);
+    if (rc == 0)
         rc = tsdb_refuse_old_archive(txn, path, err, errlen);
     if (rc == -1) {
         mdb_txn_abort(txn);
@@ -335,48 +337,92 @@ static int replay_delete(struct replay_ctx *rc, const uint8_t *p, size_t len)
         p += k;
         id += d;
         rc->deleted += head_series_delete_range(&rc->db->head, (uint32_t)id, mint, maxt);
+        rc->deleted += ooo_series_delete_range(&rc->db->ooo, (uint32_t)id, mint, maxt);
     }
     return 0;
 }
 
-static int replay_record(void *arg, uint8_t type, const uint8_t *p, size_t len)
+/* The head series of id for replay, created with its newest stored time
+ * on first sight; NULL if the index no longer has the series (the
+ * garbage collector removed it after these samples were logged). */
+static struct head_series *replay_series(struct replay_ctx *rc, uint32_t id, int64_t t)
 {
-    struct replay_ctx *rc = arg;
-    if (type == WAL_REC_DELETE)
-        return replay_delete(rc, p, len);
-    if (type != WAL_REC_SAMPLES)
-        return 0; /* unknown record kinds from a newer version are skipped */
-    const uint8_t *end = p + len;
+    struct head_series *s = head_series_get(&rc->db->head, id, false);
+    if (s)
+        return s;
+    const void *p;
+    size_t n;
+    if (index_series_bytes(rc->db->index, rc->txn, id, &p, &n) != 0)
+        return NULL;
+    s = head_series_get(&rc->db->head, id, true);
+    s->persisted_maxt = tsdb_persisted_maxt(rc->db, rc->txn, rc->db->maint_codec, id, t);
+    return s;
+}
+
+/* Applies one sample: in order to the head (samples at or before what
+ * LMDB holds are skipped there), out of order to the out-of-order head
+ * (whose flush merges away what LMDB holds already). */
+static void replay_sample(struct replay_ctx *rc, uint32_t id, int64_t t, double v, bool ooo)
+{
+    struct tsdb *db = rc->db;
+    if (!replay_series(rc, id, t)) {
+        rc->skipped++;
+        return;
+    }
+    bool ok = ooo ? ooo_insert(&db->ooo, id, t, v, 1)
+                  : head_append(&db->head, id, t, v, 1) == HEAD_APPENDED;
+    if (!ok) {
+        rc->skipped++;
+        return;
+    }
+    rc->samples++;
+    if (!ooo && t > atomic_load(&db->max_t))
+        atomic_store(&db->max_t, t);
+}
+
+/* Decodes one WAL_REC_SAMPLES body at p and applies its samples; returns
+ * where it ended, or NULL if it is malformed (what came before stays). */
+static const uint8_t *replay_samples(struct replay_ctx *rc, const uint8_t *p, const uint8_t *end,
+                                     bool ooo)
+{
     uint64_t n, id, zz;
     size_t k = tsdb_uvarint_get(p, end, &n);
     if (!k)
-        return 0;
+        return NULL;
     p += k;
     int64_t t = 0;
     for (uint64_t i = 0; i < n; i++) {
         size_t a = tsdb_uvarint_get(p, end, &id);
         size_t b = a ? tsdb_uvarint_get(p + a, end, &zz) : 0;
         if (!a || !b || p + a + b + 8 > end)
-            return 0; /* a CRC-valid but malformed record: keep what came before */
+            return NULL; /* a CRC-valid but malformed record */
         p += a + b;
         t += (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
         double v;
         memcpy(&v, p, 8);
         p += 8;
-        struct head_series *s = head_series_get(&rc->db->head, (uint32_t)id, false);
-        if (!s) {
-            s = head_series_get(&rc->db->head, (uint32_t)id, true);
-            s->persisted_maxt =
-                tsdb_persisted_maxt(rc->db, rc->txn, rc->db->maint_codec, (uint32_t)id, t);
-        }
-        if (tsdb_head_apply(rc->db, (uint32_t)id, t, v, 1) == HEAD_APPENDED) {
-            rc->samples++;
-            if (t > atomic_load(&rc->db->max_t))
-                atomic_store(&rc->db->max_t, t);
-        } else
-            rc->skipped++;
+        replay_sample(rc, (uint32_t)id, t, v, ooo);
     }
-    return 0;
+    return p;
+}
+
+static int replay_record(void *arg, uint8_t type, const uint8_t *p, size_t len)
+{
+    struct replay_ctx *rc = arg;
+    const uint8_t *end = p + len;
+    switch (type) {
+    case WAL_REC_DELETE:
+        return replay_delete(rc, p, len);
+    case WAL_REC_SAMPLES:
+        replay_samples(rc, p, end, false);
+        return 0;
+    case WAL_REC_OOO_SAMPLES:
+        if ((p = replay_samples(rc, p, end, true)) != NULL)
+            replay_samples(rc, p, end, false);
+        return 0;
+    default:
+        return 0; /* unknown record kinds from a newer version are skipped */
+    }
 }
 
 static int tsdb_wal_open(struct tsdb *db, char *err, size_t errlen)
@@ -411,6 +457,7 @@ static int tsdb_wal_open(struct tsdb *db, char *err, size_t errlen)
         for (struct head_closed *c = s->closed; c; c = c->next)
             c->wal_segment = first;
     }
+    ooo_head_set_segment(&db->ooo, first);
     char buf[4][32];
     snprintf(buf[0], sizeof buf[0], "%llu", (unsigned long long)rc.samples);
     snprintf(buf[1], sizeof buf[1], "%llu", (unsigned long long)rc.skipped);
@@ -600,8 +647,20 @@ static void tsdb_map_check(struct tsdb *db)
         tsdb_env_grow(db, info.me_mapsize);
 }
 
-/* Closes quiet series' chunks and deletes WAL segments whose samples are
- * all in LMDB now; maint_mu held. */
+/* Oldest WAL segment holding a sample that is only in the head, in-order
+ * or out-of-order; UINT32_MAX if none. */
+static uint32_t tsdb_min_wal_segment(struct tsdb *db)
+{
+    pthread_rwlock_rdlock(&db->head.lock);
+    uint32_t keep = head_min_wal_segment(&db->head);
+    uint32_t ooo = ooo_min_wal_segment(&db->ooo);
+    pthread_rwlock_unlock(&db->head.lock);
+    return ooo < keep ? ooo : keep;
+}
+
+/* Closes quiet series' chunks, moves waiting out-of-order samples to
+ * LMDB, lets go of series with nothing left (gc.c) and deletes WAL
+ * segments whose samples are all in LMDB now; maint_mu held. */
 static int tsdb_housekeep(struct tsdb *db)
 {
     int64_t newest = atomic_load(&db->max_t);
@@ -610,10 +669,13 @@ static int tsdb_housekeep(struct tsdb *db)
         head_close_idle(&db->head, newest - TSDB_IDLE_CHUNK_MS);
         pthread_rwlock_unlock(&db->head.lock);
     }
-    int rc = flush_closed_chunks(db);
-    pthread_rwlock_rdlock(&db->head.lock);
-    uint32_t keep = head_min_wal_segment(&db->head);
-    pthread_rwlock_unlock(&db->head.lock);
+    int rc = flush_closed_chunks(db), r;
+    if ((r = tsdb_ooo_flush(db)) != 0 && rc == 0)
+        rc = r;
+    tsdb_gc_head(db);
+    if ((r = tsdb_gc_series(db, NULL)) != 0 && rc == 0)
+        rc = r;
+    uint32_t keep = tsdb_min_wal_segment(db);
     if (keep == UINT32_MAX)
         keep = wal_segment_current(db->wal);
     /* Blocks written so far must be on disk before their WAL goes. */
@@ -639,6 +701,7 @@ static void *flusher_main(void *arg)
         if (round % TSDB_RETENTION_EVERY == 0) {
             tsdb_retention_time(db);
             tsdb_retention_size(db);
+            tsdb_gc_series(db, NULL);
         }
         pthread_mutex_unlock(&db->maint_mu);
         tsdb_env_pages_release(db, round % TSDB_HOUSEKEEP_EVERY == 0);
@@ -682,9 +745,7 @@ int tsdb_flush_head(struct tsdb *db)
         rc = tsdb_env_sync(db);
     /* Everything the WAL holds is in LMDB now, unless appends raced in:
      * then their segment stays. */
-    pthread_rwlock_rdlock(&db->head.lock);
-    bool empty = head_min_wal_segment(&db->head) == UINT32_MAX;
-    pthread_rwlock_unlock(&db->head.lock);
+    bool empty = tsdb_min_wal_segment(db) == UINT32_MAX;
     if (rc == 0 && empty && wal_rotate(db->wal) == 0 && wal_commit(db->wal, NULL) == 0)
         wal_truncate_before(db->wal, wal_segment_current(db->wal));
     pthread_mutex_unlock(&db->maint_mu);
@@ -700,6 +761,8 @@ int tsdb_maintain_now(struct tsdb *db)
     if ((r = tsdb_retention_time(db)) != 0 && rc == 0)
         rc = r;
     if ((r = tsdb_retention_size(db)) != 0 && rc == 0)
+        rc = r;
+    if ((r = tsdb_gc_series(db, NULL)) != 0 && rc == 0)
         rc = r;
     pthread_mutex_unlock(&db->maint_mu);
     return rc;
@@ -717,8 +780,23 @@ static void tsdb_metrics_init(struct tsdb *db)
 #define COUNTER(name, help) metric_family_with(metrics_counter_new(r, name, help, NULL), NULL)
     db->m_appended =
         COUNTER("prometheus_tsdb_head_samples_appended_total", "Total number of appended samples.");
-    db->m_out_of_order = COUNTER("prometheus_tsdb_out_of_order_samples_total",
-                                 "Total number of out of order samples ingestion failed attempts.");
+    static const char *const float_type[] = {"float"};
+    db->m_out_of_order = metric_family_with(
+        metrics_counter_new(r, "prometheus_tsdb_out_of_order_samples_total",
+                            "Total number of out of order samples ingestion failed attempts due "
+                            "to out of order being disabled.",
+                            (const char *const[]){"type", NULL}),
+        float_type);
+    db->m_too_old = metric_family_with(
+        metrics_counter_new(r, "prometheus_tsdb_too_old_samples_total",
+                            "Total number of out of order samples ingestion failed attempts with "
+                            "out of support enabled, but sample outside of time window.",
+                            (const char *const[]){"type", NULL}),
+        float_type);
+    db->m_ooo_appended = COUNTER("prometheus_tsdb_head_out_of_order_samples_appended_total",
+                                 "Total number of appended out of order samples.");
+    db->m_series_removed = COUNTER("prometheus_tsdb_head_series_removed_total",
+                                   "Total number of series removed in the head");
     db->m_duplicate = COUNTER("vigil_tsdb_duplicate_samples_total",
                               "Samples rejected for a different value at an existing timestamp.");
     db->m_series_created = COUNTER("prometheus_tsdb_head_series_created_total",
@@ -813,6 +891,8 @@ int tsdb_open(const char *dir, const struct tsdb_options *opts, struct tsdb **ou
     pthread_cond_init(&db->env_cv, &ca);
     pthread_condattr_destroy(&ca);
     head_init(&db->head, db->opts.chunk_samples ? db->opts.chunk_samples : 120, TSDB_WINDOW_MS);
+    ooo_head_init(&db->ooo);
+    tsdb_set_ooo_window(db, db->opts.ooo_window_ms);
     atomic_store(&db->max_t, INT64_MIN);
     db->maint_codec = block_codec_new();
     if (tsdb_mkdir_all(db->dir) < 0) {
@@ -858,6 +938,7 @@ void tsdb_close(struct tsdb *db)
     if (db->lock_fd >= 0)
         close(db->lock_fd);
     head_destroy(&db->head);
+    ooo_head_destroy(&db->ooo);
     block_codec_free(db->maint_codec);
     pthread_mutex_destroy(&db->stop_mu);
     pthread_cond_destroy(&db->stop_cv);

@@ -45,6 +45,7 @@ struct tsdb_options {
     uint32_t commit_interval_ms;      /* 0 = 1000: how far durability may lag acknowledgement */
     uint16_t chunk_samples;           /* 0 = 120: head chunks are cut at this many samples */
     uint64_t wal_segment_bytes;       /* 0 = 128 MiB */
+    int64_t ooo_window_ms;            /* out_of_order_time_window; 0 = off (tsdb_set_ooo_window) */
     struct logger *log;               /* borrowed; may be NULL */
     struct metrics_registry *metrics; /* borrowed; may be NULL */
 };
@@ -65,9 +66,12 @@ struct tsdb_appender;
 
 /* What one commit did, for the caller's own counters. */
 struct tsdb_commit_stats {
-    uint32_t appended;
-    uint32_t out_of_order; /* older than the series' newest sample: dropped */
-    uint32_t duplicate;    /* same timestamp, different value: dropped */
+    uint32_t appended;       /* in order and out of order */
+    uint32_t ooo_appended;   /* of them, taken under the out-of-order window */
+    uint32_t out_of_order;   /* older than the series' newest sample, no window: dropped */
+    uint32_t too_old;        /* out of order and older than the window allows: dropped */
+    uint32_t duplicate;      /* same timestamp, different value: dropped */
+    uint32_t unknown_series; /* the ref named a removed series (ref reset to 0): dropped */
     uint32_t series_created;
 };
 
@@ -76,8 +80,11 @@ void tsdb_appender_free(struct tsdb_appender *a);
 
 /* Stages one sample.  ref caches the series between batches: pass a ref of
  * 0 with the label set the first time; tsdb_append sets it (possibly only at
- * commit, for a new series: *ref must stay valid until commit) and later
- * calls may pass ls == NULL with the cached ref.  ls is borrowed for the call
+ * commit, for a new series) and later calls may pass ls == NULL with the
+ * cached ref.  *ref must stay valid until commit: a series with no sample
+ * left is removed (retention, deletes), and a commit that meets a ref of a
+ * removed series drops its samples and sets *ref to 0 (unknown_series), so
+ * the caller passes the label set again next time.  ls is borrowed for the call
  * only; it must be sorted by name, with unique names and no empty values.
  * Returns 0, or -1 with a message in the appender (tsdb_appender_error) for
  * an invalid label set or an unknown ref. */
@@ -89,6 +96,12 @@ int tsdb_append(struct tsdb_appender *a, uint64_t *ref, const struct labels *ls,
 int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_commit_stats *st);
 void tsdb_appender_rollback(struct tsdb_appender *a);
 const char *tsdb_appender_error(const struct tsdb_appender *a);
+
+/* Sets Prometheus's out_of_order_time_window (storage.tsdb in the config
+ * file) in ms; 0 turns it off.  With a window W, a sample older than its
+ * series' newest is accepted if it is not older than the newest sample of
+ * the database minus W (storage/ooo.c).  Any thread, any time (a reload). */
+void tsdb_set_ooo_window(struct tsdb *db, int64_t window_ms);
 
 /* Forces the WAL to disk now (what the commit interval does on its own). */
 int tsdb_sync(struct tsdb *db);
@@ -117,7 +130,7 @@ void tsdb_series_set_free(struct tsdb_series_set *set);
 /* ---- Introspection ---- */
 
 struct tsdb_head_stats {
-    uint64_t series;        /* series with samples in the head */
+    uint64_t series;        /* series with samples in the head (quiet ones leave it) */
     uint64_t chunks_closed; /* awaiting flush */
     uint64_t index_series;  /* all series in the index */
 };
@@ -168,7 +181,9 @@ int tsdb_delete_series(struct tsdb *db, const struct label_matcher *ms, size_t n
                        int64_t maxt, char *err, size_t errlen);
 
 /* Prometheus's clean_tombstones.  Vigil deletes eagerly, so there are no
- * tombstones and this does nothing: returns 0. */
+ * tombstones; what is left to do is removing the series that deletes left
+ * with no sample (storage/gc.c), which this does now.  Returns 0, or -1
+ * with a message. */
 int tsdb_clean_tombstones(struct tsdb *db, char *err, size_t errlen);
 
 /* Length of a snapshot name with its NUL: "20060102T150405Z-" + 16 hex. */

@@ -7,11 +7,14 @@
  * transaction, synced before any WAL record refers to them.
  *
  * Commit then takes the head's exclusive lock once, applies every sample
- * (Prometheus's ordering rules decide which are dropped), writes the
- * accepted ones to the WAL as one record with one write(2), and releases
- * the lock.  Holding the lock across the WAL append keeps the log in the
- * same order as the head for concurrent committers (scrapes on the event
- * loop, rules on workers), so replay rebuilds exactly what readers saw. */
+ * (Prometheus's ordering rules decide which are dropped, and with an
+ * out_of_order_time_window which late ones go to the out-of-order head:
+ * ooo.c), writes the accepted ones to the WAL as one record with one
+ * write(2), and releases the lock.  A cached ref may name a series that
+ * the garbage collector removed (gc.c): its samples are dropped and the
+ * ref reset to 0, so the caller names the series by labels next time.  Holding the lock across the
+ * WAL append keeps the log in the same order as the head for concurrent committers (scrapes on the
+ * event loop, rules on workers), so replay rebuilds exactly what readers saw. */
 #include "storage/tsdb_internal.h"
 
 #include <stdio.h>
@@ -24,6 +27,7 @@ struct staged {
     uint32_t newidx;
     int64_t t;
     double v;
+    uint64_t *ref; /* the caller's, reset to 0 if the series was collected */
 };
 
 struct new_series {
@@ -34,9 +38,11 @@ struct new_series {
 };
 
 /* A series' newest timestamp in LMDB, looked up at commit (see
- * appender_load_persisted); holds the first staged t until then. */
+ * appender_load_persisted); holds the first staged t until then.  A
+ * cached ref may name a series the collector removed (gc.c): dead. */
 struct known_series {
     uint32_t id;
+    bool dead; /* no longer in the index (collected by gc.c) */
     int64_t maxt;
 };
 
@@ -50,6 +56,7 @@ struct tsdb_appender {
     size_t nns, capns;
     struct sbuf strings;
     struct sbuf walbuf;
+    struct sbuf ooobuf;   /* the batch's out-of-order samples, WAL-encoded */
     struct sbuf labelbuf; /* a new series' canonical bytes, split in place */
     MDB_txn *rtxn;        /* read txn for lookups, reset between batches */
     uint32_t created;     /* series the create txn added */
@@ -100,6 +107,7 @@ static void appender_reset(struct tsdb_appender *a)
     }
     appender_sbuf_shrink(&a->strings);
     appender_sbuf_shrink(&a->walbuf);
+    appender_sbuf_shrink(&a->ooobuf);
     appender_sbuf_shrink(&a->labelbuf);
     if (a->rtxn)
         mdb_txn_reset(a->rtxn);
@@ -116,6 +124,7 @@ void tsdb_appender_free(struct tsdb_appender *a)
     free(a->known);
     sbuf_free(&a->strings);
     sbuf_free(&a->walbuf);
+    sbuf_free(&a->ooobuf);
     sbuf_free(&a->labelbuf);
     free(a);
 }
@@ -154,13 +163,14 @@ static int labels_check(struct tsdb_appender *a, const struct labels *ls)
     return 0;
 }
 
-static void stage(struct tsdb_appender *a, uint32_t id, uint32_t newidx, int64_t t, double v)
+static void stage(struct tsdb_appender *a, uint32_t id, uint32_t newidx, int64_t t, double v,
+                  uint64_t *ref)
 {
     if (a->n == a->cap) {
         a->cap = a->cap ? a->cap * 2 : 128;
         a->v = xrealloc(a->v, a->cap * sizeof *a->v);
     }
-    a->v[a->n++] = (struct staged){id, newidx, t, v};
+    a->v[a->n++] = (struct staged){id, newidx, t, v, ref};
 }
 
 /* Index of the new series with these canonical bytes, staging it if it is
@@ -189,7 +199,7 @@ int tsdb_append(struct tsdb_appender *a, uint64_t *ref, const struct labels *ls,
                 double v)
 {
     if (*ref) {
-        stage(a, (uint32_t)*ref, 0, t, v);
+        stage(a, (uint32_t)*ref, 0, t, v, ref);
         return 0;
     }
     if (labels_check(a, ls) < 0)
@@ -212,7 +222,7 @@ int tsdb_append(struct tsdb_appender *a, uint64_t *ref, const struct labels *ls,
         return appender_fail(a, "index lookup: %s", mdb_strerror(rc));
     if (id) {
         *ref = id;
-        stage(a, id, 0, t, v);
+        stage(a, id, 0, t, v, ref);
         return 0;
     }
     size_t off = a->strings.len;
@@ -223,7 +233,7 @@ int tsdb_append(struct tsdb_appender *a, uint64_t *ref, const struct labels *ls,
         sbuf_putc(&a->strings, '\xff');
     }
     uint32_t idx = new_series_find_or_add(a, ref, off, a->strings.len - off);
-    stage(a, 0, idx, t, v);
+    stage(a, 0, idx, t, v, ref);
     return 0;
 }
 
@@ -289,7 +299,8 @@ static int appender_create_series(struct tsdb_appender *a, uint32_t *created)
 enum head_append_result tsdb_head_apply(struct tsdb *db, uint32_t id, int64_t t, double v,
                                         uint32_t segment)
 {
-    return head_append(&db->head, id, t, v, segment);
+    enum head_append_result r = head_append(&db->head, id, t, v, segment);
+    return r == HEAD_OUT_OF_ORDER ? tsdb_ooo_apply(db, id, t, v, segment) : r;
 }
 
 static void wal_put_sample(struct sbuf *b, uint32_t id, int64_t *prev_t, int64_t t, double v)
@@ -303,13 +314,37 @@ static void wal_put_sample(struct sbuf *b, uint32_t id, int64_t *prev_t, int64_t
     *prev_t = t;
 }
 
+/* Logs the accepted samples of the batch as one record: WAL_REC_SAMPLES,
+ * or WAL_REC_OOO_SAMPLES when some were out of order (tsdb_internal.h). */
+static int appender_log(struct tsdb_appender *a, const struct tsdb_commit_stats *st)
+{
+    uint8_t hdr[2][10];
+    uint32_t in_order = st->appended - st->ooo_appended;
+    struct iovec iov[4];
+    int n = 0;
+    if (st->ooo_appended) {
+        iov[n++] = (struct iovec){hdr[0], tsdb_uvarint_put(hdr[0], st->ooo_appended)};
+        iov[n++] = (struct iovec){a->ooobuf.data, a->ooobuf.len};
+    }
+    iov[n++] = (struct iovec){hdr[1], tsdb_uvarint_put(hdr[1], in_order)};
+    iov[n++] = (struct iovec){a->walbuf.data, a->walbuf.len};
+    uint8_t type = st->ooo_appended ? WAL_REC_OOO_SAMPLES : WAL_REC_SAMPLES;
+    if (wal_appendv(a->db->wal, type, iov, n, NULL) < 0) {
+        char msg[200];
+        wal_last_error(a->db->wal, msg, sizeof msg);
+        return appender_fail(a, "write-ahead log: %s", msg);
+    }
+    return 0;
+}
+
 /* Applies the staged samples and logs the accepted ones; exclusive lock. */
 static int appender_apply(struct tsdb_appender *a, struct tsdb_commit_stats *st)
 {
     struct tsdb *db = a->db;
     uint32_t seg = wal_segment_current(db->wal);
-    int64_t prev_t = 0, max_t = INT64_MIN;
+    int64_t prev_t = 0, prev_ooo = 0, max_t = INT64_MIN;
     sbuf_reset(&a->walbuf);
+    sbuf_reset(&a->ooobuf);
     for (size_t i = 0; i < a->n; i++) {
         struct staged *s = &a->v[i];
         uint32_t id = s->id ? s->id : a->ns[s->newidx].id;
@@ -320,6 +355,11 @@ static int appender_apply(struct tsdb_appender *a, struct tsdb_commit_stats *st)
             if (s->t > max_t)
                 max_t = s->t;
             break;
+        case HEAD_OOO_APPENDED:
+            st->appended++;
+            st->ooo_appended++;
+            wal_put_sample(&a->ooobuf, id, &prev_ooo, s->t, s->v);
+            break;
         case HEAD_DUPLICATE_SAME:
             break;
         case HEAD_DUPLICATE:
@@ -328,22 +368,19 @@ static int appender_apply(struct tsdb_appender *a, struct tsdb_commit_stats *st)
         case HEAD_OUT_OF_ORDER:
             st->out_of_order++;
             break;
+        case HEAD_TOO_OLD:
+            st->too_old++;
+            break;
+        case HEAD_NO_SERIES: /* collected (gc.c): the caller must name it by labels again */
+            st->unknown_series++;
+            *s->ref = 0;
+            break;
         }
     }
     int64_t cur = atomic_load(&db->max_t);
     while (max_t > cur && !atomic_compare_exchange_weak(&db->max_t, &cur, max_t))
         ;
-    if (!st->appended)
-        return 0;
-    uint8_t hdr[10];
-    struct iovec iov[2] = {{hdr, tsdb_uvarint_put(hdr, st->appended)},
-                           {a->walbuf.data, a->walbuf.len}};
-    if (wal_appendv(db->wal, WAL_REC_SAMPLES, iov, 2, NULL) < 0) {
-        char msg[200];
-        wal_last_error(db->wal, msg, sizeof msg);
-        return appender_fail(a, "write-ahead log: %s", msg);
-    }
-    return 0;
+    return st->appended ? appender_log(a, st) : 0;
 }
 
 /* A series the head has not seen since the database was opened may have
@@ -352,11 +389,12 @@ static int appender_apply(struct tsdb_appender *a, struct tsdb_commit_stats *st)
  * replay.  Looked up before the exclusive head lock is taken, because LMDB
  * reads enter the env gate, which must never be waited for under that lock.
  * Fills a->known with (id, newest stored t) pairs. */
-static void appender_load_persisted(struct tsdb_appender *a)
+static uint64_t appender_load_persisted(struct tsdb_appender *a)
 {
     struct tsdb *db = a->db;
     a->nknown = 0;
     pthread_rwlock_rdlock(&db->head.lock);
+    uint64_t epoch = db->head.epoch;
     for (size_t i = 0; i < a->n; i++) {
         uint32_t id = a->v[i].id;
         if (!id || head_series_get(&db->head, id, false))
@@ -367,31 +405,46 @@ static void appender_load_persisted(struct tsdb_appender *a)
             a->capknown = a->capknown ? a->capknown * 2 : 64;
             a->known = xrealloc(a->known, a->capknown * sizeof *a->known);
         }
-        a->known[a->nknown++] = (struct known_series){id, a->v[i].t};
+        a->known[a->nknown++] = (struct known_series){id, false, a->v[i].t};
     }
     pthread_rwlock_unlock(&db->head.lock);
     if (!a->nknown)
-        return;
+        return epoch;
     MDB_txn *txn;
     if (tsdb_read_begin(db, &txn) != 0) {
-        a->nknown = 0;
-        return;
+        for (size_t i = 0; i < a->nknown; i++)
+            a->known[i].maxt = INT64_MIN; /* as if new: nothing to compare with */
+        return epoch;
     }
     struct block_codec *bc = block_codec_new(); /* rare: series new to the head */
-    for (size_t i = 0; i < a->nknown; i++)
-        a->known[i].maxt = tsdb_persisted_maxt(db, txn, bc, a->known[i].id, a->known[i].maxt);
+    for (size_t i = 0; i < a->nknown; i++) {
+        struct known_series *k = &a->known[i];
+        const void *p;
+        size_t len;
+        k->dead = index_series_bytes(db->index, txn, k->id, &p, &len) == MDB_NOTFOUND;
+        if (!k->dead)
+            k->maxt = tsdb_persisted_maxt(db, txn, bc, k->id, k->maxt);
+    }
     block_codec_free(bc);
     tsdb_read_end(db, txn);
+    return epoch;
 }
 
-/* Exclusive head lock held. */
+/* Puts the batch's series that are not in the head yet into it: the
+ * known ones with their newest stored time, and the new ones.  Collected
+ * series stay out (appender_apply drops their samples).  Exclusive head
+ * lock held. */
 static void appender_apply_persisted(struct tsdb_appender *a)
 {
     for (size_t i = 0; i < a->nknown; i++) {
+        if (a->known[i].dead)
+            continue;
         struct head_series *s = head_series_get(&a->db->head, a->known[i].id, true);
         if (a->known[i].maxt > s->persisted_maxt)
             s->persisted_maxt = a->known[i].maxt;
     }
+    for (size_t i = 0; i < a->nns; i++)
+        head_series_get(&a->db->head, a->ns[i].id, true);
 }
 
 int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_commit_stats *out)
@@ -402,8 +455,15 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_commit_stats *out)
         appender_reset(a);
         return -1;
     }
-    appender_load_persisted(a);
-    pthread_rwlock_wrlock(&a->db->head.lock);
+    /* The series the head lacks are looked up outside the lock; if a
+     * series left the head meanwhile (gc.c bumps the epoch), again. */
+    for (;;) {
+        uint64_t epoch = appender_load_persisted(a);
+        pthread_rwlock_wrlock(&a->db->head.lock);
+        if (a->db->head.epoch == epoch)
+            break;
+        pthread_rwlock_unlock(&a->db->head.lock);
+    }
     appender_apply_persisted(a);
     int rc = appender_apply(a, &st);
     pthread_rwlock_unlock(&a->db->head.lock);
@@ -411,6 +471,8 @@ int tsdb_appender_commit(struct tsdb_appender *a, struct tsdb_commit_stats *out)
     if (db->m_appended) {
         metric_add(db->m_appended, st.appended);
         metric_add(db->m_out_of_order, st.out_of_order);
+        metric_add(db->m_ooo_appended, st.ooo_appended);
+        metric_add(db->m_too_old, st.too_old);
         metric_add(db->m_duplicate, st.duplicate);
         metric_add(db->m_series_created, st.series_created);
     }

@@ -7,6 +7,9 @@
  *   blocks.c        reading and writing blocks, the compaction marks
  *   compact.c       merging a finished window's blocks into one per series
  *   retention.c     time- and size-based retention
+ *   gc.c            dropping series that have no sample left
+ *   ooo.c           out-of-order samples: accepting, flushing, replaying
+ *                   (the out-of-order head itself: head_ooo.c)
  *   admin.c         delete_series, clean_tombstones, snapshot
  *
  * LMDB layout beside the index's own DBIs (storage/index.c):
@@ -25,6 +28,11 @@
  *             in the order it works through it (oldest window first).
  *             Written in the same txn as the block, so it survives crashes
  *             and needs no rebuild on open.
+ *   "gc"      key   u32 group = series id / 32 (big endian), value empty
+ *             groups that may hold series with no sample left: written in
+ *             the txn that deleted data of one of them (retention, admin
+ *             deletes), so the to-do list survives crashes; the series
+ *             garbage collector (gc.c) works through it.
  *   "archive2" key  u64 window start (as above) | u32 group = id / 32
  *                   (big endian) | u16 piece (big endian)
  *             value the pieces, concatenated, are one group value: the
@@ -53,6 +61,14 @@
  *                    Replay applies it to the head in log order, so samples
  *                    logged before the delete do not come back and samples
  *                    logged after it stay.
+ *   WAL_REC_OOO_SAMPLES  a batch with out-of-order samples (ooo.c):
+ *                    the out-of-order samples as a WAL_REC_SAMPLES body,
+ *                    then the batch's in-order samples as another (its
+ *                    count may be 0).  One record, so a crash keeps or
+ *                    loses the batch whole.  Replay puts the first part
+ *                    into the out-of-order head as it is (the window
+ *                    decided at append time) and the second into the
+ *                    head as WAL_REC_SAMPLES.
  * Series are not logged: a new series is committed to the LMDB index and
  * synced before any record refers to it.
  *
@@ -77,13 +93,15 @@
 
 #include "storage/chunk.h"
 #include "storage/head.h"
+#include "storage/head_ooo.h"
 #include "storage/index.h"
 #include "storage/tsdb.h"
 #include "storage/wal.h"
 #include "util/metrics.h"
 
-#define WAL_REC_SAMPLES 1
-#define WAL_REC_DELETE  2
+#define WAL_REC_SAMPLES     1
+#define WAL_REC_DELETE      2
+#define WAL_REC_OOO_SAMPLES 3
 
 /* Chunks never span these windows, and block reads look back this far. */
 #define TSDB_WINDOW_MS (2LL * 3600 * 1000)
@@ -98,12 +116,15 @@ struct tsdb {
     MDB_dbi blocks;
     MDB_dbi compact;         /* the compaction to-do marks */
     MDB_dbi archive;         /* finished windows, window first */
+    MDB_dbi gc;              /* groups for the series garbage collector */
     size_t block_inline_max; /* tsdb_block_inline_max of the env's page size */
     unsigned page_size;      /* the env's */
     struct index *index;
     struct wal *wal;
     struct head head;
+    struct ooo_head ooo; /* guarded by head.lock */
     struct tsdb_options opts;
+    _Atomic int64_t ooo_window_ms; /* out_of_order_time_window; 0 = off */
 
     pthread_t committer, flusher;
     bool threads_started;
@@ -142,6 +163,7 @@ struct tsdb {
 
     /* Self-monitoring; NULL when no registry was given. */
     struct metric *m_appended, *m_out_of_order, *m_duplicate, *m_series_created;
+    struct metric *m_ooo_appended, *m_too_old, *m_series_removed;
     struct metric *m_chunks_flushed, *m_flush_seconds;
     struct metric *m_compactions, *m_compaction_seconds, *m_blocks_compacted;
     struct metric *m_size_retentions, *m_time_retentions, *m_map_grows;
@@ -168,7 +190,8 @@ int64_t tsdb_now_ms(void);
 /* mkdir -p; -1 with errno. */
 int tsdb_mkdir_all(const char *path);
 
-/* Applies a decoded WAL samples record or a live batch to the head; the
+/* Applies one sample of a live batch to the head, out-of-order samples
+ * to the out-of-order head when the window takes them (ooo.c); the
  * exclusive head lock is held.  Defined in tsdb_append.c. */
 enum head_append_result tsdb_head_apply(struct tsdb *db, uint32_t id, int64_t t, double v,
                                         uint32_t segment);
@@ -247,10 +270,16 @@ struct tsdb_samples {
 void tsdb_samples_reserve(struct tsdb_samples *s, size_t extra);
 void tsdb_samples_free(struct tsdb_samples *s);
 
-/* Decodes the block value val (key time t0) and appends its samples to
- * out, dropping those at or before out's last timestamp (the readers'
- * merge rule, tsdb_select.c).  Returns 0, or EINVAL if the bytes are
- * corrupt (out unchanged). */
+/* Merges the run ts/vs[n_old, n_old + n_new) into [0, n_old): both are
+ * sorted with unique timestamps, and so is the result, which is returned
+ * as the new count.  At a timestamp in both runs the old sample is kept
+ * (the merge rule of blocks.c).  When the new run starts after the old
+ * one (the common case) this is one comparison. */
+size_t tsdb_samples_merge_tail(int64_t *ts, double *vs, size_t n_old, size_t n_new);
+
+/* Decodes the block value val (key time t0) and merges its samples into
+ * out (tsdb_samples_merge_tail: the readers' merge rule, tsdb_select.c).
+ * Returns 0, or EINVAL if the bytes are corrupt (out unchanged). */
 int tsdb_block_decode_append(struct block_codec *bc, int64_t t0, const MDB_val *val,
                              struct tsdb_samples *out);
 /* The same for a bare block (storage/chunk.h) p[0..len). */
@@ -280,6 +309,19 @@ int tsdb_block_put(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, uint32_t id, i
 int tsdb_block_write(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct block_codec *bc,
                      uint32_t id, const int64_t *ts, const double *vs, size_t n, unsigned flags,
                      struct sbuf *scratch);
+/* Key times of blocks gathered (owned array). */
+struct tsdb_t0s {
+    int64_t *v;
+    size_t n, cap;
+};
+/* Merges the blocks of series id in window w into out (after what is
+ * there), noting their key times in t0s (reset first).  Returns 0, EINVAL
+ * for a corrupt block, or an LMDB status. */
+int tsdb_blocks_gather(MDB_txn *txn, MDB_dbi blocks, struct block_codec *bc, uint32_t id, int64_t w,
+                       struct tsdb_samples *out, struct tsdb_t0s *t0s);
+/* Deletes the blocks of id at the key times in t0s. */
+int tsdb_blocks_del(MDB_txn *txn, MDB_dbi blocks, uint32_t id, const struct tsdb_t0s *t0s);
+
 /* The compaction mark key of (window start, id). */
 void tsdb_compact_key(int64_t window, uint32_t id, uint8_t key[12]);
 void tsdb_compact_key_decode(const uint8_t key[12], int64_t *window, uint32_t *id);
@@ -351,5 +393,59 @@ int tsdb_compact(struct tsdb *db, double budget_s);
 /* Both run under maint_mu and return 0 or an LMDB status. */
 int tsdb_retention_time(struct tsdb *db);
 int tsdb_retention_size(struct tsdb *db);
+
+/* ---- series garbage collection (gc.c) ---- */
+
+/* Puts the group of series id on the collector's to-do list, in the txn
+ * that deletes data of id.  0 or an LMDB status. */
+int tsdb_gc_mark(MDB_txn *txn, MDB_dbi gc, uint32_t id);
+/* The same for a whole group. */
+int tsdb_gc_mark_group(MDB_txn *txn, MDB_dbi gc, uint32_t group);
+/* Frees the head series that hold no sample (the memory of series that
+ * went quiet; their newest stored time is looked up again if they come
+ * back).  maint_mu held; takes the head lock. */
+void tsdb_gc_head(struct tsdb *db);
+/* Works through the to-do list: removes from the index every series of
+ * the listed groups that has no sample left in LMDB or the head, in
+ * batched write txns.  maint_mu held.  Adds the series removed to
+ * *removed (may be NULL).  0 or an LMDB status. */
+int tsdb_gc_series(struct tsdb *db, uint64_t *removed);
+
+/* ---- out-of-order samples (ooo.c) ---- */
+
+/* The out-of-order decision for a sample the in-order head refused as
+ * out of order: HEAD_OOO_APPENDED, HEAD_DUPLICATE_SAME (a sample at that
+ * timestamp is waiting already), HEAD_TOO_OLD (outside the window), or
+ * HEAD_OUT_OF_ORDER (no window).  Exclusive head lock held. */
+enum head_append_result tsdb_ooo_apply(struct tsdb *db, uint32_t id, int64_t t, double v,
+                                       uint32_t segment);
+/* Moves the waiting out-of-order samples that are older than their
+ * series' in-order head to LMDB, each window's merged into the series'
+ * blocks of that window (marked for compaction).  maint_mu held.  0 or
+ * an LMDB status. */
+int tsdb_ooo_flush(struct tsdb *db);
+/* Merges n samples of series id (ascending, any windows) into the blocks
+ * of the blocks DBI of txn, window by window (the flush, and snapshots
+ * writing the out-of-order head into their copy).  0 or an LMDB status. */
+struct ooo_merge;
+struct ooo_merge *ooo_merge_new(void);
+void ooo_merge_free(struct ooo_merge *m);
+int tsdb_ooo_merge(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct block_codec *bc,
+                   struct ooo_merge *m, uint32_t id, const int64_t *ts, const double *vs, size_t n);
+/* A copy of waiting out-of-order samples: per series ids[i], the run of
+ * cnt[i] samples at off[i] in s (owned). */
+struct tsdb_ooo_copy {
+    uint32_t *ids;
+    size_t *off, *cnt;
+    size_t nser, capser;
+    struct tsdb_samples s;
+};
+/* Copies every waiting sample (all) or those the flush may move (older
+ * than their series' in-order head).  Shared head lock held. */
+void tsdb_ooo_copy(struct tsdb *db, bool all, struct tsdb_ooo_copy *c);
+void tsdb_ooo_copy_free(struct tsdb_ooo_copy *c);
+/* tsdb_ooo_merge for the series [from, to) of c. */
+int tsdb_ooo_copy_merge(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct block_codec *bc,
+                        struct ooo_merge *m, const struct tsdb_ooo_copy *c, size_t from, size_t to);
 
 #endif

@@ -8,15 +8,17 @@
  * holds every sample of every batch committed before it and none of the
  * later ones; a chunk caught both in LMDB and in the head is merged once.
  *
- * Iteration then decodes each series' data from LMDB and appends the head
- * samples that are newer, into arrays reused from series to series.  In
+ * Iteration then decodes each series' data from LMDB and merges the head's
+ * samples, in-order and out-of-order (head_ooo.c), into arrays reused from
+ * series to series (blocks.c's merge rule: a plain append unless
+ * out-of-order data reaches back).  In
  * LMDB a series has blocks (one cursor seek, then a short scan over that
  * series' adjacent keys) and archived windows (keyed window first, so one
  * lookup of the series' group per window of the range the archive holds;
  * a group of 32 series is decompressed once, up to ~40 KB in ~30 us, and
  * kept in a small per-set cache for the other series of the group).
- * Window by window, the archive comes before the blocks, and a sample is
- * kept only if newer than the last one kept (blocks.c).
+ * Window by window, the archive comes before the blocks, merged in time
+ * order (blocks.c).
  *
  * A series set holds its read txn, and so its place in the env gate
  * (tsdb_env.c), until it is freed: free it promptly, since growing the map
@@ -46,8 +48,9 @@ struct tsdb_series_set {
     bool abounds; /* afirst, alast are known */
     uint32_t *ids;
     size_t nids, pos;
-    size_t *head_off; /* per id: byte offset and count of its head samples */
-    size_t *head_n;
+    size_t *head_off; /* per id: byte offset and count of its head samples, */
+    size_t *head_n;   /* in-order ones first, then ooo_n out-of-order ones */
+    size_t *ooo_n;
     struct sbuf head; /* (int64 t, double v) pairs */
     int64_t mint, maxt;
     struct index_labels labels;
@@ -89,10 +92,14 @@ int tsdb_select(struct tsdb *db, const struct label_matcher *ms, size_t n, int64
     roaring_bitmap_free(bm);
     set->head_off = xmalloc((set->nids ? set->nids : 1) * sizeof *set->head_off);
     set->head_n = xmalloc((set->nids ? set->nids : 1) * sizeof *set->head_n);
+    set->ooo_n = xmalloc((set->nids ? set->nids : 1) * sizeof *set->ooo_n);
     for (size_t i = 0; i < set->nids; i++) {
         set->head_off[i] = set->head.len;
         head_series_samples(&db->head, set->ids[i], mint, maxt, &set->head);
         set->head_n[i] = (set->head.len - set->head_off[i]) / 16;
+        size_t before = set->head.len;
+        ooo_series_samples(&db->ooo, set->ids[i], mint, maxt, &set->head);
+        set->ooo_n[i] = (set->head.len - before) / 16;
     }
     pthread_rwlock_unlock(&db->head.lock);
     set->codec = block_codec_new();
@@ -126,18 +133,28 @@ static size_t set_add_body(struct tsdb_series_set *set, int64_t t0, int64_t tmax
     int got = block_decode(set->codec, p, len, t0, set->ts + n, set->vs + n, cnt);
     if (got <= 0)
         return n;
-    /* Keep the samples in range and newer than what came before. */
+    /* Keep the samples in range, merged with what came before. */
     size_t w = n;
-    int64_t last = n ? set->ts[n - 1] : INT64_MIN;
     for (size_t i = n; i < n + (size_t)got; i++) {
         int64_t t = set->ts[i];
-        if (t < set->mint || t > set->maxt || t <= last)
+        if (t < set->mint || t > set->maxt)
             continue;
         set->ts[w] = t;
         set->vs[w++] = set->vs[i];
-        last = t;
     }
-    return w;
+    return tsdb_samples_merge_tail(set->ts, set->vs, n, w - n);
+}
+
+/* Merges count (int64 t, double v) pairs at p, oldest first, after `n`
+ * samples; returns the new count. */
+static size_t set_add_pairs(struct tsdb_series_set *set, const char *p, size_t count, size_t n)
+{
+    set_reserve(set, n + count);
+    for (size_t j = 0; j < count; j++, p += 16) {
+        memcpy(&set->ts[n + j], p, 8);
+        memcpy(&set->vs[n + j], p + 8, 8);
+    }
+    return tsdb_samples_merge_tail(set->ts, set->vs, n, count);
 }
 
 /* Appends the samples of one block value after `n` samples. */
@@ -231,20 +248,10 @@ bool tsdb_series_set_next(struct tsdb_series_set *set, const struct labels **ls,
         size_t i = set->pos++;
         uint32_t id = set->ids[i];
         size_t n = set_read_blocks(set, id);
-        set_reserve(set, n + set->head_n[i]);
-        int64_t last = n ? set->ts[n - 1] : INT64_MIN;
         const char *h = set->head.data + set->head_off[i];
-        for (size_t j = 0; j < set->head_n[i]; j++, h += 16) {
-            int64_t t;
-            double v;
-            memcpy(&t, h, 8);
-            memcpy(&v, h + 8, 8);
-            if (t <= last)
-                continue;
-            set->ts[n] = t;
-            set->vs[n++] = v;
-            last = t;
-        }
+        n = set_add_pairs(set, h, set->head_n[i], n);
+        h += set->head_n[i] * 16;
+        n = set_add_pairs(set, h, set->ooo_n[i], n);
         if (n == 0)
             continue;
         if (index_series_labels(set->db->index, set->txn, id, &set->labels) != 0)
@@ -269,6 +276,7 @@ void tsdb_series_set_free(struct tsdb_series_set *set)
     free(set->ids);
     free(set->head_off);
     free(set->head_n);
+    free(set->ooo_n);
     sbuf_free(&set->head);
     index_labels_free(&set->labels);
     free(set->ts);

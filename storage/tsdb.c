@@ -339,12 +339,30 @@ static int replay_delete(struct replay_ctx *rc, const uint8_t *p, size_t len)
     return 0;
 }
 
+/* The ST field of a WAL_REC_SAMPLES_ST sample (tsdb_internal.h) at *p:
+ * sets *st; false if malformed. */
+static bool replay_st(const uint8_t **p, const uint8_t *end, int64_t t, int64_t *st)
+{
+    uint64_t zz;
+    size_t k;
+    if (*p >= end || **p > 1)
+        return false;
+    *st = 0;
+    if (*(*p)++ == 0)
+        return true;
+    if (!(k = tsdb_uvarint_get(*p, end, &zz)))
+        return false;
+    *p += k;
+    *st = (int64_t)((uint64_t)t + ((zz >> 1) ^ -(zz & 1)));
+    return true;
+}
+
 static int replay_record(void *arg, uint8_t type, const uint8_t *p, size_t len)
 {
     struct replay_ctx *rc = arg;
     if (type == WAL_REC_DELETE)
         return replay_delete(rc, p, len);
-    if (type != WAL_REC_SAMPLES)
+    if (type != WAL_REC_SAMPLES && type != WAL_REC_SAMPLES_ST)
         return 0; /* unknown record kinds from a newer version are skipped */
     const uint8_t *end = p + len;
     uint64_t n, id, zz;
@@ -352,7 +370,7 @@ static int replay_record(void *arg, uint8_t type, const uint8_t *p, size_t len)
     if (!k)
         return 0;
     p += k;
-    int64_t t = 0;
+    int64_t t = 0, st = 0;
     for (uint64_t i = 0; i < n; i++) {
         size_t a = tsdb_uvarint_get(p, end, &id);
         size_t b = a ? tsdb_uvarint_get(p + a, end, &zz) : 0;
@@ -363,13 +381,15 @@ static int replay_record(void *arg, uint8_t type, const uint8_t *p, size_t len)
         double v;
         memcpy(&v, p, 8);
         p += 8;
+        if (type == WAL_REC_SAMPLES_ST && !replay_st(&p, end, t, &st))
+            return 0;
         struct head_series *s = head_series_get(&rc->db->head, (uint32_t)id, false);
         if (!s) {
             s = head_series_get(&rc->db->head, (uint32_t)id, true);
             s->persisted_maxt =
                 tsdb_persisted_maxt(rc->db, rc->txn, rc->db->maint_codec, (uint32_t)id, t);
         }
-        if (tsdb_head_apply(rc->db, (uint32_t)id, t, v, 1) == HEAD_APPENDED) {
+        if (tsdb_head_apply(rc->db, (uint32_t)id, t, v, st, 1) == HEAD_APPENDED) {
             rc->samples++;
             if (t > atomic_load(&rc->db->max_t))
                 atomic_store(&rc->db->max_t, t);
@@ -503,6 +523,7 @@ struct flush_txn {
     size_t n;
     int64_t ts[UINT16_MAX]; /* a head chunk holds at most that many samples */
     double vs[UINT16_MAX];
+    int64_t sts[UINT16_MAX];
     struct sbuf val;
     uint64_t bytes; /* keys and values written by this attempt */
 };
@@ -514,13 +535,9 @@ static int flush_txn_fn(MDB_txn *txn, void *arg)
     f->bytes = 0;
     for (size_t i = 0; i < f->n; i++) {
         const struct head_closed *c = f->items[i].c;
-        struct head_chunk_iter iter;
-        head_chunk_iter_init(&iter, c->buf, c->len, c->count);
-        size_t n = 0;
-        while (n < c->count && head_chunk_iter_next(&iter, &f->ts[n], &f->vs[n]))
-            n++;
+        size_t n = head_chunk_unpack(c->buf, c->len, c->count, c->st, f->ts, f->vs, f->sts);
         int rc = tsdb_block_write(txn, db->blocks, db->compact, db->maint_codec, f->items[i].id,
-                                  f->ts, f->vs, n, 0, &f->val);
+                                  f->ts, f->vs, c->st ? f->sts : NULL, n, 0, &f->val);
         if (rc != 0)
             return rc;
         f->bytes += 12 + f->val.len;

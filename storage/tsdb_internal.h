@@ -46,6 +46,13 @@
  *   WAL_REC_SAMPLES  uvarint count, then per sample: uvarint series id,
  *                    zigzag varint timestamp delta from the previous sample
  *                    of the record (the first from 0), 8 value bytes (LE).
+ *   WAL_REC_SAMPLES_ST  the same, for a batch in which some sample has a
+ *                    start timestamp: after each sample's value a byte, 0
+ *                    (no ST) or 1 followed by zigzag varint ST - T.
+ *                    Batches without STs keep writing WAL_REC_SAMPLES, so
+ *                    they cost what they did; a binary from before STs
+ *                    skips this kind (unknown types are skipped) and loses
+ *                    those batches' samples on a downgrade.
  *   WAL_REC_DELETE   zigzag varint mint, zigzag varint maxt, uvarint count,
  *                    then count uvarint series ids, ascending, each as the
  *                    difference from the previous (the first from 0): the
@@ -82,8 +89,9 @@
 #include "storage/wal.h"
 #include "util/metrics.h"
 
-#define WAL_REC_SAMPLES 1
-#define WAL_REC_DELETE  2
+#define WAL_REC_SAMPLES    1
+#define WAL_REC_DELETE     2
+#define WAL_REC_SAMPLES_ST 3
 
 /* Chunks never span these windows, and block reads look back this far. */
 #define TSDB_WINDOW_MS (2LL * 3600 * 1000)
@@ -171,7 +179,7 @@ int tsdb_mkdir_all(const char *path);
 /* Applies a decoded WAL samples record or a live batch to the head; the
  * exclusive head lock is held.  Defined in tsdb_append.c. */
 enum head_append_result tsdb_head_apply(struct tsdb *db, uint32_t id, int64_t t, double v,
-                                        uint32_t segment);
+                                        int64_t st, uint32_t segment);
 
 /* The newest timestamp of series id stored in LMDB, or INT64_MIN, as far
  * as it is at or after since: archive windows that end before since are
@@ -238,13 +246,20 @@ void tsdb_env_pages_release(struct tsdb *db, bool always);
 
 /* ---- blocks (blocks.c) ---- */
 
-/* A growable array of samples (owned). */
+/* A growable array of samples (owned).  sts, the start timestamps, stays
+ * NULL until a block with an ST column is appended; from then on it runs
+ * parallel to ts (0 where a sample has none). */
 struct tsdb_samples {
     int64_t *ts;
     double *vs;
+    int64_t *sts;
     size_t n, cap;
 };
 void tsdb_samples_reserve(struct tsdb_samples *s, size_t extra);
+/* Empties s for reuse, dropping its ST column. */
+void tsdb_samples_clear(struct tsdb_samples *s);
+/* Removes the samples in [mint, maxt]. */
+void tsdb_samples_drop_range(struct tsdb_samples *s, int64_t mint, int64_t maxt);
 void tsdb_samples_free(struct tsdb_samples *s);
 
 /* Decodes the block value val (key time t0) and appends its samples to
@@ -263,23 +278,24 @@ bool tsdb_block_tmax(int64_t t0, const MDB_val *val, int64_t *tmax);
  * psize; a larger one gets overflow pages of its own (half a page wasted
  * on average). */
 size_t tsdb_block_inline_max(unsigned psize);
-/* Encodes n >= 1 samples as a block value (length prefix, block) into out,
- * which is reset first.  Returns 0 or EINVAL (block_encode refused). */
-int tsdb_block_encode(struct block_codec *bc, const int64_t *ts, const double *vs, size_t n,
-                      struct sbuf *out);
+/* Encodes n >= 1 samples (sts: their start timestamps, or NULL) as a
+ * block value (length prefix, block) into out, which is reset first.
+ * Returns 0 or EINVAL (block_encode refused). */
+int tsdb_block_encode(struct block_codec *bc, const int64_t *ts, const double *vs,
+                      const int64_t *sts, size_t n, struct sbuf *out);
 /* Puts the encoded value val under (id, t0), t0 being its first sample's
  * time; with compact != 0 also marks (window of t0, id) for compaction.
  * flags are mdb_put's.  Returns 0 or an LMDB status. */
 int tsdb_block_put(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, uint32_t id, int64_t t0,
                    const struct sbuf *val, unsigned flags);
-/* Encodes n >= 1 samples as one block and puts it under (id, ts[0]) in the
- * blocks DBI.  flags are mdb_put's (0 or MDB_NOOVERWRITE).  With
- * compact != 0 (a DBI), also marks (window of ts[0], id) for compaction.
- * scratch is reused between calls.  Returns 0 or an LMDB status (EINVAL
- * for samples block_encode refuses). */
+/* Encodes n >= 1 samples (sts: their start timestamps, or NULL) as one
+ * block and puts it under (id, ts[0]) in the blocks DBI.  flags are
+ * mdb_put's (0 or MDB_NOOVERWRITE).  With compact != 0 (a DBI), also marks
+ * (window of ts[0], id) for compaction.  scratch is reused between calls.
+ * Returns 0 or an LMDB status (EINVAL for samples block_encode refuses). */
 int tsdb_block_write(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct block_codec *bc,
-                     uint32_t id, const int64_t *ts, const double *vs, size_t n, unsigned flags,
-                     struct sbuf *scratch);
+                     uint32_t id, const int64_t *ts, const double *vs, const int64_t *sts, size_t n,
+                     unsigned flags, struct sbuf *scratch);
 /* The compaction mark key of (window start, id). */
 void tsdb_compact_key(int64_t window, uint32_t id, uint8_t key[12]);
 void tsdb_compact_key_decode(const uint8_t key[12], int64_t *window, uint32_t *id);
@@ -325,11 +341,12 @@ int archive_member_decode(struct block_codec *bc, const struct archive_group *g,
 /* The newest timestamp of any member, INT64_MIN if none. */
 int64_t archive_group_tmax(const struct archive_group *g);
 /* Appends a member to g, which is being built in id order: a copy of m of
- * group from, or n >= 1 samples, encoded (0 or EINVAL). */
+ * group from, or n >= 1 samples (sts: start timestamps or NULL), encoded
+ * (0 or EINVAL). */
 void archive_group_add(struct archive_group *g, const struct archive_group *from,
                        const struct archive_member *m);
 int archive_group_add_samples(struct archive_group *g, struct block_codec *bc, uint32_t id,
-                              const int64_t *ts, const double *vs, size_t n);
+                              const int64_t *ts, const double *vs, const int64_t *sts, size_t n);
 /* Replaces the stored group by g (deletes it if g has no members).  0,
  * EINVAL (too large), or an LMDB status. */
 int archive_group_store(MDB_txn *txn, MDB_dbi dbi, struct block_codec *bc, unsigned psize,

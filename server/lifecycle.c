@@ -294,7 +294,9 @@ static void tsdb_open_done(uv_work_t *w, int status)
                                         .db = s->tsdb,
                                         .log = s->log,
                                         .user_agent = "Vigil/" VIGIL_VERSION,
-                                        .metrics = s->metrics};
+                                        .metrics = s->metrics,
+                                        .store_start_timestamps =
+                                            flags_feature_enabled(&s->flags, "st-storage")};
     char msg[512];
     if (scrape_manager_new(&so, &s->scrape, msg, sizeof msg) < 0)
         log_error(s->log, "scrape", "Starting the scrape manager failed", "err", msg);

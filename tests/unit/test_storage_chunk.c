@@ -839,10 +839,10 @@ static int64_t st_one(struct rng *r, enum stshape shape, const int64_t *ts, cons
 {
     int64_t prev = i ? sts[i - 1] : 0;
     switch (shape) {
-    case ST_CONST:
-        return i ? prev : ts[0] - 1234567;
+    case ST_CONST: /* mod 2^64, as the timestamps may be INT64_MIN */
+        return i ? prev : (int64_t)((uint64_t)ts[0] - 1234567);
     case ST_PREV_T:
-        return i ? ts[i - 1] : ts[0] - 15000;
+        return i ? ts[i - 1] : (int64_t)((uint64_t)ts[0] - 15000);
     case ST_EQ_T:
         return ts[i];
     case ST_AFTER_T:

@@ -363,7 +363,7 @@ static void bench_head(const struct dataset *ds, uint16_t chunk)
         double sink = 0;
         for (size_t s = 0; s < ns; s++) {
             struct head_chunk_iter it;
-            head_chunk_iter_init(&it, hc[s].buf, head_chunk_len(&hc[s]), hc[s].count);
+            head_chunk_iter_init(&it, hc[s].buf, head_chunk_len(&hc[s]), hc[s].count, false);
             size_t k = 0;
             while (head_chunk_iter_next(&it, &ts[k], &vs[k]))
                 k++;
@@ -372,7 +372,7 @@ static void bench_head(const struct dataset *ds, uint16_t chunk)
         t_iter += now_ns() - t;
         for (size_t s = 0; s < ns; s++) { /* bit for bit, untimed */
             struct head_chunk_iter it;
-            head_chunk_iter_init(&it, hc[s].buf, head_chunk_len(&hc[s]), hc[s].count);
+            head_chunk_iter_init(&it, hc[s].buf, head_chunk_len(&hc[s]), hc[s].count, false);
             size_t k = 0;
             while (head_chunk_iter_next(&it, &ts[k], &vs[k]))
                 k++;
@@ -411,7 +411,8 @@ static void bench_block_once(const struct dataset *ds, struct block_codec *bc, s
     for (size_t s = 0; s < ds->nseries; s++)
         for (size_t i = 0; i + blen <= ds->n; i += blen) {
             offs[nb++] = out.len;
-            block_encode(bc, ds->ts + s * ds->n + i, ds->vs + s * ds->n + i, blen, level, &out);
+            block_encode(bc, ds->ts + s * ds->n + i, ds->vs + s * ds->n + i, NULL, blen, level,
+                         &out);
         }
     run->t_enc = now_ns() - t;
     offs[nb] = out.len;
@@ -424,7 +425,7 @@ static void bench_block_once(const struct dataset *ds, struct block_codec *bc, s
         t = now_ns();
         for (size_t b = 0; b < nb; b++) {
             const uint8_t *p = (const uint8_t *)out.data + offs[b];
-            if (block_decode(bc, p, offs[b + 1] - offs[b], 0, ts, vs, blen) != (int)blen)
+            if (block_decode(bc, p, offs[b + 1] - offs[b], 0, ts, vs, NULL, blen) != (int)blen)
                 fprintf(stderr, "chunk_bench: block %zu does not decode\n", b);
         }
         t = now_ns() - t;
@@ -435,7 +436,7 @@ static void bench_block_once(const struct dataset *ds, struct block_codec *bc, s
         const uint8_t *p = (const uint8_t *)out.data + offs[b];
         const int64_t *wt = ds->ts + s * ds->n + i;
         const double *wv = ds->vs + s * ds->n + i;
-        block_decode(bc, p, offs[b + 1] - offs[b], wt[0], ts, vs, blen);
+        block_decode(bc, p, offs[b + 1] - offs[b], wt[0], ts, vs, NULL, blen);
         if (memcmp(ts, wt, blen * sizeof *ts) || memcmp(vs, wv, blen * sizeof *vs))
             fprintf(stderr, "chunk_bench: block %zu does not round-trip\n", b);
         if ((i += blen) + blen > ds->n)

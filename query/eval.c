@@ -429,11 +429,14 @@ void ev_load_series(struct evaluator *ev, struct ev_node *n, const struct label_
     size_t cap = 8, cnt = 0;
     struct ev_series *out = promql_arena_alloc(ev->qa, cap * sizeof *out);
     const struct labels *ls;
-    const int64_t *ts;
+    const int64_t *ts, *sts = NULL;
     const double *vs_;
     size_t np;
     size_t total = 0;
-    while (tsdb_series_set_next(set, &ls, &ts, &vs_, &np)) {
+    /* Start timestamps only when the feature is on: the plain reader skips
+     * the storage's ST columns. */
+    while (ev->use_st ? tsdb_series_set_next_st(set, &ls, &ts, &vs_, &sts, &np)
+                      : tsdb_series_set_next(set, &ls, &ts, &vs_, &np)) {
         if (cnt == cap) {
             struct ev_series *o2 = promql_arena_alloc(ev->qa, cap * 2 * sizeof *o2);
             memcpy(o2, out, cnt * sizeof *out);
@@ -442,6 +445,7 @@ void ev_load_series(struct evaluator *ev, struct ev_node *n, const struct label_
         }
         int64_t *t2 = promql_arena_alloc(ev->qa, (np + 1) * sizeof *t2);
         double *v2 = promql_arena_alloc(ev->qa, (np + 1) * sizeof *v2);
+        int64_t *st2 = sts ? promql_arena_alloc(ev->qa, (np + 1) * sizeof *st2) : NULL;
         size_t k = 0;
         for (size_t i = 0; i < np; i++) {
             uint64_t bits;
@@ -450,10 +454,13 @@ void ev_load_series(struct evaluator *ev, struct ev_node *n, const struct label_
                 continue;
             t2[k] = ts[i];
             v2[k] = vs_[i];
+            if (st2)
+                st2[k] = sts[i];
             k++;
         }
         total += k;
-        out[cnt++] = (struct ev_series){lbl_copy(ev->qa, ls), t2, v2, k, false, ev_sid_new(ev)};
+        out[cnt++] =
+            (struct ev_series){lbl_copy(ev->qa, ls), t2, v2, k, false, ev_sid_new(ev), st2};
     }
     tsdb_series_set_free(set);
     (void)total;
@@ -676,8 +683,10 @@ static void cursors_move(struct evaluator *ev, struct ev_node *n, const struct e
     n->cur_t = t;
 }
 
-static struct ev_value eval_vector_selector(struct evaluator *ev, const struct promql_expr *e,
-                                            int64_t ts)
+/* The instant vector selector e at ts; with start_ts, each sample's value
+ * is its start timestamp in seconds instead (start_timestamp()). */
+static struct ev_value select_instant(struct evaluator *ev, const struct promql_expr *e, int64_t ts,
+                                      bool start_ts)
 {
     struct ev_node *n = ev_node_get(ev, e);
     int64_t ref =
@@ -691,18 +700,34 @@ static struct ev_value eval_vector_selector(struct evaluator *ev, const struct p
         if (e->vs.smoothed) {
             double sv;
             int64_t st;
-            if (smoothed_value(ev, s, ref, &sv, &st))
+            if (!start_ts && smoothed_value(ev, s, ref, &sv, &st))
                 v.s[v.n++] = (struct ev_sample){s->ls, sv, st, false, s->sid};
             continue;
         }
         ptrdiff_t k = (ptrdiff_t)n->cur_hi[i] - 1;
         if (k < 0 || s->t[k] <= ref - ev->lookback_ms || is_stale(s->v[k]))
             continue;
-        v.s[v.n++] = (struct ev_sample){s->ls, s->v[k], s->t[k], false, s->sid};
+        if (start_ts)
+            v.s[v.n++] =
+                (struct ev_sample){s->ls, s->st ? (double)s->st[k] / 1000 : 0, ts, true, s->sid};
+        else
+            v.s[v.n++] = (struct ev_sample){s->ls, s->v[k], s->t[k], false, s->sid};
     }
     ev_count_samples(ev, v.n);
     ev_check_samples(ev, v.n);
     return v;
+}
+
+static struct ev_value eval_vector_selector(struct evaluator *ev, const struct promql_expr *e,
+                                            int64_t ts)
+{
+    return select_instant(ev, e, ts, false);
+}
+
+struct ev_value ev_selector_start_timestamps(struct evaluator *ev, const struct promql_expr *e,
+                                             int64_t ts)
+{
+    return select_instant(ev, e, ts, true);
 }
 
 static struct ev_value eval_matrix_selector(struct evaluator *ev, const struct promql_expr *e,
@@ -731,7 +756,8 @@ static struct ev_value eval_matrix_selector(struct evaluator *ev, const struct p
         size_t lo = n->cur_lo[i], hi = n->cur_hi[i];
         if (hi <= lo)
             continue;
-        v.m[v.nm++] = (struct ev_series){s->ls, s->t + lo, s->v + lo, hi - lo, false, s->sid};
+        v.m[v.nm++] = (struct ev_series){
+            s->ls, s->t + lo, s->v + lo, hi - lo, false, s->sid, s->st ? s->st + lo : NULL};
         total += hi - lo;
     }
     ev_count_samples(ev, total);
@@ -924,7 +950,8 @@ static struct ev_value eval_subquery(struct evaluator *ev, const struct promql_e
     struct ev_value out = {.type = PROMQL_MATRIX, .mint = lo, .maxt = ref};
     out.m = ev_alloc(ev, c.n * sizeof *out.m);
     for (size_t i = 0; i < c.n; i++) {
-        out.m[i] = (struct ev_series){c.s[i].ls, c.s[i].t, c.s[i].v, c.s[i].n, c.s[i].drop, 0};
+        out.m[i] =
+            (struct ev_series){c.s[i].ls, c.s[i].t, c.s[i].v, c.s[i].n, c.s[i].drop, 0, NULL};
         /* stale markers of inner selectors never reach a vector */
     }
     out.nm = c.n;
@@ -1037,6 +1064,7 @@ static void ev_init(struct evaluator *ev, struct tsdb *db, const char *query,
     ev->max_samples = o && o->max_samples ? o->max_samples : 50000000;
     ev->cancel = o ? o->cancel : NULL;
     ev->delayed_name_removal = o && o->delayed_name_removal;
+    ev->use_st = o && o->use_start_timestamps;
     if (o && o->timeout_ms) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);

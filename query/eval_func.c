@@ -31,42 +31,102 @@ static struct ev_value vec_new(struct evaluator *ev, size_t cap)
     return o;
 }
 
+/* ---- start timestamps ----
+ *
+ * With use_start_timestamps a selector's range carries each sample's start
+ * timestamp (ST, 0 if unknown), and the counter functions read them as
+ * Prometheus's functions.go does (isStartTimestampReset,
+ * checkStartTimeOverlap). */
+
+/* Whether the sample at cur_t started after the previous sample: a counter
+ * reset the values need not show (a delta series drops to the same value). */
+static bool st_reset(int64_t prev_st, int64_t prev_t, int64_t cur_st, int64_t cur_t)
+{
+    /* unknown, impossible (after T), or OTel's "start unknown" (ST == T) */
+    if (cur_st == 0 || cur_st >= cur_t)
+        return false;
+    if (cur_st != prev_t)
+        return cur_st > prev_t;
+    /* Starting at the previous sample: a delta sample if that one had a
+     * start of its own before its time; a cumulative series whose start is
+     * unknown (OTel's ST == previous T) otherwise. */
+    return prev_st != 0 && prev_st < prev_t;
+}
+
+/* A start before the previous sample that is not the previous sample's own
+ * start: the two samples claim overlapping intervals. */
+static bool st_overlap(int64_t prev_st, int64_t prev_t, int64_t cur_st)
+{
+    return cur_st != 0 && cur_st < prev_t && cur_st != prev_st;
+}
+
+/* Whether the value drops or the ST says the counter restarted between
+ * samples i - 1 and i (i >= 1). */
+static bool counter_reset(const struct ev_series *s, const int64_t *st, size_t i)
+{
+    return s->v[i] < s->v[i - 1] || (st && st_reset(st[i - 1], s->t[i - 1], st[i], s->t[i]));
+}
+
+/* Warns once per series about overlapping STs, at the range argument. */
+static void st_warn_overlap(struct evaluator *ev, const struct promql_expr *at,
+                            const struct ev_series *s, const int64_t *st)
+{
+    size_t i = 1;
+    while (i < s->n && !st_overlap(st[i - 1], s->t[i - 1], st[i]))
+        i++;
+    if (i >= s->n)
+        return;
+    const char *name = lbl_get(&s->ls, "__name__");
+    struct sbuf q = SBUF_INIT;
+    go_quote(&q, name ? name : "", name ? strlen(name) : 0);
+    ev_warn(ev, false, at,
+            "sample has start time that overlaps with previous sample timestamp for "
+            "metric %s",
+            q.data);
+    sbuf_free(&q);
+}
+
 /* ---- range functions ---- */
 
-static double extrapolated_rate(const struct ev_series *s, int64_t rstart, int64_t rend,
-                                bool counter, bool rate, bool *ok)
+/* Prometheus's extrapolatedRate over s (n >= 1) in (rstart, rend].  st:
+ * the samples' STs, or NULL.  A counter whose first sample started inside
+ * the range is taken to have been 0 at its start, instead of being
+ * extrapolated to the left; that also gives one sample a result. */
+static double extrapolated_rate(const struct ev_series *s, const int64_t *st, int64_t rstart,
+                                int64_t rend, bool counter, bool rate, bool *ok)
 {
-    *ok = s->n >= 2;
+    if (!counter)
+        st = NULL;
+    bool from_st = st && st[0] != 0 && st[0] > rstart && st[0] < s->t[0];
+    *ok = s->n >= 2 || from_st;
     if (!*ok)
         return 0;
     size_t n1 = s->n - 1;
     double result = s->v[n1] - s->v[0];
-    if (counter) {
-        double last = 0;
-        for (size_t i = 0; i < s->n; i++) {
-            if (s->v[i] < last)
-                result += last;
-            last = s->v[i];
-        }
-    }
+    for (size_t i = 1; counter && i < s->n; i++)
+        if (counter_reset(s, st, i))
+            result += s->v[i - 1];
     double to_start = (double)(s->t[0] - rstart) / 1000;
     double to_end = (double)(rend - s->t[n1]) / 1000;
     double sampled = (double)(s->t[n1] - s->t[0]) / 1000;
-    double avg = sampled / (double)n1;
+    double avg = n1 ? sampled / (double)n1 : 0;
     double threshold = avg * 1.1;
-    double interval = sampled;
-    if (to_start >= threshold)
-        to_start = avg / 2;
-    if (counter && result > 0 && s->v[0] >= 0) {
-        double to_zero = sampled * (s->v[0] / result);
-        if (to_zero < to_start)
-            to_start = to_zero;
+    if (from_st) {
+        to_start = 0;
+        sampled = (double)(s->t[n1] - st[0]) / 1000;
+        result += s->v[0];
+    } else {
+        if (to_start >= threshold)
+            to_start = avg / 2;
+        if (counter && result > 0 && s->v[0] >= 0) {
+            double to_zero = sampled * (s->v[0] / result);
+            if (to_zero < to_start)
+                to_start = to_zero;
+        }
     }
-    interval += to_start;
     if (to_end >= threshold)
         to_end = avg / 2;
-    interval += to_end;
-    double factor = interval / sampled;
+    double factor = sampled != 0 ? (sampled + to_start + to_end) / sampled : 1;
     if (rate)
         factor /= (double)(rend - rstart) / 1000;
     return result * factor;
@@ -881,12 +941,27 @@ static void check_dropped_dups(struct evaluator *ev, const struct ev_value *o)
     sbuf_free(&key);
 }
 
+/* start_timestamp(): the STs of a selector's samples.  An expression
+ * carries no STs, and without use_start_timestamps none are read: then
+ * the result is empty, as Prometheus's. */
+static struct ev_value start_timestamp(struct evaluator *ev, const struct promql_expr *e,
+                                       int64_t ts)
+{
+    const struct promql_expr *a0 = ev_unparen(e->call.args[0]);
+    if (ev->use_st && a0->kind == PROMQL_EXPR_VECTOR_SELECTOR)
+        return ev_selector_start_timestamps(ev, a0, ts);
+    ev_eval(ev, e->call.args[0], ts);
+    return vec_new(ev, 0);
+}
+
 struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64_t ts)
 {
     enum promql_func_id id = e->call.func->id;
     size_t nargs = e->call.nargs;
     if (id == PROMQL_FN_INFO)
         return ev_info(ev, e, ts);
+    if (id == PROMQL_FN_START_TIMESTAMP)
+        return start_timestamp(ev, e, ts);
     struct ev_value args[16];
     if (nargs > 16)
         ev_fail(ev, "too many arguments");
@@ -981,10 +1056,6 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
             r = id == PROMQL_FN_MIN_OF ? fmin(x, y) : fmax(x, y);
         return (struct ev_value){.type = PROMQL_SCALAR, .scalar = r};
     }
-    case PROMQL_FN_START_TIMESTAMP:
-        /* storage keeps no start timestamps: Prometheus's answer when it
-         * has none (feature off, or an expression argument) */
-        return o;
     default:
         break;
     }
@@ -1053,6 +1124,9 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
             continue;
         bool ok = true, drop = true;
         double v = 0;
+        /* STs do not combine with anchored and smoothed ranges (Prometheus
+         * refuses the mix); there they are ignored */
+        const int64_t *st = anchored || smoothed ? NULL : s->st;
         switch (id) {
         case PROMQL_FN_RATE:
         case PROMQL_FN_INCREASE:
@@ -1061,7 +1135,9 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
             if (anchored || smoothed)
                 ok = ev_extended_rate(s, m.mint, m.maxt, smoothed, counter, rate, &v);
             else
-                v = extrapolated_rate(s, m.mint, m.maxt, counter, rate, &ok);
+                v = extrapolated_rate(s, st, m.mint, m.maxt, counter, rate, &ok);
+            if (counter && st)
+                st_warn_overlap(ev, e->call.args[0], s, st);
             break;
         }
         case PROMQL_FN_IRATE:
@@ -1072,7 +1148,7 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
             }
             double last = s->v[s->n - 1], prev = s->v[s->n - 2];
             bool israte = id == PROMQL_FN_IRATE;
-            v = israte && last < prev ? last : last - prev;
+            v = israte && counter_reset(s, st, s->n - 1) ? last : last - prev;
             int64_t dt = s->t[s->n - 1] - s->t[s->n - 2];
             if (dt == 0) {
                 ok = false;
@@ -1108,7 +1184,7 @@ struct ev_value ev_call(struct evaluator *ev, const struct promql_expr *e, int64
             }
             for (size_t i = first + 1; i < s->n; i++) {
                 if (id == PROMQL_FN_RESETS) {
-                    if (s->v[i] < s->v[i - 1])
+                    if (counter_reset(s, st, i))
                         c++;
                 } else if (s->v[i] != s->v[i - 1] && !(isnan(s->v[i]) && isnan(s->v[i - 1]))) {
                     c++;

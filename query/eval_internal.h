@@ -32,7 +32,10 @@ struct ev_sample {
 };
 
 /* One series of a range vector: the points in the window, stale markers
- * already removed. */
+ * already removed.  st: the points' start timestamps (0 where none), only
+ * straight from a selector with use_start_timestamps and a series that has
+ * some; NULL otherwise (expressions and subqueries cut them off, as in
+ * Prometheus). */
 struct ev_series {
     struct labels ls;
     const int64_t *t;
@@ -40,6 +43,7 @@ struct ev_series {
     size_t n;
     bool drop;
     uint32_t sid;
+    const int64_t *st;
 };
 
 /* Label set identities (sid).  A label set that lives as long as the query
@@ -108,6 +112,7 @@ struct evaluator {
     const char *query;         /* text, for annotation positions */
     size_t step_index;         /* of the outer step being evaluated */
     bool delayed_name_removal; /* promql_eval_opts.delayed_name_removal */
+    bool use_st;               /* promql_eval_opts.use_start_timestamps */
     uint32_t nsids;            /* label set identities handed out */
 };
 
@@ -164,6 +169,11 @@ void ev_load_series(struct evaluator *ev, struct ev_node *n, const struct label_
 int64_t ev_resolve_at(const struct evaluator *ev, const struct promql_time_mods *m);
 /* Index of the last sample with t <= ref, or -1. */
 ptrdiff_t ev_last_at_or_before(const int64_t *t, size_t n, int64_t ref);
+/* start_timestamp() of the vector selector e at ts: each selected sample's
+ * start timestamp in seconds (0 where it has none), metric names to be
+ * dropped. */
+struct ev_value ev_selector_start_timestamps(struct evaluator *ev, const struct promql_expr *e,
+                                             int64_t ts);
 
 /* info() (eval_info.c): reading the info series before the first step,
  * and the enrichment at each step. */

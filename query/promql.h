@@ -466,6 +466,12 @@ struct promql_eval_opts {
      * that differ only by name may meet in between.  Off (Prometheus's
      * default), such a function result is an error. */
     bool delayed_name_removal;
+    /* --enable-feature=use-start-timestamps (experimental in Prometheus):
+     * rate, increase, irate and resets read the samples' start timestamps
+     * (a restart since the previous sample is a counter reset; a start
+     * inside the range replaces the extrapolation to the left), and
+     * start_timestamp() returns them.  Off, STs are not even read. */
+    bool use_start_timestamps;
 };
 
 /* What a query read, as Prometheus's query statistics count it: every

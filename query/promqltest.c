@@ -11,7 +11,10 @@
  * tolerance (almost.Equal with epsilon 1e-6), order when asked.  Blocks
  * that expect native histogram values ({{...}}) are counted as skipped:
  * Vigil stores float samples only, and histogram samples in load lines are
- * dropped.  The extra range-mode and @-rewriting cross-checks of
+ * dropped.  A series line may be preceded by an `@st` line giving its
+ * samples' start timestamps (FORMAT.md section 4.2), appended with them;
+ * queries run with use_start_timestamps on, as Prometheus's test engine
+ * does.  The extra range-mode and @-rewriting cross-checks of
  * Prometheus's runner (FORMAT.md section 13) are not performed. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <ctype.h>
@@ -239,6 +242,101 @@ static int parse_values(const char *s, struct values *out)
     return 0;
 }
 
+/* ---- start timestamps: @st lines ---- */
+
+/* The slots of an @st line: whether each has a start timestamp, and its
+ * offset (ms) from the sample's own time. */
+struct st_slots {
+    int64_t *off;
+    bool *present;
+    size_t n, cap;
+};
+
+static void st_push(struct st_slots *s, int64_t off, bool present)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->off = xrealloc(s->off, s->cap * sizeof *s->off);
+        s->present = xrealloc(s->present, s->cap * sizeof *s->present);
+    }
+    s->off[s->n] = off;
+    s->present[s->n++] = present;
+}
+
+static void st_slots_free(struct st_slots *s)
+{
+    free(s->off);
+    free(s->present);
+    memset(s, 0, sizeof *s);
+}
+
+/* A signed duration: "-30s", "+1m", "0", "-59999ms". */
+static int parse_st_offset(const char *p, size_t n, int64_t *ms)
+{
+    char buf[64];
+    bool neg = n && *p == '-';
+    if (n && (*p == '-' || *p == '+'))
+        p++, n--;
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, p, n);
+    buf[n] = 0;
+    if (duration_parse(buf, ms) < 0)
+        return -1;
+    if (neg)
+        *ms = -*ms;
+    return 0;
+}
+
+/* One item of an @st line, p..e: "_", "_xN" (N slots without ST), "D",
+ * "DxN" (N+1 slots of D), "D+ExN" / "D-ExN" (N+1 slots D, D±E, ...). */
+static int parse_st_item(const char *p, const char *e, struct st_slots *out)
+{
+    size_t n = (size_t)(e - p);
+    if (n == 1 && *p == '_') {
+        st_push(out, 0, false);
+        return 0;
+    }
+    int64_t d, step = 0;
+    if (!is_expansion(p, e))
+        return parse_st_offset(p, n, &d) < 0 ? -1 : (st_push(out, d, true), 0);
+    const char *x = e - 1;
+    while (*x != 'x')
+        x--;
+    long reps = strtol(x + 1, NULL, 10);
+    if (x == p + 1 && *p == '_') {
+        for (long i = 0; i < reps; i++)
+            st_push(out, 0, false);
+        return 0;
+    }
+    const char *sep = NULL; /* the sign before E; a sign at p belongs to D */
+    for (const char *q = p + 1; q < x; q++)
+        if (*q == '+' || *q == '-')
+            sep = q;
+    if (parse_st_offset(p, (size_t)((sep ? sep : x) - p), &d) < 0 ||
+        (sep && parse_st_offset(sep, (size_t)(x - sep), &step) < 0))
+        return -1;
+    for (long i = 0; i <= reps; i++)
+        st_push(out, d + step * i, true);
+    return 0;
+}
+
+static int parse_st_slots(const char *s, struct st_slots *out)
+{
+    memset(out, 0, sizeof *out);
+    while (*s) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        const char *e = s;
+        while (*e && *e != ' ' && *e != '\t')
+            e++;
+        if (e > s && parse_st_item(s, e, out) < 0)
+            return -1;
+        s = e;
+    }
+    return 0;
+}
+
 /* Splits "name{...} values" into the selector text and the values. */
 static const char *split_series(const char *s, size_t *sel_len)
 {
@@ -268,6 +366,25 @@ static const char *split_series(const char *s, size_t *sel_len)
     }
     *sel_len = (size_t)(p - s);
     return p;
+}
+
+/* Whether line is an @st line ("name@st ..." or "name{...}@st ..."); then
+ * *sel_len is the series' selector length and *rest its slots. */
+static bool st_line(const char *line, size_t *sel_len, const char **rest)
+{
+    size_t sl;
+    const char *r = split_series(line, &sl);
+    if (sl >= 3 && strncmp(r - 3, "@st", 3) == 0) {
+        *sel_len = sl - 3;
+        *rest = r;
+        return true;
+    }
+    if (strncmp(r, "@st", 3) == 0 && (r[3] == ' ' || r[3] == '\t' || !r[3])) {
+        *sel_len = sl;
+        *rest = r + 3;
+        return true;
+    }
+    return false;
 }
 
 static int label_cmp_name(const void *a, const void *b)
@@ -455,28 +572,49 @@ static int load_block(struct pt_ctx *c, struct tsdb *db, const char *const *line
     struct tsdb_appender *ap = tsdb_appender_new(db);
     uint64_t *refs = xcalloc(n + 1, sizeof *refs);
     int rc = 0;
-    struct sbuf kb = SBUF_INIT;
+    struct sbuf kb = SBUF_INIT, stkey = SBUF_INIT; /* stkey: the series of a pending @st line */
+    struct st_slots sts = {0};
+    bool st_pending = false;
     for (size_t i = 0; i < n && rc == 0; i++) {
         size_t sl;
         const char *rest = split_series(lines[i], &sl);
-        if (sl >= 3 && strncmp(rest - 3, "@st", 3) == 0)
-            continue;
-        if (rest[0] == '@' && rest[1] == 's' && rest[2] == 't')
-            continue;
         struct labels ls;
         char perr[600];
+        bool is_st = st_line(lines[i], &sl, &rest);
         if (parse_labels(a, lines[i], sl, &ls, perr, sizeof perr) < 0) {
             snprintf(err, errsz, "bad series in load: %s", perr);
             rc = -1;
             break;
         }
+        if (is_st) {
+            /* for the series line that must come next */
+            st_slots_free(&sts);
+            if (st_pending || parse_st_slots(rest, &sts) < 0) {
+                snprintf(err, errsz, "bad @st line in load: %s", lines[i]);
+                rc = -1;
+                break;
+            }
+            labels_key(&ls, &stkey);
+            st_pending = true;
+            continue;
+        }
         /* A series listed twice: the later line wins, as in Prometheus's
          * runner (its load command keys series by label hash). */
         labels_key(&ls, &kb);
+        bool with_st = st_pending;
+        st_pending = false;
+        if (with_st && strcmp(stkey.data, kb.data) != 0) {
+            snprintf(err, errsz, "bad @st line in load: %s is followed by %s, not its values",
+                     stkey.data, kb.data);
+            rc = -1;
+            break;
+        }
         bool later = false;
         for (size_t k = i + 1; k < n && !later; k++) {
             size_t sl2;
-            split_series(lines[k], &sl2);
+            const char *r2 = split_series(lines[k], &sl2);
+            if (st_line(lines[k], &sl2, &r2))
+                continue;
             struct labels ls2;
             if (parse_labels(a, lines[k], sl2, &ls2, perr, sizeof perr) == 0) {
                 struct sbuf k2 = SBUF_INIT;
@@ -494,13 +632,21 @@ static int load_block(struct pt_ctx *c, struct tsdb *db, const char *const *line
             rc = -1;
             break;
         }
+        if (with_st && sts.n != vs.n) {
+            snprintf(err, errsz, "bad @st line in load: %zu slots for the %zu values of %s", sts.n,
+                     vs.n, kb.data);
+            values_free(&vs);
+            rc = -1;
+            break;
+        }
         if (c && (vs.hist || nhcb))
             hist_record(c, lines[i], sl, vs.hist);
         for (size_t k = 0; k < vs.n; k++) {
             if (!vs.present[k])
                 continue;
-            if (tsdb_append(ap, &refs[i], refs[i] ? NULL : &ls, (int64_t)k * interval, vs.v[k]) <
-                0) {
+            int64_t t = (int64_t)k * interval;
+            int64_t st = with_st && sts.present[k] ? t + sts.off[k] : 0;
+            if (tsdb_append_st(ap, &refs[i], refs[i] ? NULL : &ls, t, vs.v[k], st) < 0) {
                 snprintf(err, errsz, "append: %s", tsdb_appender_error(ap));
                 rc = -1;
                 break;
@@ -508,6 +654,12 @@ static int load_block(struct pt_ctx *c, struct tsdb *db, const char *const *line
         }
         values_free(&vs);
     }
+    if (rc == 0 && st_pending) {
+        snprintf(err, errsz, "bad @st line in load: no values line for %s after it", stkey.data);
+        rc = -1;
+    }
+    st_slots_free(&sts);
+    sbuf_free(&stkey);
     if (rc == 0 && tsdb_appender_commit(ap, NULL) < 0) {
         snprintf(err, errsz, "commit: %s", tsdb_appender_error(ap));
         rc = -1;
@@ -883,6 +1035,7 @@ static void run_block(struct pt_ctx *c, struct block *b, char **raw, size_t nraw
         o.timeout_ms = 100000;
         o.default_step_ms = 60000;
         o.delayed_name_removal = true; /* as Prometheus's test engine runs */
+        o.use_start_timestamps = true;
         if (b->range)
             rc = promql_eval_range(c->db, b->query, e, b->start, b->end, b->step, &o, &r, err,
                                    sizeof err);

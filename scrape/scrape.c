@@ -92,6 +92,7 @@ struct scrape_manager {
     struct sjob **adopt_from; /* during a reload: the old jobs */
     size_t nadopt;
     struct sd_metrics *sd_metrics;
+    bool store_st; /* scrape_manager_options.store_start_timestamps */
 };
 
 static int64_t wall_ms(void)
@@ -188,7 +189,7 @@ static void scrape_finish(struct sloop *l, CURLcode res, const char *forced)
         pick_format(cfg, ct, &fmt, err, sizeof err);
     }
     struct scrape_page_result r = {0};
-    struct scrape_page_opts o = {cfg, &l->t, l->job->mrules};
+    struct scrape_page_opts o = {cfg, &l->t, l->job->mrules, l->job->m->store_st};
     if (!err[0] && scrape_append_page(l->app, l->cache, &o, fmt, l->body.data ? l->body.data : "",
                                       l->body.len, l->start_ms, &r) < 0) {
         snprintf(err, sizeof err, "%s", r.err);
@@ -553,6 +554,7 @@ int scrape_manager_new(const struct scrape_manager_options *o, struct scrape_man
     m->log = o->log;
     m->ua = xstrdup(o->user_agent ? o->user_agent : "Vigil");
     m->sd_metrics = sd_metrics_new(o->metrics);
+    m->store_st = o->store_start_timestamps;
     *out = m;
     return 0;
 }

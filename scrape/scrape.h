@@ -34,6 +34,11 @@ struct scrape_manager_options {
     struct logger *log;               /* may be NULL */
     const char *user_agent;           /* NULL: "Vigil" */
     struct metrics_registry *metrics; /* may be NULL: SD metrics (prometheus_sd_*) */
+    /* --enable-feature=st-storage: a sample of a counter, histogram or
+     * summary is stored with its OpenMetrics created time (the family's
+     * `_created` line) as its start timestamp.  The `_created` series are
+     * ingested as before either way. */
+    bool store_start_timestamps;
 };
 
 /* Returns 0 and *out, or -1 with err (libcurl could not start). */

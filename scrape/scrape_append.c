@@ -360,11 +360,11 @@ static int entry_labels_rebuild(struct scrape_cache *c, struct textparse *p,
     return 0;
 }
 
-static int append_entry(struct tsdb_appender *app, struct centry *e, int64_t t, double v, char *err,
-                        size_t errsize)
+static int append_entry(struct tsdb_appender *app, struct centry *e, int64_t t, double v,
+                        int64_t st, char *err, size_t errsize)
 {
     struct labels view = e->lbls ? label_set_view(e->lbls) : (struct labels){0};
-    if (tsdb_append(app, &e->ref, e->ref ? NULL : &view, t, v) < 0) {
+    if (tsdb_append_st(app, &e->ref, e->ref ? NULL : &view, t, v, st) < 0) {
         snprintf(err, errsize, "%s", tsdb_appender_error(app));
         return -1;
     }
@@ -402,7 +402,7 @@ static void append_stale(struct tsdb_appender *app, struct scrape_cache *c, int6
             if (e->ref && c->nseen &&
                 bsearch(&e->ref, c->seen_refs, c->nseen, sizeof *c->seen_refs, cmp_u64))
                 continue;
-            if (append_entry(app, e, t, stale_nan(), err, sizeof err) == 0)
+            if (append_entry(app, e, t, stale_nan(), 0, err, sizeof err) == 0)
                 r->stale_markers++;
         }
 }
@@ -463,10 +463,15 @@ int scrape_append_page(struct tsdb_appender *app, struct scrape_cache *c,
             rc = -1;
             break;
         }
-        int64_t ts;
+        int64_t ts, st = 0;
         bool has_ts = cfg->honor_timestamps && textparse_timestamp(&p, &ts);
-        if (append_entry(app, e, has_ts ? ts : t_ms, textparse_value(&p), r->err, sizeof r->err) <
-            0) {
+        /* The family's _created time as the sample's start (st-storage);
+         * the look-ahead is paid only then. */
+        if (o->store_st && !textparse_series_is_created(&p) &&
+            !textparse_created_timestamp(&p, &st))
+            st = 0;
+        if (append_entry(app, e, has_ts ? ts : t_ms, textparse_value(&p), st, r->err,
+                         sizeof r->err) < 0) {
             rc = -1;
             break;
         }

@@ -44,6 +44,7 @@ struct scrape_page_opts {
     const struct prom_scrape_config *cfg; /* honor_*, limits */
     const struct scrape_target *target;
     struct relabel_rules *metric_rules; /* may be NULL */
+    bool store_st;                      /* samples carry their _created time as ST */
 };
 
 struct scrape_page_result {

@@ -298,6 +298,7 @@ static struct query_job *query_job_new(struct vigil_server *s, struct http_reque
     j->opts.max_samples = (size_t)s->flags.query_max_samples;
     j->opts.timeout_ms = s->flags.query_timeout_ms;
     j->opts.delayed_name_removal = s->delayed_name_removal;
+    j->opts.use_start_timestamps = s->use_start_timestamps;
     /* A client that hangs up cancels its query between evaluation steps. */
     j->opts.cancel = http_request_gone_flag(r);
     return j;

@@ -248,6 +248,7 @@ static void server_rules_start(struct vigil_server *s)
         .grace_period_ms = f->for_grace_period_ms,
         .resend_delay_ms = f->resend_delay_ms,
         .eval = {.delayed_name_removal = s->delayed_name_removal,
+                 .use_start_timestamps = s->use_start_timestamps,
                  .lookback_ms = f->query_lookback_delta_ms,
                  .max_samples = (size_t)f->query_max_samples,
                  .timeout_ms = f->query_timeout_ms},
@@ -298,7 +299,9 @@ static void tsdb_open_done(uv_work_t *w, int status)
                                         .db = s->tsdb,
                                         .log = s->log,
                                         .user_agent = "Vigil/" VIGIL_VERSION,
-                                        .metrics = s->metrics};
+                                        .metrics = s->metrics,
+                                        .store_start_timestamps =
+                                            flags_feature_enabled(&s->flags, "st-storage")};
     char msg[512];
     if (scrape_manager_new(&so, &s->scrape, msg, sizeof msg) < 0)
         log_error(s->log, "scrape", "Starting the scrape manager failed", "err", msg);
@@ -417,6 +420,9 @@ int server_run(struct vigil_server *s)
     s->external_url = external_url_derive(&s->flags);
     s->per_step_stats = flags_feature_enabled(&s->flags, "promql-per-step-stats");
     s->delayed_name_removal = flags_feature_enabled(&s->flags, "promql-delayed-name-removal");
+    /* Prometheus's experimental switch for start timestamps in PromQL
+     * (rate, increase, irate, resets, start_timestamp). */
+    s->use_start_timestamps = flags_feature_enabled(&s->flags, "use-start-timestamps");
 
     char msg[1024];
     if (server_load_configs(s, &s->config, &s->am_config, msg, sizeof msg) < 0) {

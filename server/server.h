@@ -45,6 +45,7 @@ struct vigil_server {
     struct query_log *query_log; /* global.query_log_file (query_log.c) */
     bool per_step_stats;         /* --enable-feature=promql-per-step-stats */
     bool delayed_name_removal;   /* --enable-feature=promql-delayed-name-removal */
+    bool use_start_timestamps;   /* --enable-feature=use-start-timestamps */
     char *route_prefix;          /* derived from the flags; "/" when none */
     char *external_url;          /* derived from the flags; no trailing slash */
     bool ready;                  /* storage open and config loaded */

@@ -128,20 +128,14 @@ static int delete_block(MDB_txn *txn, struct delete_op *op, uint32_t id, const s
     int rc = mdb_get(txn, op->db->blocks, &key, &val);
     if (rc != 0)
         return rc;
-    op->buf.n = 0;
+    tsdb_samples_clear(&op->buf);
     if (tsdb_block_decode_append(op->db->maint_codec, b->t0, &val, &op->buf) != 0)
         return 0; /* corrupt: readers skip it too; leave it for an operator */
-    size_t w = 0;
-    for (size_t i = 0; i < op->buf.n; i++) {
-        if (op->buf.ts[i] >= op->mint && op->buf.ts[i] <= op->maxt)
-            continue;
-        op->buf.ts[w] = op->buf.ts[i];
-        op->buf.vs[w++] = op->buf.vs[i];
-    }
+    tsdb_samples_drop_range(&op->buf, op->mint, op->maxt);
     if ((rc = mdb_del(txn, op->db->blocks, &key, NULL)) != 0)
         return rc;
     return tsdb_block_write(txn, op->db->blocks, 0, op->db->maint_codec, id, op->buf.ts, op->buf.vs,
-                            w, MDB_NOOVERWRITE, &op->scratch);
+                            op->buf.sts, op->buf.n, MDB_NOOVERWRITE, &op->scratch);
 }
 
 /* Rewrites the archive group (w, id's group) without id's samples in the
@@ -156,22 +150,17 @@ static int delete_group(MDB_txn *txn, struct delete_op *op, int64_t w, uint32_t 
     const struct archive_member *m = archive_group_find(&op->old, id);
     if (!m || m->tmax < op->mint || m->t0 > op->maxt)
         return 0;
-    op->buf.n = 0;
+    tsdb_samples_clear(&op->buf);
     if (archive_member_decode(bc, &op->old, m, &op->buf) != 0)
         return 0;
-    size_t n = 0;
-    for (size_t i = 0; i < op->buf.n; i++) {
-        if (op->buf.ts[i] >= op->mint && op->buf.ts[i] <= op->maxt)
-            continue;
-        op->buf.ts[n] = op->buf.ts[i];
-        op->buf.vs[n++] = op->buf.vs[i];
-    }
+    tsdb_samples_drop_range(&op->buf, op->mint, op->maxt);
     archive_group_init(&op->out, w, op->old.group);
     for (size_t i = 0; i < op->old.n && rc == 0; i++) {
         if (&op->old.m[i] != m)
             archive_group_add(&op->out, &op->old, &op->old.m[i]);
         else
-            rc = archive_group_add_samples(&op->out, bc, id, op->buf.ts, op->buf.vs, n);
+            rc = archive_group_add_samples(&op->out, bc, id, op->buf.ts, op->buf.vs, op->buf.sts,
+                                           op->buf.n);
     }
     if (rc == 0)
         rc = archive_group_store(txn, op->db->archive, bc, op->db->page_size, &op->out);
@@ -372,6 +361,7 @@ struct snapshot_head {
     size_t n;
     int64_t ts[UINT16_MAX];
     double vs[UINT16_MAX];
+    int64_t sts[UINT16_MAX];
     struct sbuf val;
 };
 
@@ -379,13 +369,9 @@ static int snapshot_head_txn(MDB_txn *txn, struct snapshot_head *sh)
 {
     for (size_t i = 0; i < sh->n; i++) {
         const struct head_chunk_ref *r = &sh->refs[i];
-        struct head_chunk_iter it;
-        head_chunk_iter_init(&it, r->buf, r->len, r->count);
-        size_t n = 0;
-        while (n < r->count && head_chunk_iter_next(&it, &sh->ts[n], &sh->vs[n]))
-            n++;
+        size_t n = head_chunk_unpack(r->buf, r->len, r->count, r->st, sh->ts, sh->vs, sh->sts);
         int rc = tsdb_block_write(txn, sh->blocks, sh->compact, sh->db->maint_codec, r->id, sh->ts,
-                                  sh->vs, n, MDB_NOOVERWRITE, &sh->val);
+                                  sh->vs, r->st ? sh->sts : NULL, n, MDB_NOOVERWRITE, &sh->val);
         if (rc != 0)
             return rc;
     }

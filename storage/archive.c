@@ -12,7 +12,8 @@
  *   uvarint  table length T (uncompressed), then the table: T bytes, or
  *            uvarint frame length and the frame
  *   body     the members' blocks (chunk_block.c, each without zstd of its
- *            own), concatenated; raw or one zstd frame
+ *            own, with its ST column if it has one), concatenated; raw or
+ *            one zstd frame
  * and the table is
  *   uvarint  member count n >= 1, then per member, ids ascending:
  *              uvarint id - g*32, uvarint t0 - window,
@@ -112,12 +113,12 @@ void archive_group_add(struct archive_group *g, const struct archive_group *from
 }
 
 int archive_group_add_samples(struct archive_group *g, struct block_codec *bc, uint32_t id,
-                              const int64_t *ts, const double *vs, size_t n)
+                              const int64_t *ts, const double *vs, const int64_t *sts, size_t n)
 {
     if (n == 0)
         return 0;
     size_t off = g->body.len;
-    if (block_encode(bc, ts, vs, n, BLOCK_ZSTD_OFF, &g->body) < 0)
+    if (block_encode(bc, ts, vs, sts, n, BLOCK_ZSTD_OFF, &g->body) < 0)
         return EINVAL;
     archive_member_push(g, id, ts[0], ts[n - 1], off, g->body.len - off);
     return 0;

@@ -39,13 +39,46 @@ void tsdb_samples_reserve(struct tsdb_samples *s, size_t extra)
         cap *= 2;
     s->ts = xrealloc(s->ts, cap * sizeof *s->ts);
     s->vs = xrealloc(s->vs, cap * sizeof *s->vs);
+    if (s->sts)
+        s->sts = xrealloc(s->sts, cap * sizeof *s->sts);
     s->cap = cap;
+}
+
+/* Gives s an ST column, zero for the samples it holds. */
+static void samples_st_enable(struct tsdb_samples *s)
+{
+    if (s->sts)
+        return;
+    s->sts = xcalloc(s->cap ? s->cap : 1, sizeof *s->sts);
+}
+
+void tsdb_samples_clear(struct tsdb_samples *s)
+{
+    s->n = 0;
+    free(s->sts);
+    s->sts = NULL;
+}
+
+void tsdb_samples_drop_range(struct tsdb_samples *s, int64_t mint, int64_t maxt)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->ts[i] >= mint && s->ts[i] <= maxt)
+            continue;
+        s->ts[w] = s->ts[i];
+        s->vs[w] = s->vs[i];
+        if (s->sts)
+            s->sts[w] = s->sts[i];
+        w++;
+    }
+    s->n = w;
 }
 
 void tsdb_samples_free(struct tsdb_samples *s)
 {
     free(s->ts);
     free(s->vs);
+    free(s->sts);
     memset(s, 0, sizeof *s);
 }
 
@@ -59,7 +92,7 @@ bool tsdb_block_tmax(int64_t t0, const MDB_val *val, int64_t *tmax)
     return true;
 }
 
-size_t tsdb_samples_merge_tail(int64_t *ts, double *vs, size_t n_old, size_t n_new)
+size_t tsdb_samples_merge_tail(int64_t *ts, double *vs, int64_t *sts, size_t n_old, size_t n_new)
 {
     if (n_new == 0 || n_old == 0 || ts[n_old - 1] < ts[n_old])
         return n_old + n_new;
@@ -68,8 +101,11 @@ size_t tsdb_samples_merge_tail(int64_t *ts, double *vs, size_t n_old, size_t n_n
      * shorter and is moved down at the end. */
     int64_t *tt = xmalloc(n_new * sizeof *tt);
     double *tv = xmalloc(n_new * sizeof *tv);
+    int64_t *tst = sts ? xmalloc(n_new * sizeof *tst) : NULL;
     memcpy(tt, ts + n_old, n_new * sizeof *tt);
     memcpy(tv, vs + n_old, n_new * sizeof *tv);
+    if (sts)
+        memcpy(tst, sts + n_old, n_new * sizeof *tst);
     size_t i = n_old, j = n_new, k = n_old + n_new;
     while (j > 0) {
         if (i > 0 && ts[i - 1] >= tt[j - 1]) {
@@ -79,19 +115,26 @@ size_t tsdb_samples_merge_tail(int64_t *ts, double *vs, size_t n_old, size_t n_n
             i--;
             ts[k] = ts[i];
             vs[k] = vs[i];
+            if (sts)
+                sts[k] = sts[i];
         } else {
             k--;
             j--;
             ts[k] = tt[j];
             vs[k] = tv[j];
+            if (sts)
+                sts[k] = tst[j];
         }
     }
     /* [0, i) is untouched and already in place; [k, end) follows it. */
     size_t n = n_old + n_new - (k - i);
     memmove(ts + i, ts + k, (n - i) * sizeof *ts);
     memmove(vs + i, vs + k, (n - i) * sizeof *vs);
+    if (sts)
+        memmove(sts + i, sts + k, (n - i) * sizeof *sts);
     free(tt);
     free(tv);
+    free(tst);
     return n;
 }
 
@@ -111,11 +154,14 @@ int tsdb_block_body_append(struct block_codec *bc, int64_t t0, const uint8_t *p,
     if (!cnt)
         return EINVAL;
     tsdb_samples_reserve(out, cnt);
+    if (block_has_st(p, len))
+        samples_st_enable(out);
     size_t n = out->n;
-    int got = block_decode(bc, p, len, t0, out->ts + n, out->vs + n, cnt);
+    int64_t *sts = out->sts ? out->sts + n : NULL;
+    int got = block_decode(bc, p, len, t0, out->ts + n, out->vs + n, sts, cnt);
     if (got <= 0)
         return EINVAL;
-    out->n = tsdb_samples_merge_tail(out->ts, out->vs, n, (size_t)got);
+    out->n = tsdb_samples_merge_tail(out->ts, out->vs, out->sts, n, (size_t)got);
     return 0;
 }
 
@@ -190,15 +236,15 @@ size_t tsdb_block_inline_max(unsigned psize)
     return (((psize - 16) / 2) & ~1u) - 2 - 8 - 12;
 }
 
-int tsdb_block_encode(struct block_codec *bc, const int64_t *ts, const double *vs, size_t n,
-                      struct sbuf *out)
+int tsdb_block_encode(struct block_codec *bc, const int64_t *ts, const double *vs,
+                      const int64_t *sts, size_t n, struct sbuf *out)
 {
     sbuf_reset(out);
     if (n == 0)
         return EINVAL;
     uint8_t hdr[10];
     sbuf_append(out, hdr, tsdb_uvarint_put(hdr, (uint64_t)(ts[n - 1] - ts[0])));
-    return block_encode(bc, ts, vs, n, BLOCK_ZSTD_DEFAULT, out) < 0 ? EINVAL : 0;
+    return block_encode(bc, ts, vs, sts, n, BLOCK_ZSTD_DEFAULT, out) < 0 ? EINVAL : 0;
 }
 
 int tsdb_block_put(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, uint32_t id, int64_t t0,
@@ -216,12 +262,12 @@ int tsdb_block_put(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, uint32_t id, i
 }
 
 int tsdb_block_write(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct block_codec *bc,
-                     uint32_t id, const int64_t *ts, const double *vs, size_t n, unsigned flags,
-                     struct sbuf *scratch)
+                     uint32_t id, const int64_t *ts, const double *vs, const int64_t *sts, size_t n,
+                     unsigned flags, struct sbuf *scratch)
 {
     if (n == 0)
         return 0;
-    int rc = tsdb_block_encode(bc, ts, vs, n, scratch);
+    int rc = tsdb_block_encode(bc, ts, vs, sts, n, scratch);
     return rc ? rc : tsdb_block_put(txn, blocks, compact, id, ts[0], scratch, flags);
 }
 

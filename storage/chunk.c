@@ -27,6 +27,18 @@
  *                '1111' + 5 bits k + dec      decimal restart at exponent k
  *              dec is a zigzag integer: '0' + 6 bits, '10' + 13, '110' + 22,
  *              or '111' + 6 bits (L - 1) + L bits.
+ *   ST         only in a chunk with an ST column (its keeper holds the
+ *              flag), after every sample's other codes, the '0' sample
+ *              too; relative to the previous sample (chunk_st_tag):
+ *                '0'                 the previous sample's ST      1 bit
+ *                '10'                the previous sample's time    2
+ *                '110'               no ST (0)                     3
+ *                '1110'              the sample's own time         4
+ *                '1111' + timestamp code of ST - T                 5-73
+ *              A cumulative counter with a known start pays 1 bit a
+ *              sample, a delta series 2, and a chunk without the column
+ *              nothing: a series' chunk gets one only when a sample with
+ *              an ST arrives (storage/head.c).
  *
  * Decimal codes.  Most sample values are short decimals (counters in
  * bytes or centiseconds, durations with 9 decimals), whose XOR is ~50
@@ -71,8 +83,8 @@ _Static_assert(sizeof(struct head_chunk) == 48,
 
 #define HEAD_CHUNK_FIRST_CAP 24
 #define SAMPLE_MAX_BITS      (1 + 69 + 79) /* flag + widest timestamp + widest value code */
+#define ST_MAX_BITS          (4 + 69)      /* '1111' + widest timestamp code */
 #define NO_WINDOW            0xff
-
 
 /* ---- Bit output ---- */
 
@@ -224,6 +236,55 @@ static inline int64_t dod_get(struct chunk_bitr *r)
     if (n < 64 && (u >> (n - 1)))
         u |= ~UINT64_C(0) << n; /* sign-extend */
     return u64_to_i64(u);
+}
+
+/* ---- Start timestamp codes ---- */
+
+/* Prepends the bits p (plen of them) to a code's prefix. */
+static inline struct code code_prefix(struct code c, uint64_t p, unsigned plen)
+{
+    c.hdr |= p << c.hlen;
+    c.hlen = (uint8_t)(c.hlen + plen);
+    return c;
+}
+
+/* '0' same ST | '10' previous time | '110' none | '1110' own time |
+ * '1111' + dod code of ST - T */
+static inline struct code st_code(int64_t st, int64_t prev_st, int64_t prev_t, int64_t t)
+{
+    struct code c = {0, 0, 1, 0};
+    switch (chunk_st_tag(st, prev_st, prev_t, t)) {
+    case CHUNK_ST_SAME:
+        return c;
+    case CHUNK_ST_PREV_T:
+        c.hdr = 2, c.hlen = 2;
+        return c;
+    case CHUNK_ST_ZERO:
+        c.hdr = 6, c.hlen = 3;
+        return c;
+    case CHUNK_ST_OWN_T:
+        c.hdr = 14, c.hlen = 4;
+        return c;
+    default:
+        return code_prefix(dod_code(u64_to_i64((uint64_t)st - (uint64_t)t)), 15, 4);
+    }
+}
+
+/* Reads one ST code into *st (which holds the previous sample's ST). */
+static inline void st_get(struct chunk_bitr *r, int64_t *st, int64_t prev_t, int64_t t)
+{
+    if (r->avail < 4)
+        bitr_refill(r);
+    unsigned ones = (unsigned)__builtin_clzll(~r->acc | (UINT64_C(1) << 59));
+    bitr_skip(r, ones < 4 ? ones + 1 : 4);
+    if (ones == 1)
+        *st = prev_t;
+    else if (ones == 2)
+        *st = 0;
+    else if (ones == 3)
+        *st = t;
+    else if (ones == 4)
+        *st = u64_to_i64((uint64_t)t + (uint64_t)dod_get(r));
 }
 
 /* ---- XOR value codes ---- */
@@ -396,14 +457,6 @@ static inline int64_t dec_base(uint64_t vbits, unsigned k)
     return t + (f >= 0.5) - (f <= -0.5);
 }
 
-/* Prepends the bits p (plen of them) to a code's prefix. */
-static inline struct code code_prefix(struct code c, uint64_t p, unsigned plen)
-{
-    c.hdr |= p << c.hlen;
-    c.hlen = (uint8_t)(c.hlen + plen);
-    return c;
-}
-
 /* ---- Head chunk ---- */
 
 #define HEAD_DEC_MAX_M   (INT64_C(1) << 50) /* see dec_base */
@@ -439,8 +492,8 @@ int64_t head_chunk_first_t(const struct head_chunk *c)
 
 /* Makes room for addbits more bits: 1.25x growth (at least 16 bytes),
  * rounded to malloc's chunk sizes, but never more than the remaining samples
- * could ever need. */
-static void head_chunk_reserve(struct head_chunk *c, unsigned addbits)
+ * could ever need (more with an ST column). */
+static void head_chunk_reserve(struct head_chunk *c, unsigned addbits, bool st)
 {
     size_t need = ((size_t)c->nbits + addbits + 7) / 8;
     if (need <= c->cap)
@@ -448,7 +501,8 @@ static void head_chunk_reserve(struct head_chunk *c, unsigned addbits)
     size_t step = c->cap / 4 > 16 ? c->cap / 4 : 16;
     size_t cap = c->cap ? (size_t)c->cap + step : HEAD_CHUNK_FIRST_CAP;
     cap = (cap + 8 + 15) / 16 * 16 - 8;
-    size_t most = need + (size_t)(c->max_count - c->count - 1) * ((SAMPLE_MAX_BITS + 7) / 8);
+    size_t sample_max = (SAMPLE_MAX_BITS + (st ? ST_MAX_BITS : 0) + 7) / 8;
+    size_t most = need + (size_t)(c->max_count - c->count - 1) * sample_max;
     if (cap > most)
         cap = most;
     if (cap < need)
@@ -458,20 +512,20 @@ static void head_chunk_reserve(struct head_chunk *c, unsigned addbits)
     c->cap = (uint32_t)cap;
 }
 
-static int head_chunk_append_first(struct head_chunk *c, int64_t t, uint64_t bits)
+/* Writes the first sample's raw time and value (and room for stbits of ST
+ * code); returns the bit position after them. */
+static size_t head_chunk_put_first(struct head_chunk *c, int64_t t, uint64_t bits, unsigned stbits)
 {
-    head_chunk_reserve(c, 128);
+    head_chunk_reserve(c, 128 + stbits, stbits > 0);
     size_t pos = 0;
     bits_put(c->buf, &pos, (uint64_t)t, 64);
     bits_put(c->buf, &pos, bits, 64);
-    c->nbits = (uint32_t)pos;
     c->tlast = t;
     c->dlast = 0;
     c->vlast = bits;
     c->lead = NO_WINDOW;
     c->k = 0;
-    c->count = 1;
-    return 0;
+    return pos;
 }
 
 /* The value-code state an append may change; committed once it is written. */
@@ -538,46 +592,73 @@ static struct code head_value_code(const struct head_chunk *c, uint64_t bits, st
     return best;
 }
 
-int head_chunk_append(struct head_chunk *c, int64_t t, double v)
+/* Appends a sample with its ST code sc (NULL in a chunk without ST).
+ * Inlined into both entry points, so that the plain one folds the ST
+ * branches away and keeps its append speed (bench/chunk_bench.c). */
+static inline __attribute__((always_inline)) int head_chunk_put(struct head_chunk *c, int64_t t,
+                                                                double v, const struct code *sc)
 {
     uint64_t bits = dbl_bits(v);
-    if (c->count == 0)
-        return head_chunk_append_first(c, t, bits);
-    if (c->count >= c->max_count)
-        return HEAD_CHUNK_FULL;
-    if (t <= c->tlast)
-        return -1;
-    uint64_t delta = (uint64_t)t - (uint64_t)c->tlast;
-    struct code tc = dod_code(u64_to_i64(delta - c->dlast));
-    struct head_vstate s = {c->lead, c->trail, c->k, c->backoff};
-    struct code vc = head_value_code(c, bits, &s);
-    bool same = tc.hlen == 1 && tc.hdr == 0 && vc.hlen == 1 && vc.hdr == 0;
-    head_chunk_reserve(c, same ? 1 : 1 + tc.hlen + tc.plen + vc.hlen + vc.plen);
-    size_t pos = c->nbits;
-    bits_put(c->buf, &pos, !same, 1);
-    if (!same) {
-        code_put(c->buf, &pos, &tc);
-        code_put(c->buf, &pos, &vc);
+    unsigned stbits = sc ? (unsigned)sc->hlen + sc->plen : 0;
+    size_t pos;
+    if (c->count == 0) {
+        pos = head_chunk_put_first(c, t, bits, stbits);
+    } else {
+        if (c->count >= c->max_count)
+            return HEAD_CHUNK_FULL;
+        if (t <= c->tlast)
+            return -1;
+        uint64_t delta = (uint64_t)t - (uint64_t)c->tlast;
+        struct code tc = dod_code(u64_to_i64(delta - c->dlast));
+        struct head_vstate s = {c->lead, c->trail, c->k, c->backoff};
+        struct code vc = head_value_code(c, bits, &s);
+        bool same = tc.hlen == 1 && tc.hdr == 0 && vc.hlen == 1 && vc.hdr == 0;
+        head_chunk_reserve(c, stbits + (same ? 1 : 1 + tc.hlen + tc.plen + vc.hlen + vc.plen),
+                           sc != NULL);
+        pos = c->nbits;
+        bits_put(c->buf, &pos, !same, 1);
+        if (!same) {
+            code_put(c->buf, &pos, &tc);
+            code_put(c->buf, &pos, &vc);
+        }
+        c->tlast = t;
+        c->dlast = delta;
+        c->vlast = bits;
+        c->lead = s.lead;
+        c->trail = s.trail;
+        c->k = s.k;
+        c->backoff = s.backoff;
     }
+    if (sc)
+        code_put(c->buf, &pos, sc);
     c->nbits = (uint32_t)pos;
-    c->tlast = t;
-    c->dlast = delta;
-    c->vlast = bits;
-    c->lead = s.lead;
-    c->trail = s.trail;
-    c->k = s.k;
-    c->backoff = s.backoff;
     c->count++;
     return 0;
 }
 
+int head_chunk_append(struct head_chunk *c, int64_t t, double v)
+{
+    return head_chunk_put(c, t, v, NULL);
+}
+
+int head_chunk_append_st(struct head_chunk *c, int64_t t, double v, int64_t st, int64_t *st_last)
+{
+    bool first = c->count == 0;
+    struct code sc = st_code(st, first ? 0 : *st_last, first ? t : c->tlast, t);
+    int rc = head_chunk_put(c, t, v, &sc);
+    if (rc == 0)
+        *st_last = st;
+    return rc;
+}
+
 void head_chunk_iter_init(struct head_chunk_iter *it, const uint8_t *buf, size_t len,
-                          uint16_t count)
+                          uint16_t count, bool has_st)
 {
     memset(it, 0, sizeof *it);
     bitr_init(&it->r, buf, len);
     it->left = count;
     it->lead = NO_WINDOW;
+    it->has_st = has_st;
 }
 
 static bool head_chunk_iter_fail(struct head_chunk_iter *it)
@@ -623,8 +704,9 @@ bool head_chunk_iter_next(struct head_chunk_iter *it, int64_t *t, double *v)
 {
     if (it->left == 0)
         return false;
+    int64_t prev_t;
     if (it->done == 0) {
-        it->t = u64_to_i64(bitr_get_wide(&it->r, 64));
+        it->t = prev_t = u64_to_i64(bitr_get_wide(&it->r, 64));
         it->v = bitr_get_wide(&it->r, 64);
     } else {
         bool same = bitr_get(&it->r, 1) == 0; /* same delta, same value */
@@ -633,8 +715,11 @@ bool head_chunk_iter_next(struct head_chunk_iter *it, int64_t *t, double *v)
         int64_t next = u64_to_i64((uint64_t)it->t + it->delta);
         if (next <= it->t || (!same && !head_value_get(it)))
             return head_chunk_iter_fail(it);
+        prev_t = it->t;
         it->t = next;
     }
+    if (it->has_st)
+        st_get(&it->r, &it->st, prev_t, it->t);
     if (bitr_overrun(&it->r))
         return head_chunk_iter_fail(it);
     it->left--;

@@ -15,6 +15,16 @@
  *               delta, raw), then zstd if it helps; layout in
  *               storage/chunk_block.c.
  *
+ * Start timestamps (ST).  A sample may carry the int64 ms time its counter
+ * started (0 = unknown, as in Prometheus).  Both encodings keep ST in an
+ * optional column that a chunk or block either has or lacks as a whole, so
+ * series that never have one pay nothing: a head chunk's flag lives with
+ * whoever keeps its bytes (storage/head.h), a block's in its header.  ST
+ * values are coded relative to the previous sample (chunk_st_tag): the same
+ * ST again (a cumulative counter), the sample's own time (OTel's unknown
+ * start), the previous sample's time (a delta series, OTel's ST_i =
+ * T_i-1), zero, or explicit as ST - T.
+ *
  * Threads.  A struct head_chunk has one writer.  Readers on other threads
  * must share a lock with the writer (the caller's, e.g. the series lock):
  * under it they copy head_chunk_len(c) bytes of c->buf and c->count, then
@@ -63,6 +73,13 @@ void head_chunk_init(struct head_chunk *c, uint16_t max_count);
  * the caller orders samples, this is only a guard.  Never fails otherwise
  * (allocation failure aborts, as everywhere in Vigil). */
 int head_chunk_append(struct head_chunk *c, int64_t t, double v);
+/* The same for a chunk with an ST column: every sample of the chunk must be
+ * appended this way (and no sample of a plain chunk).  *st_last is the
+ * caller's memory of the last sample's ST, which the codes are relative
+ * to: whatever it holds before the first sample is ignored, and it is
+ * updated when the sample is taken.  Keeping it outside the chunk keeps
+ * struct head_chunk at 48 bytes for the series that have no ST. */
+int head_chunk_append_st(struct head_chunk *c, int64_t t, double v, int64_t st, int64_t *st_last);
 /* Frees buf; c may be re-initialised afterwards. */
 void head_chunk_free(struct head_chunk *c);
 /* Bytes of buf that hold the c->count samples: what a reader copies. */
@@ -81,19 +98,23 @@ struct head_chunk_iter {
     struct chunk_bitr r;
     int64_t t;
     uint64_t delta, v;
-    int64_t m; /* decimal mantissa of v, if dec */
+    int64_t m;  /* decimal mantissa of v, if dec */
+    int64_t st; /* the current sample's ST; 0 in a chunk without ST column */
     uint32_t left, done;
     uint8_t lead, trail, k;
     bool dec; /* v was decimal-coded at exponent k */
+    bool has_st;
     bool failed;
 };
 
-/* Iterates the first `count` samples encoded in buf[0..len).  buf is
- * borrowed for the life of the iterator.  The bytes may come from anywhere:
- * reads are bounds-checked. */
+/* Iterates the first `count` samples encoded in buf[0..len), which has an
+ * ST column if has_st (the flag its keeper holds).  buf is borrowed for the
+ * life of the iterator.  The bytes may come from anywhere: reads are
+ * bounds-checked. */
 void head_chunk_iter_init(struct head_chunk_iter *it, const uint8_t *buf, size_t len,
-                          uint16_t count);
-/* Yields the next sample; false at the end or on corrupt bytes. */
+                          uint16_t count, bool has_st);
+/* Yields the next sample; false at the end or on corrupt bytes.  The
+ * sample's ST is it->st afterwards. */
 bool head_chunk_iter_next(struct head_chunk_iter *it, int64_t *t, double *v);
 /* True if iteration stopped early because the bytes were corrupt/short. */
 bool head_chunk_iter_failed(const struct head_chunk_iter *it);
@@ -140,21 +161,27 @@ void block_codec_set_pick(struct block_codec *bc, enum block_pick pick);
 
 /* Encodes n >= 1 samples (ts strictly increasing) and appends the block to
  * out.  ts[0] is not stored: the caller keeps it (in the LMDB key) and hands
- * it back to block_decode.  zstd_level: BLOCK_ZSTD_OFF, or a zstd level
- * (1..19 sensible; BLOCK_ZSTD_DEFAULT = 3).  Lossless to the bit for every
- * double, NaN payloads included.  Returns 0, or -1 (nothing appended) if n is
- * 0 or above BLOCK_MAX_COUNT, or ts is not strictly increasing. */
-int block_encode(struct block_codec *bc, const int64_t *ts, const double *vs, size_t n,
-                 int zstd_level, struct sbuf *out);
+ * it back to block_decode.  sts: the samples' start timestamps, or NULL;
+ * the block gets an ST column only if one of them is not 0.  zstd_level:
+ * BLOCK_ZSTD_OFF, or a zstd level (1..19 sensible; BLOCK_ZSTD_DEFAULT = 3).
+ * Lossless to the bit for every double, NaN payloads included.  Returns 0,
+ * or -1 (nothing appended) if n is 0 or above BLOCK_MAX_COUNT, or ts is not
+ * strictly increasing. */
+int block_encode(struct block_codec *bc, const int64_t *ts, const double *vs, const int64_t *sts,
+                 size_t n, int zstd_level, struct sbuf *out);
 /* Decodes the block p[0..len) whose first timestamp is t0 into ts[] and vs[]
- * (room for cap samples).  Returns the sample count, or -1 if the bytes are
- * corrupt or hold more than cap samples.  Safe on any input: every read is
- * bounds-checked, and a block that decodes has strictly increasing ts. */
+ * (room for cap samples), and, if sts is not NULL, the start timestamps
+ * into sts[] (zeros for a block without ST column; with sts NULL the
+ * column is skipped unread).  Returns the sample count, or -1 if the bytes
+ * are corrupt or hold more than cap samples.  Safe on any input: every read
+ * is bounds-checked, and a block that decodes has strictly increasing ts. */
 int block_decode(struct block_codec *bc, const uint8_t *p, size_t len, int64_t t0, int64_t *ts,
-                 double *vs, size_t cap);
+                 double *vs, int64_t *sts, size_t cap);
 /* The sample count from the block's header without decoding it; 0 if the
  * header is corrupt (the body is not checked). */
 size_t block_count(const uint8_t *p, size_t len);
+/* Whether the block's header says it has an ST column (false if corrupt). */
+bool block_has_st(const uint8_t *p, size_t len);
 
 /* zstd with the codec's contexts, magicless frames without checksum,
  * content size or dictionary id, for callers that compress many blocks
@@ -173,6 +200,7 @@ struct block_info {
     enum block_tmode tmode;
     enum block_vmode vmode;
     bool zstd;
+    bool st; /* has an ST column */
 };
 int block_inspect(const uint8_t *p, size_t len, struct block_info *info);
 const char *block_vmode_name(enum block_vmode m);
@@ -200,6 +228,29 @@ static inline int64_t u64_to_i64(uint64_t u)
     int64_t i;
     memcpy(&i, &u, sizeof i);
     return i;
+}
+
+/* How a sample's ST (at time t) relates to its predecessor's (for the
+ * first sample of a chunk or block: prev_st 0, prev_t its own time).  The
+ * order is the preference when several apply.  CHUNK_ST_EXPLICIT stores
+ * ST - T. */
+enum chunk_st_tag {
+    CHUNK_ST_SAME,   /* the previous sample's ST: a cumulative counter */
+    CHUNK_ST_OWN_T,  /* the sample's own time: OTel's "start unknown" */
+    CHUNK_ST_PREV_T, /* the previous sample's time: a delta series */
+    CHUNK_ST_ZERO,   /* no ST */
+    CHUNK_ST_EXPLICIT,
+};
+
+static inline enum chunk_st_tag chunk_st_tag(int64_t st, int64_t prev_st, int64_t prev_t, int64_t t)
+{
+    if (st == prev_st)
+        return CHUNK_ST_SAME;
+    if (st == t)
+        return CHUNK_ST_OWN_T;
+    if (st == prev_t)
+        return CHUNK_ST_PREV_T;
+    return st == 0 ? CHUNK_ST_ZERO : CHUNK_ST_EXPLICIT;
 }
 
 #define CHUNK_DEC_MAX_K 22 /* 10^22 is the largest power of ten a double holds exactly */

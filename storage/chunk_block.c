@@ -5,11 +5,12 @@
  *
  *   u8       header: bits 0-3 value codec (enum block_vmode),
  *                    bits 4-5 timestamp layout (enum block_tmode),
- *                    bit 6 body is a zstd frame, bit 7 reserved (0)
+ *                    bit 6 body is a zstd frame, bit 7 ST column present
  *   uvarint  sample count n >= 1
  *   uvarint  interval, only for BLOCK_T_CONST
- *   body     [timestamp section][value section], raw or as one zstd frame
- *            (magicless, no checksum, content size or dictionary id)
+ *   body     [timestamp section][ST section, if bit 7][value section], raw
+ *            or as one zstd frame (magicless, no checksum, content size or
+ *            dictionary id)
  *
  * Timestamps.  A scrape grid gives equal deltas, stored as the one interval
  * in the header: a regular 480-sample block spends 5 bytes on time.
@@ -45,6 +46,19 @@
  * 17.702000000000002 rather than 17.702; with one exception costing ~2
  * bytes instead of the whole block going to XOR, real data shrank 6 %.
  *
+ * Start timestamps.  Bit 7 was reserved (and refused by the decoder) before
+ * blocks could carry STs, so every older block still decodes the same and a
+ * block without ST costs nothing more.  The section is a uvarint byte
+ * length (so a reader that does not want STs skips it in one step), then
+ * entries, each a uvarint x with a tag in its low 3 bits (enum
+ * chunk_st_tag: relative to the previous sample's ST, starting from 0, to
+ * its time, the first sample's own, or to the sample's own time): SAME,
+ * OWN_T, PREV_T and ZERO stand for a run of (x >> 3) + 1 samples, and x ==
+ * EXPLICIT for one sample whose zigzag ST - T follows.  So a counter with
+ * one start in the block costs about 7 bytes (an explicit ST, then one
+ * run) and a delta series about the same (ST_i = T_i-1: one run of
+ * PREV_T), before zstd.
+ *
  * Choosing.  Raw sizes of all candidates are computed without writing
  * them; then (BLOCK_PICK_TOP2, the default) the two smallest are written
  * and compressed, and the smallest result wins.  zstd is kept only if it
@@ -69,7 +83,7 @@
 #define HDR_VMODE_MASK  0x0f
 #define HDR_TMODE_SHIFT 4
 #define HDR_ZSTD        0x40
-#define HDR_RESERVED    0x80
+#define HDR_ST          0x80
 #define DEC_MAX_M       (INT64_C(1) << 53)
 #define ZSTD_MIN_BODY   16 /* below this a zstd frame cannot be smaller */
 
@@ -197,10 +211,11 @@ void block_codec_set_pick(struct block_codec *bc, enum block_pick pick)
 }
 
 /* Upper bound of a raw body of n samples: timestamps <= 10 bytes a sample
- * (+10), values <= 10 bytes a sample (+16: exponent byte, XOR tail). */
-static size_t body_bound(size_t n)
+ * (+10), values <= 10 bytes a sample (+16: exponent byte, XOR tail), and
+ * with an ST column <= 11 bytes a sample (+10: its length). */
+static size_t body_bound(size_t n, bool st)
 {
-    return 20 * n + 64;
+    return 20 * n + 64 + (st ? 11 * n + 10 : 0);
 }
 
 /* ---- Header ---- */
@@ -210,6 +225,7 @@ struct block_hdr {
     enum block_tmode tmode;
     enum block_vmode vmode;
     bool zstd;
+    bool st;
     uint64_t interval;   /* BLOCK_T_CONST */
     const uint8_t *body; /* start of the body within the block */
 };
@@ -217,11 +233,12 @@ struct block_hdr {
 static bool hdr_parse(const uint8_t *p, size_t len, struct block_hdr *h)
 {
     const uint8_t *end = p + len;
-    if (len < 2 || (p[0] & HDR_RESERVED))
+    if (len < 2)
         return false;
     h->vmode = (enum block_vmode)(p[0] & HDR_VMODE_MASK);
     h->tmode = (enum block_tmode)(p[0] >> HDR_TMODE_SHIFT & 3);
     h->zstd = p[0] & HDR_ZSTD;
+    h->st = p[0] & HDR_ST;
     uint64_t count;
     const uint8_t *q = uv_get(p + 1, end, &count);
     if (!q || count == 0 || count > BLOCK_MAX_COUNT || h->vmode >= BLOCK_V_COUNT)
@@ -242,6 +259,12 @@ size_t block_count(const uint8_t *p, size_t len)
     return hdr_parse(p, len, &h) ? h.count : 0;
 }
 
+bool block_has_st(const uint8_t *p, size_t len)
+{
+    struct block_hdr h;
+    return hdr_parse(p, len, &h) && h.st;
+}
+
 int block_inspect(const uint8_t *p, size_t len, struct block_info *info)
 {
     struct block_hdr h;
@@ -251,6 +274,7 @@ int block_inspect(const uint8_t *p, size_t len, struct block_info *info)
     info->tmode = h.tmode;
     info->vmode = h.vmode;
     info->zstd = h.zstd;
+    info->st = h.st;
     return 0;
 }
 
@@ -372,6 +396,93 @@ static const uint8_t *ts_read(const struct block_hdr *h, const uint8_t *q, const
     for (size_t i = 1; i < n; i++)
         ok &= ts[i] > ts[i - 1];
     return ok ? q : NULL;
+}
+
+/* ---- Start timestamps ---- */
+
+static bool st_any(const int64_t *sts, size_t n)
+{
+    for (size_t i = 0; sts && i < n; i++)
+        if (sts[i])
+            return true;
+    return false;
+}
+
+#define ST_TAG_BITS 3
+
+/* A run of `run` samples of one tag as an entry. */
+static uint8_t *st_put_run(uint8_t *q, enum chunk_st_tag tag, uint64_t run)
+{
+    return run ? uv_put(q, (run - 1) << ST_TAG_BITS | tag) : q;
+}
+
+/* Writes the ST section (length, entries) at q; returns its end. */
+static uint8_t *st_write(const int64_t *ts, const int64_t *sts, size_t n, uint8_t *q)
+{
+    uint8_t *e = q + 10, *start = e; /* entries first, the length in front after */
+    enum chunk_st_tag run_tag = CHUNK_ST_SAME;
+    uint64_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        enum chunk_st_tag tag =
+            chunk_st_tag(sts[i], i ? sts[i - 1] : 0, i ? ts[i - 1] : ts[0], ts[i]);
+        if (tag == run_tag && tag != CHUNK_ST_EXPLICIT) {
+            run++;
+            continue;
+        }
+        e = st_put_run(e, run_tag, run);
+        run = 0;
+        if (tag == CHUNK_ST_EXPLICIT) {
+            *e++ = CHUNK_ST_EXPLICIT;
+            e = uv_put(e, zz_enc((uint64_t)sts[i] - (uint64_t)ts[i]));
+        } else {
+            run_tag = tag;
+            run = 1;
+        }
+    }
+    e = st_put_run(e, run_tag, run);
+    size_t len = (size_t)(e - start);
+    uint8_t *body = uv_put(q, len);
+    memmove(body, start, len);
+    return body + len;
+}
+
+/* Reads the ST section at q into sts (or skips it if sts is NULL); returns
+ * its end, or NULL if it is corrupt or does not cover exactly n samples. */
+static const uint8_t *st_read(const uint8_t *q, const uint8_t *end, const int64_t *ts, int64_t *sts,
+                              size_t n)
+{
+    uint64_t len, x, z;
+    if (!(q = uv_get(q, end, &len)) || len > (uint64_t)(end - q))
+        return NULL;
+    const uint8_t *send = q + len;
+    if (!sts)
+        return send;
+    int64_t prev = 0;
+    for (size_t i = 0; i < n;) {
+        if (!(q = uv_get(q, send, &x)))
+            return NULL;
+        enum chunk_st_tag tag = (enum chunk_st_tag)(x & ((1u << ST_TAG_BITS) - 1));
+        uint64_t run = x >> ST_TAG_BITS;
+        if (tag == CHUNK_ST_EXPLICIT) {
+            if (run || !(q = uv_get(q, send, &z)))
+                return NULL;
+            prev = sts[i] = u64_to_i64((uint64_t)ts[i] + zz_dec(z));
+            i++;
+            continue;
+        }
+        if (tag > CHUNK_ST_EXPLICIT || run >= n - i)
+            return NULL;
+        for (run++; run; run--, i++) {
+            if (tag == CHUNK_ST_OWN_T)
+                prev = ts[i];
+            else if (tag == CHUNK_ST_PREV_T)
+                prev = ts[i ? i - 1 : 0];
+            else if (tag == CHUNK_ST_ZERO)
+                prev = 0;
+            sts[i] = prev;
+        }
+    }
+    return q == send ? send : NULL;
 }
 
 /* ---- Decimal conversion ---- */
@@ -723,13 +834,14 @@ static void block_put(struct sbuf *out, size_t base, uint8_t hdr, size_t n,
     sbuf_append(out, body, len);
 }
 
-int block_encode(struct block_codec *bc, const int64_t *ts, const double *vs, size_t n,
-                 int zstd_level, struct sbuf *out)
+int block_encode(struct block_codec *bc, const int64_t *ts, const double *vs, const int64_t *sts,
+                 size_t n, int zstd_level, struct sbuf *out)
 {
     struct ts_plan tp;
     if (n == 0 || n > BLOCK_MAX_COUNT || ts_plan_make(ts, n, &tp) < 0)
         return -1;
-    grow((void **)&bc->body, &bc->body_cap, body_bound(n), 1);
+    bool st = st_any(sts, n);
+    grow((void **)&bc->body, &bc->body_cap, body_bound(n, st), 1);
     grow((void **)&bc->zbuf, &bc->zbuf_cap, ZSTD_compressBound(bc->body_cap), 1);
     size_t dec_cap = bc->dec_cap;
     grow((void **)&bc->m, &bc->dec_cap, n, sizeof *bc->m);
@@ -742,6 +854,8 @@ int block_encode(struct block_codec *bc, const int64_t *ts, const double *vs, si
     int ncand = block_pick_order(&vp, bc->pick, zstd_level, order);
 
     uint8_t *vals = ts_write(ts, n, &tp, bc->body);
+    if (st)
+        vals = st_write(ts, sts, n, vals);
     size_t base = out->len, best = SIZE_MAX;
     for (int c = 0; c < ncand; c++) {
         size_t len = (size_t)(val_write(bc, order[c], &vp, vs, n, vals) - bc->body);
@@ -749,7 +863,8 @@ int block_encode(struct block_codec *bc, const int64_t *ts, const double *vs, si
         if ((zlen ? zlen : len) >= best)
             continue;
         best = zlen ? zlen : len;
-        uint8_t hdr = (uint8_t)(order[c] | tp.mode << HDR_TMODE_SHIFT | (zlen ? HDR_ZSTD : 0));
+        uint8_t hdr = (uint8_t)(order[c] | tp.mode << HDR_TMODE_SHIFT | (zlen ? HDR_ZSTD : 0) |
+                                (st ? HDR_ST : 0));
         block_put(out, base, hdr, n, &tp, zlen ? bc->zbuf : bc->body, best);
     }
     return 0;
@@ -869,14 +984,14 @@ static const uint8_t *val_read(enum block_vmode mode, const uint8_t *q, const ui
 }
 
 int block_decode(struct block_codec *bc, const uint8_t *p, size_t len, int64_t t0, int64_t *ts,
-                 double *vs, size_t cap)
+                 double *vs, int64_t *sts, size_t cap)
 {
     struct block_hdr h;
     if (!hdr_parse(p, len, &h) || h.count > cap)
         return -1;
     const uint8_t *q = h.body, *end = p + len;
     if (h.zstd) {
-        grow((void **)&bc->zbuf, &bc->zbuf_cap, body_bound(h.count), 1);
+        grow((void **)&bc->zbuf, &bc->zbuf_cap, body_bound(h.count, h.st), 1);
         size_t blen = ZSTD_decompressDCtx(bc->dctx, bc->zbuf, bc->zbuf_cap, q, (size_t)(end - q));
         if (ZSTD_isError(blen))
             return -1;
@@ -885,7 +1000,11 @@ int block_decode(struct block_codec *bc, const uint8_t *p, size_t len, int64_t t
     }
     if (!(q = ts_read(&h, q, end, t0, ts)))
         return -1;
+    if (h.st && !(q = st_read(q, end, ts, sts, h.count)))
+        return -1;
     if (!(q = val_read(h.vmode, q, end, vs, h.count)) || q != end)
         return -1;
+    if (sts && !h.st)
+        memset(sts, 0, h.count * sizeof *sts);
     return (int)h.count;
 }

@@ -173,14 +173,15 @@ static int compact_member(MDB_txn *txn, struct compact_batch *b, uint32_t id, bo
 {
     struct archive_group *old = &b->old, *out = &b->out;
     const struct archive_member *m = archive_group_find(old, id);
-    b->buf.n = 0;
+    tsdb_samples_clear(&b->buf);
     int rc = m ? archive_member_decode(b->db->maint_codec, old, m, &b->buf) : 0;
     if (rc == 0)
         rc = tsdb_blocks_gather(txn, b->db->blocks, b->db->maint_codec, id, out->window, &b->buf,
                                 &b->t0s);
     size_t nblocks = b->t0s.n;
     if (rc == 0 && nblocks > 0)
-        rc = archive_group_add_samples(out, b->db->maint_codec, id, b->buf.ts, b->buf.vs, b->buf.n);
+        rc = archive_group_add_samples(out, b->db->maint_codec, id, b->buf.ts, b->buf.vs,
+                                       b->buf.sts, b->buf.n);
     else if (rc == 0 || rc == EINVAL)
         nblocks = 0; /* nothing new, or not decodable: keep it as it was */
     if (rc != 0 && rc != EINVAL)

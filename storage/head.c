@@ -14,7 +14,9 @@
  *
  * Ordering rules are Prometheus's: a sample older than the series' newest is
  * out of order; one at the same timestamp is a no-op when the value is the
- * same bit pattern and a duplicate (rejected) otherwise. */
+ * same bit pattern and a duplicate (rejected) otherwise.  Start timestamps
+ * take no part in them; they ride along in the chunks that have an ST
+ * column (head.h says which). */
 #include "storage/head.h"
 
 #include <stdlib.h>
@@ -105,9 +107,10 @@ void head_series_cut(struct head *h, uint32_t id, struct head_series *s)
     c->buf = s->open.buf; /* the closed chunk takes the buffer over */
     c->count = s->open.count;
     c->wal_segment = s->open_segment;
+    c->st = s->open_st;
     c->mint = head_chunk_first_t(&s->open);
     c->maxt = s->open.tlast;
-    s->closed_vlast = s->open.vlast;
+    c->vlast = s->open.vlast;
     if (s->closed_tail)
         s->closed_tail->next = c;
     else
@@ -115,6 +118,7 @@ void head_series_cut(struct head *h, uint32_t id, struct head_series *s)
     s->closed_tail = c;
     h->nclosed++;
     head_chunk_init(&s->open, h->chunk_samples);
+    s->open_st = false;
     head_series_mark_dirty(h, id, s);
 }
 
@@ -141,13 +145,24 @@ static bool series_last(const struct head_series *s, int64_t *t, uint64_t *vbits
     }
     if (s->closed_tail) {
         *t = s->closed_tail->maxt;
-        *vbits = s->closed_vlast;
+        *vbits = s->closed_tail->vlast;
         return true;
     }
     return false;
 }
 
-enum head_append_result head_append(struct head *h, uint32_t id, int64_t t, double v,
+/* Appends to the open chunk, which gets an ST column if its first sample
+ * has an ST. */
+static int open_chunk_put(struct head_series *s, int64_t t, double v, int64_t st)
+{
+    if (s->open.count == 0)
+        s->open_st = st != 0;
+    if (s->open_st)
+        return head_chunk_append_st(&s->open, t, v, st, &s->open_st_last);
+    return head_chunk_append(&s->open, t, v);
+}
+
+enum head_append_result head_append(struct head *h, uint32_t id, int64_t t, double v, int64_t st,
                                     uint32_t wal_segment)
 {
     struct head_series *s = id < h->cap ? h->series[id] : NULL;
@@ -168,10 +183,12 @@ enum head_append_result head_append(struct head *h, uint32_t id, int64_t t, doub
     }
     if (s->open.count && window_of(h, t) != window_of(h, head_chunk_first_t(&s->open)))
         head_series_cut(h, id, s);
-    int rc = head_chunk_append(&s->open, t, v);
+    if (st && s->open.count && !s->open_st)
+        head_series_cut(h, id, s); /* the first ST: on to a chunk with the column */
+    int rc = open_chunk_put(s, t, v, st);
     if (rc == HEAD_CHUNK_FULL) {
         head_series_cut(h, id, s);
-        rc = head_chunk_append(&s->open, t, v);
+        rc = open_chunk_put(s, t, v, st);
     }
     if (s->open.count == 1)
         s->open_segment = wal_segment;
@@ -206,11 +223,13 @@ uint32_t head_min_wal_segment(const struct head *h)
     return min;
 }
 
-static void chunk_samples_append(const uint8_t *buf, size_t len, uint16_t count, int64_t mint,
-                                 int64_t maxt, struct sbuf *out)
+/* Appends the samples of a chunk (ST column if st) in [mint, maxt] to out,
+ * and their STs to st_out unless it is NULL. */
+static void chunk_samples_append(const uint8_t *buf, size_t len, uint16_t count, bool st,
+                                 int64_t mint, int64_t maxt, struct sbuf *out, struct sbuf *st_out)
 {
     struct head_chunk_iter it;
-    head_chunk_iter_init(&it, buf, len, count);
+    head_chunk_iter_init(&it, buf, len, count, st);
     int64_t t;
     double v;
     while (head_chunk_iter_next(&it, &t, &v)) {
@@ -220,20 +239,48 @@ static void chunk_samples_append(const uint8_t *buf, size_t len, uint16_t count,
             break;
         sbuf_append(out, &t, sizeof t);
         sbuf_append(out, &v, sizeof v);
+        if (st_out)
+            sbuf_append(st_out, &it.st, sizeof it.st);
     }
 }
 
-void head_series_samples(const struct head *h, uint32_t id, int64_t mint, int64_t maxt,
-                         struct sbuf *out)
+static bool overlaps(int64_t lo, int64_t hi, int64_t mint, int64_t maxt)
+{
+    return hi >= mint && lo <= maxt;
+}
+
+bool head_series_samples(const struct head *h, uint32_t id, int64_t mint, int64_t maxt,
+                         struct sbuf *out, struct sbuf *st_out)
 {
     const struct head_series *s = id < h->cap ? h->series[id] : NULL;
     if (!s)
-        return;
+        return false;
+    bool open = s->open.count && overlaps(head_chunk_first_t(&s->open), s->open.tlast, mint, maxt);
+    bool st = open && s->open_st;
+    for (const struct head_closed *c = s->closed; c && !st; c = c->next)
+        st = c->st && overlaps(c->mint, c->maxt, mint, maxt);
+    struct sbuf *sto = st ? st_out : NULL;
     for (const struct head_closed *c = s->closed; c; c = c->next)
-        if (c->maxt >= mint && c->mint <= maxt)
-            chunk_samples_append(c->buf, c->len, c->count, mint, maxt, out);
-    if (s->open.count && s->open.tlast >= mint && head_chunk_first_t(&s->open) <= maxt)
-        chunk_samples_append(s->open.buf, head_chunk_len(&s->open), s->open.count, mint, maxt, out);
+        if (overlaps(c->mint, c->maxt, mint, maxt))
+            chunk_samples_append(c->buf, c->len, c->count, c->st, mint, maxt, out, sto);
+    if (open)
+        chunk_samples_append(s->open.buf, head_chunk_len(&s->open), s->open.count, s->open_st, mint,
+                             maxt, out, sto);
+    return st;
+}
+
+size_t head_chunk_unpack(const uint8_t *buf, size_t len, uint16_t count, bool st, int64_t *ts,
+                         double *vs, int64_t *sts)
+{
+    struct head_chunk_iter it;
+    head_chunk_iter_init(&it, buf, len, count, st);
+    size_t n = 0;
+    while (n < count && head_chunk_iter_next(&it, &ts[n], &vs[n])) {
+        if (st)
+            sts[n] = it.st;
+        n++;
+    }
+    return n;
 }
 
 int64_t head_series_oldest_t(const struct head *h, uint32_t id)
@@ -246,28 +293,32 @@ int64_t head_series_oldest_t(const struct head *h, uint32_t id)
     return s->open.count ? head_chunk_first_t(&s->open) : INT64_MAX;
 }
 
-/* Re-encodes the count samples in buf without those in [mint, maxt] into
- * out (initialised here, max_count samples at most).  Returns the number
- * removed. */
-static size_t chunk_filter(const uint8_t *buf, size_t len, uint16_t count, int64_t mint,
-                           int64_t maxt, uint16_t max_count, struct head_chunk *out)
+/* Re-encodes the count samples in buf (ST column if st) without those in
+ * [mint, maxt] into out (initialised here, max_count samples at most, an
+ * ST column if st; *st_last as head_chunk_append_st keeps it).  Returns
+ * the number removed. */
+static size_t chunk_filter(const uint8_t *buf, size_t len, uint16_t count, bool st, int64_t mint,
+                           int64_t maxt, uint16_t max_count, struct head_chunk *out,
+                           int64_t *st_last)
 {
     head_chunk_init(out, max_count);
     struct head_chunk_iter it;
-    head_chunk_iter_init(&it, buf, len, count);
+    head_chunk_iter_init(&it, buf, len, count, st);
     int64_t t;
     double v;
     size_t removed = 0;
     while (head_chunk_iter_next(&it, &t, &v)) {
         if (t >= mint && t <= maxt)
             removed++;
+        else if (st)
+            head_chunk_append_st(out, t, v, it.st, st_last);
         else
             head_chunk_append(out, t, v);
     }
     return removed;
 }
 
-/* Filters the closed chunks of s; fixes the tail and closed_vlast. */
+/* Filters the closed chunks of s; fixes the tail. */
 static size_t closed_delete_range(struct head *h, struct head_series *s, int64_t mint, int64_t maxt)
 {
     size_t removed = 0;
@@ -280,7 +331,9 @@ static size_t closed_delete_range(struct head *h, struct head_series *s, int64_t
             continue;
         }
         struct head_chunk nc;
-        removed += chunk_filter(c->buf, c->len, c->count, mint, maxt, c->count, &nc);
+        int64_t st_last;
+        removed +=
+            chunk_filter(c->buf, c->len, c->count, c->st, mint, maxt, c->count, &nc, &st_last);
         free(c->buf);
         if (nc.count == 0) {
             *pp = c->next;
@@ -294,18 +347,9 @@ static size_t closed_delete_range(struct head *h, struct head_series *s, int64_t
         c->count = nc.count;
         c->mint = head_chunk_first_t(&nc);
         c->maxt = nc.tlast;
-        if (!c->next)
-            s->closed_vlast = nc.vlast;
+        c->vlast = nc.vlast;
         tail = c;
         pp = &c->next;
-    }
-    if (tail && tail != s->closed_tail) { /* the old tail went: find the new one's last value */
-        struct head_chunk_iter it;
-        head_chunk_iter_init(&it, tail->buf, tail->len, tail->count);
-        int64_t t;
-        double v;
-        while (head_chunk_iter_next(&it, &t, &v))
-            memcpy(&s->closed_vlast, &v, sizeof v);
     }
     s->closed_tail = tail;
     return removed;
@@ -319,8 +363,8 @@ size_t head_series_delete_range(struct head *h, uint32_t id, int64_t mint, int64
     size_t removed = closed_delete_range(h, s, mint, maxt);
     if (s->open.count && s->open.tlast >= mint && head_chunk_first_t(&s->open) <= maxt) {
         struct head_chunk nc;
-        removed += chunk_filter(s->open.buf, head_chunk_len(&s->open), s->open.count, mint, maxt,
-                                h->chunk_samples, &nc);
+        removed += chunk_filter(s->open.buf, head_chunk_len(&s->open), s->open.count, s->open_st,
+                                mint, maxt, h->chunk_samples, &nc, &s->open_st_last);
         head_chunk_free(&s->open);
         s->open = nc;
     }
@@ -343,12 +387,14 @@ void head_chunks_collect(const struct head *h, struct head_chunk_ref **refs, siz
         if (!s)
             continue;
         for (const struct head_closed *c = s->closed; c; c = c->next)
-            *refs_push(refs, n, cap) = (struct head_chunk_ref){id, c->count, false, c->buf, c->len};
+            *refs_push(refs, n, cap) =
+                (struct head_chunk_ref){id, c->count, false, c->st, c->buf, c->len};
         if (!s->open.count)
             continue;
         size_t len = head_chunk_len(&s->open);
         uint8_t *copy = xmalloc(len);
         memcpy(copy, s->open.buf, len);
-        *refs_push(refs, n, cap) = (struct head_chunk_ref){id, s->open.count, true, copy, len};
+        *refs_push(refs, n, cap) =
+            (struct head_chunk_ref){id, s->open.count, true, s->open_st, copy, len};
     }
 }

@@ -6,6 +6,12 @@
  * list of closed chunks waiting for the flusher to encode them as blocks
  * and write them to LMDB.
  *
+ * Start timestamps: a chunk either has an ST column or not (storage/chunk.h),
+ * and the flag lives here, beside its bytes (open_st, head_closed.st,
+ * head_chunk_ref.st).  The open chunk gets the column when its first sample
+ * has an ST; a sample with an ST that finds a chunk without one cuts it.
+ * So a series that never has an ST never has a chunk with the column.
+ *
  * Locking: one reader-writer lock for the whole head.  Writers (batch
  * commits, the flusher unlinking flushed chunks, closing idle chunks) take
  * it exclusively and hold it for microseconds; readers (query snapshots,
@@ -38,17 +44,22 @@ struct head_closed {
     uint8_t *buf; /* the head chunk's encoding, owned */
     uint32_t len;
     uint16_t count;
+    bool st;              /* the encoding has an ST column */
     uint32_t wal_segment; /* WAL segment of its first sample */
     int64_t mint, maxt;
+    uint64_t vlast; /* value bits of its last sample */
 };
 
+/* About 88 bytes: the ST state (open_st_last, open_st) took the place of
+ * what is now head_closed.vlast and of padding, so it costs nothing. */
 struct head_series {
     struct head_chunk open;
     struct head_closed *closed; /* oldest first */
     struct head_closed *closed_tail;
     int64_t persisted_maxt; /* newest timestamp known to be in LMDB; INT64_MIN if none */
-    uint64_t closed_vlast;  /* value bits of closed_tail's last sample */
+    int64_t open_st_last;   /* ST of the open chunk's last sample, if open_st */
     uint32_t open_segment;  /* WAL segment of the open chunk's first sample */
+    bool open_st;           /* the open chunk has an ST column */
     bool dirty;             /* listed in head.dirty */
 };
 
@@ -71,11 +82,11 @@ void head_destroy(struct head *h);
 /* The series for id, created if absent.  Exclusive lock held. */
 struct head_series *head_series_get(struct head *h, uint32_t id, bool create);
 
-/* Appends one sample to series id, which must be in the head already
- * (HEAD_NO_SERIES otherwise: the caller decides whether the id is still a
- * live series), applying Prometheus's ordering rules.  Exclusive lock
- * held. */
-enum head_append_result head_append(struct head *h, uint32_t id, int64_t t, double v,
+/* Appends one sample with start timestamp st (0: none) to series id,
+ * which must be in the head already (HEAD_NO_SERIES otherwise: the caller
+ * decides whether the id is still a live series), applying Prometheus's
+ * ordering rules (the ST plays no part in them).  Exclusive lock held. */
+enum head_append_result head_append(struct head *h, uint32_t id, int64_t t, double v, int64_t st,
                                     uint32_t wal_segment);
 
 /* Whether s holds no sample at all (no open sample, no closed chunk). */
@@ -102,9 +113,17 @@ size_t head_close_idle(struct head *h, int64_t before_t);
 uint32_t head_min_wal_segment(const struct head *h);
 
 /* Appends to out the samples of series id within [mint, maxt] that are in
- * the head, as (int64 t, double v) pairs, oldest first.  Shared lock held. */
-void head_series_samples(const struct head *h, uint32_t id, int64_t mint, int64_t maxt,
-                         struct sbuf *out);
+ * the head, as (int64 t, double v) pairs, oldest first.  If a chunk of
+ * them has an ST column, also appends every one's ST (0 where none) to
+ * st_out as an int64, and returns true; else leaves st_out alone.  Shared
+ * lock held. */
+bool head_series_samples(const struct head *h, uint32_t id, int64_t mint, int64_t maxt,
+                         struct sbuf *out, struct sbuf *st_out);
+
+/* Decodes a chunk of count samples (with an ST column if st) into ts, vs
+ * and, if st, sts; returns how many decoded (fewer if corrupt). */
+size_t head_chunk_unpack(const uint8_t *buf, size_t len, uint16_t count, bool st, int64_t *ts,
+                         double *vs, int64_t *sts);
 
 /* The oldest timestamp series id has in the head, or INT64_MAX if none.
  * Shared lock held. */
@@ -124,6 +143,7 @@ struct head_chunk_ref {
     uint32_t id;
     uint16_t count;
     bool owned;
+    bool st; /* the chunk has an ST column */
     const uint8_t *buf;
     size_t len;
 };

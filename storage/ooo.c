@@ -84,12 +84,12 @@ static int merge_window(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct bl
                         struct ooo_merge *m, uint32_t id, int64_t w, const int64_t *ts,
                         const double *vs, size_t n)
 {
-    m->buf.n = 0;
+    tsdb_samples_clear(&m->buf);
     int rc = tsdb_blocks_gather(txn, blocks, bc, id, w, &m->buf, &m->t0s);
     if (rc == EINVAL) {
         /* A corrupt block (readers skip it too): leave it, and give the
          * late samples a block of their own after it. */
-        m->buf.n = 0;
+        tsdb_samples_clear(&m->buf);
         m->t0s.n = 0;
     } else if (rc != 0) {
         return rc;
@@ -98,10 +98,12 @@ static int merge_window(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct bl
     tsdb_samples_reserve(&m->buf, n);
     memcpy(m->buf.ts + old, ts, n * sizeof *ts);
     memcpy(m->buf.vs + old, vs, n * sizeof *vs);
-    m->buf.n = tsdb_samples_merge_tail(m->buf.ts, m->buf.vs, old, n);
+    if (m->buf.sts) /* the window's blocks have STs; late samples carry none */
+        memset(m->buf.sts + old, 0, n * sizeof *m->buf.sts);
+    m->buf.n = tsdb_samples_merge_tail(m->buf.ts, m->buf.vs, m->buf.sts, old, n);
     if ((rc = tsdb_blocks_del(txn, blocks, id, &m->t0s)) != 0)
         return rc;
-    rc = tsdb_block_write(txn, blocks, compact, bc, id, m->buf.ts, m->buf.vs, m->buf.n,
+    rc = tsdb_block_write(txn, blocks, compact, bc, id, m->buf.ts, m->buf.vs, m->buf.sts, m->buf.n,
                           MDB_NOOVERWRITE, &m->scratch);
     return rc == MDB_KEYEXIST ? 0 : rc; /* only beside a corrupt block */
 }

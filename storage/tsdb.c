@@ -361,8 +361,9 @@ static struct head_series *replay_series(struct replay_ctx *rc, uint32_t id, int
 
 /* Applies one sample: in order to the head (samples at or before what
  * LMDB holds are skipped there), out of order to the out-of-order head
- * (whose flush merges away what LMDB holds already). */
-static void replay_sample(struct replay_ctx *rc, uint32_t id, int64_t t, double v, bool ooo)
+ * (whose flush merges away what LMDB holds already; it keeps no STs). */
+static void replay_sample(struct replay_ctx *rc, uint32_t id, int64_t t, double v, int64_t st,
+                          bool ooo)
 {
     struct tsdb *db = rc->db;
     if (!replay_series(rc, id, t)) {
@@ -370,7 +371,7 @@ static void replay_sample(struct replay_ctx *rc, uint32_t id, int64_t t, double 
         return;
     }
     bool ok = ooo ? ooo_insert(&db->ooo, id, t, v, 1)
-                  : head_append(&db->head, id, t, v, 1) == HEAD_APPENDED;
+                  : head_append(&db->head, id, t, v, st, 1) == HEAD_APPENDED;
     if (!ok) {
         rc->skipped++;
         return;
@@ -380,17 +381,36 @@ static void replay_sample(struct replay_ctx *rc, uint32_t id, int64_t t, double 
         atomic_store(&db->max_t, t);
 }
 
-/* Decodes one WAL_REC_SAMPLES body at p and applies its samples; returns
- * where it ended, or NULL if it is malformed (what came before stays). */
+/* The ST field of a sample of an ST record kind (tsdb_internal.h) at *p:
+ * sets *st; false if malformed. */
+static bool replay_st(const uint8_t **p, const uint8_t *end, int64_t t, int64_t *st)
+{
+    uint64_t zz;
+    size_t k;
+    if (*p >= end || **p > 1)
+        return false;
+    *st = 0;
+    if (*(*p)++ == 0)
+        return true;
+    if (!(k = tsdb_uvarint_get(*p, end, &zz)))
+        return false;
+    *p += k;
+    *st = (int64_t)((uint64_t)t + ((zz >> 1) ^ -(zz & 1)));
+    return true;
+}
+
+/* Decodes one WAL_REC_SAMPLES body at p (with each sample's ST field when
+ * with_st) and applies its samples; returns where it ended, or NULL if it
+ * is malformed (what came before stays). */
 static const uint8_t *replay_samples(struct replay_ctx *rc, const uint8_t *p, const uint8_t *end,
-                                     bool ooo)
+                                     bool ooo, bool with_st)
 {
     uint64_t n, id, zz;
     size_t k = tsdb_uvarint_get(p, end, &n);
     if (!k)
         return NULL;
     p += k;
-    int64_t t = 0;
+    int64_t t = 0, st = 0;
     for (uint64_t i = 0; i < n; i++) {
         size_t a = tsdb_uvarint_get(p, end, &id);
         size_t b = a ? tsdb_uvarint_get(p + a, end, &zz) : 0;
@@ -401,7 +421,9 @@ static const uint8_t *replay_samples(struct replay_ctx *rc, const uint8_t *p, co
         double v;
         memcpy(&v, p, 8);
         p += 8;
-        replay_sample(rc, (uint32_t)id, t, v, ooo);
+        if (with_st && !replay_st(&p, end, t, &st))
+            return NULL;
+        replay_sample(rc, (uint32_t)id, t, v, st, ooo);
     }
     return p;
 }
@@ -410,15 +432,18 @@ static int replay_record(void *arg, uint8_t type, const uint8_t *p, size_t len)
 {
     struct replay_ctx *rc = arg;
     const uint8_t *end = p + len;
+    bool with_st = type == WAL_REC_SAMPLES_ST || type == WAL_REC_OOO_SAMPLES_ST;
     switch (type) {
     case WAL_REC_DELETE:
         return replay_delete(rc, p, len);
     case WAL_REC_SAMPLES:
-        replay_samples(rc, p, end, false);
+    case WAL_REC_SAMPLES_ST:
+        replay_samples(rc, p, end, false, with_st);
         return 0;
     case WAL_REC_OOO_SAMPLES:
-        if ((p = replay_samples(rc, p, end, true)) != NULL)
-            replay_samples(rc, p, end, false);
+    case WAL_REC_OOO_SAMPLES_ST:
+        if ((p = replay_samples(rc, p, end, true, with_st)) != NULL)
+            replay_samples(rc, p, end, false, with_st);
         return 0;
     default:
         return 0; /* unknown record kinds from a newer version are skipped */
@@ -550,6 +575,7 @@ struct flush_txn {
     size_t n;
     int64_t ts[UINT16_MAX]; /* a head chunk holds at most that many samples */
     double vs[UINT16_MAX];
+    int64_t sts[UINT16_MAX];
     struct sbuf val;
     uint64_t bytes; /* keys and values written by this attempt */
 };
@@ -561,13 +587,9 @@ static int flush_txn_fn(MDB_txn *txn, void *arg)
     f->bytes = 0;
     for (size_t i = 0; i < f->n; i++) {
         const struct head_closed *c = f->items[i].c;
-        struct head_chunk_iter iter;
-        head_chunk_iter_init(&iter, c->buf, c->len, c->count);
-        size_t n = 0;
-        while (n < c->count && head_chunk_iter_next(&iter, &f->ts[n], &f->vs[n]))
-            n++;
+        size_t n = head_chunk_unpack(c->buf, c->len, c->count, c->st, f->ts, f->vs, f->sts);
         int rc = tsdb_block_write(txn, db->blocks, db->compact, db->maint_codec, f->items[i].id,
-                                  f->ts, f->vs, n, 0, &f->val);
+                                  f->ts, f->vs, c->st ? f->sts : NULL, n, 0, &f->val);
         if (rc != 0)
             return rc;
         f->bytes += 12 + f->val.len;

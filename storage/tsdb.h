@@ -3,7 +3,7 @@
  * Data model: Prometheus's.  A series is a label set (storage/labels.h); a
  * sample is an int64 millisecond timestamp and a float64 value, stored bit
  * for bit (the staleness marker NaN 0x7ff0000000000002 stays distinct from
- * other NaNs).
+ * other NaNs), and optionally a start timestamp (tsdb_append_st).
  *
  * Writing: an appender stages the samples of one batch (a scrape, a rule
  * evaluation) and tsdb_appender_commit makes them visible all at once and
@@ -90,6 +90,14 @@ void tsdb_appender_free(struct tsdb_appender *a);
  * an invalid label set or an unknown ref. */
 int tsdb_append(struct tsdb_appender *a, uint64_t *ref, const struct labels *ls, int64_t t,
                 double v);
+/* tsdb_append with the sample's start timestamp st: the time (ms) its
+ * counter started from zero, as OpenMetrics' _created or OTel's start time
+ * give it; 0 means unknown, as in Prometheus.  It is stored with the
+ * sample (in the WAL, the head and the blocks) and read back by
+ * tsdb_series_set_next_st.  A series that never gets an ST pays nothing
+ * for the feature. */
+int tsdb_append_st(struct tsdb_appender *a, uint64_t *ref, const struct labels *ls, int64_t t,
+                   double v, int64_t st);
 /* Makes the staged batch visible atomically and logs it; out-of-order and
  * duplicate samples are dropped and counted in st (may be NULL).  Returns 0,
  * or -1 (nothing of the batch applied) with tsdb_appender_error set. */
@@ -125,6 +133,11 @@ int tsdb_select(struct tsdb *db, const struct label_matcher *ms, size_t n, int64
  * false at the end. */
 bool tsdb_series_set_next(struct tsdb_series_set *set, const struct labels **ls, const int64_t **ts,
                           const double **vs, size_t *n);
+/* The same, and *sts the samples' start timestamps (0 where a sample has
+ * none), or NULL when no sample of the series in range has one.  Only
+ * readers that ask pay for decoding them; a set may mix both calls. */
+bool tsdb_series_set_next_st(struct tsdb_series_set *set, const struct labels **ls,
+                             const int64_t **ts, const double **vs, const int64_t **sts, size_t *n);
 void tsdb_series_set_free(struct tsdb_series_set *set);
 
 /* ---- Introspection ---- */

@@ -1,6 +1,9 @@
 /* tsdb_append.c — appenders: one batch of samples, made visible at once.
  *
- * An appender stages (series, t, v) triples.  Series are named by id once
+ * An appender stages (series, t, v) triples, and a start timestamp per
+ * sample once one of the batch has one: the ST array is allocated only
+ * then, so batches without STs (nearly all) stage and log what they did
+ * before STs existed.  Series are named by id once
  * known (the caller caches ids in its ref), or by label set the first time;
  * a label set the index does not know yet is copied into the appender and
  * created at commit, all new series of a batch in one LMDB write
@@ -52,6 +55,7 @@ struct tsdb_appender {
     size_t nknown, capknown;
     struct staged *v;
     size_t n, cap;
+    int64_t *st; /* parallel to v (cap entries) once a sample has an ST; else NULL */
     struct new_series *ns;
     size_t nns, capns;
     struct sbuf strings;
@@ -90,6 +94,8 @@ static void appender_reset(struct tsdb_appender *a)
 {
     a->n = 0;
     a->nns = 0;
+    free(a->st);
+    a->st = NULL;
     if (a->cap * sizeof *a->v > APPENDER_IDLE_BYTES) {
         free(a->v);
         a->v = NULL;
@@ -120,6 +126,7 @@ void tsdb_appender_free(struct tsdb_appender *a)
     if (a->rtxn)
         mdb_txn_abort(a->rtxn);
     free(a->v);
+    free(a->st);
     free(a->ns);
     free(a->known);
     sbuf_free(&a->strings);
@@ -164,12 +171,18 @@ static int labels_check(struct tsdb_appender *a, const struct labels *ls)
 }
 
 static void stage(struct tsdb_appender *a, uint32_t id, uint32_t newidx, int64_t t, double v,
-                  uint64_t *ref)
+                  uint64_t *ref, int64_t st)
 {
     if (a->n == a->cap) {
         a->cap = a->cap ? a->cap * 2 : 128;
         a->v = xrealloc(a->v, a->cap * sizeof *a->v);
+        if (a->st)
+            a->st = xrealloc(a->st, a->cap * sizeof *a->st);
     }
+    if (st && !a->st)
+        a->st = xcalloc(a->cap, sizeof *a->st); /* the batch's first ST: zeros before it */
+    if (a->st)
+        a->st[a->n] = st;
     a->v[a->n++] = (struct staged){id, newidx, t, v, ref};
 }
 
@@ -198,8 +211,14 @@ static uint32_t new_series_find_or_add(struct tsdb_appender *a, uint64_t *ref, s
 int tsdb_append(struct tsdb_appender *a, uint64_t *ref, const struct labels *ls, int64_t t,
                 double v)
 {
+    return tsdb_append_st(a, ref, ls, t, v, 0);
+}
+
+int tsdb_append_st(struct tsdb_appender *a, uint64_t *ref, const struct labels *ls, int64_t t,
+                   double v, int64_t st)
+{
     if (*ref) {
-        stage(a, (uint32_t)*ref, 0, t, v, ref);
+        stage(a, (uint32_t)*ref, 0, t, v, ref, st);
         return 0;
     }
     if (labels_check(a, ls) < 0)
@@ -222,7 +241,7 @@ int tsdb_append(struct tsdb_appender *a, uint64_t *ref, const struct labels *ls,
         return appender_fail(a, "index lookup: %s", mdb_strerror(rc));
     if (id) {
         *ref = id;
-        stage(a, id, 0, t, v, ref);
+        stage(a, id, 0, t, v, ref, st);
         return 0;
     }
     size_t off = a->strings.len;
@@ -233,7 +252,7 @@ int tsdb_append(struct tsdb_appender *a, uint64_t *ref, const struct labels *ls,
         sbuf_putc(&a->strings, '\xff');
     }
     uint32_t idx = new_series_find_or_add(a, ref, off, a->strings.len - off);
-    stage(a, 0, idx, t, v, ref);
+    stage(a, 0, idx, t, v, ref, st);
     return 0;
 }
 
@@ -297,25 +316,39 @@ static int appender_create_series(struct tsdb_appender *a, uint32_t *created)
 }
 
 enum head_append_result tsdb_head_apply(struct tsdb *db, uint32_t id, int64_t t, double v,
-                                        uint32_t segment)
+                                        int64_t st, uint32_t segment)
 {
-    enum head_append_result r = head_append(&db->head, id, t, v, segment);
+    enum head_append_result r = head_append(&db->head, id, t, v, st, segment);
     return r == HEAD_OUT_OF_ORDER ? tsdb_ooo_apply(db, id, t, v, segment) : r;
 }
 
-static void wal_put_sample(struct sbuf *b, uint32_t id, int64_t *prev_t, int64_t t, double v)
+static uint64_t zigzag(uint64_t d) /* d: an int64 as bits */
 {
-    uint8_t tmp[32];
+    return (d << 1) ^ (0 - (d >> 63));
+}
+
+/* One sample of a WAL_REC_SAMPLES record, or of a WAL_REC_SAMPLES_ST
+ * record when st is not NULL (tsdb_internal.h). */
+static void wal_put_sample(struct sbuf *b, uint32_t id, int64_t *prev_t, int64_t t, double v,
+                           const int64_t *st)
+{
+    uint8_t tmp[48];
     size_t k = tsdb_uvarint_put(tmp, id);
-    int64_t d = t - *prev_t;
-    k += tsdb_uvarint_put(tmp + k, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
+    k += tsdb_uvarint_put(tmp + k, zigzag((uint64_t)t - (uint64_t)*prev_t));
     memcpy(tmp + k, &v, 8);
-    sbuf_append(b, tmp, k + 8);
+    k += 8;
+    if (st) {
+        tmp[k++] = *st != 0;
+        if (*st)
+            k += tsdb_uvarint_put(tmp + k, zigzag((uint64_t)*st - (uint64_t)t));
+    }
+    sbuf_append(b, tmp, k);
     *prev_t = t;
 }
 
 /* Logs the accepted samples of the batch as one record: WAL_REC_SAMPLES,
- * or WAL_REC_OOO_SAMPLES when some were out of order (tsdb_internal.h). */
+ * or WAL_REC_OOO_SAMPLES when some were out of order, each in its _ST form
+ * when the batch carries start timestamps (tsdb_internal.h). */
 static int appender_log(struct tsdb_appender *a, const struct tsdb_commit_stats *st)
 {
     uint8_t hdr[2][10];
@@ -328,7 +361,8 @@ static int appender_log(struct tsdb_appender *a, const struct tsdb_commit_stats 
     }
     iov[n++] = (struct iovec){hdr[1], tsdb_uvarint_put(hdr[1], in_order)};
     iov[n++] = (struct iovec){a->walbuf.data, a->walbuf.len};
-    uint8_t type = st->ooo_appended ? WAL_REC_OOO_SAMPLES : WAL_REC_SAMPLES;
+    uint8_t type = st->ooo_appended ? (a->st ? WAL_REC_OOO_SAMPLES_ST : WAL_REC_OOO_SAMPLES)
+                                    : (a->st ? WAL_REC_SAMPLES_ST : WAL_REC_SAMPLES);
     if (wal_appendv(a->db->wal, type, iov, n, NULL) < 0) {
         char msg[200];
         wal_last_error(a->db->wal, msg, sizeof msg);
@@ -348,17 +382,18 @@ static int appender_apply(struct tsdb_appender *a, struct tsdb_commit_stats *st)
     for (size_t i = 0; i < a->n; i++) {
         struct staged *s = &a->v[i];
         uint32_t id = s->id ? s->id : a->ns[s->newidx].id;
-        switch (tsdb_head_apply(db, id, s->t, s->v, seg)) {
+        const int64_t *sst = a->st ? &a->st[i] : NULL;
+        switch (tsdb_head_apply(db, id, s->t, s->v, sst ? *sst : 0, seg)) {
         case HEAD_APPENDED:
             st->appended++;
-            wal_put_sample(&a->walbuf, id, &prev_t, s->t, s->v);
+            wal_put_sample(&a->walbuf, id, &prev_t, s->t, s->v, sst);
             if (s->t > max_t)
                 max_t = s->t;
             break;
         case HEAD_OOO_APPENDED:
             st->appended++;
             st->ooo_appended++;
-            wal_put_sample(&a->ooobuf, id, &prev_ooo, s->t, s->v);
+            wal_put_sample(&a->ooobuf, id, &prev_ooo, s->t, s->v, sst);
             break;
         case HEAD_DUPLICATE_SAME:
             break;

@@ -54,6 +54,13 @@
  *   WAL_REC_SAMPLES  uvarint count, then per sample: uvarint series id,
  *                    zigzag varint timestamp delta from the previous sample
  *                    of the record (the first from 0), 8 value bytes (LE).
+ *   WAL_REC_SAMPLES_ST  the same, for a batch in which some sample has a
+ *                    start timestamp: after each sample's value a byte, 0
+ *                    (no ST) or 1 followed by zigzag varint ST - T.
+ *                    Batches without STs keep writing WAL_REC_SAMPLES, so
+ *                    they cost what they did; a binary from before STs
+ *                    skips this kind (unknown types are skipped) and loses
+ *                    those batches' samples on a downgrade.
  *   WAL_REC_DELETE   zigzag varint mint, zigzag varint maxt, uvarint count,
  *                    then count uvarint series ids, ascending, each as the
  *                    difference from the previous (the first from 0): the
@@ -69,6 +76,9 @@
  *                    into the out-of-order head as it is (the window
  *                    decided at append time) and the second into the
  *                    head as WAL_REC_SAMPLES.
+ *   WAL_REC_OOO_SAMPLES_ST  the same with both bodies in the
+ *                    WAL_REC_SAMPLES_ST form (the out-of-order head keeps
+ *                    no STs: the first part's are read and dropped).
  * Series are not logged: a new series is committed to the LMDB index and
  * synced before any record refers to it.
  *
@@ -99,9 +109,11 @@
 #include "storage/wal.h"
 #include "util/metrics.h"
 
-#define WAL_REC_SAMPLES     1
-#define WAL_REC_DELETE      2
-#define WAL_REC_OOO_SAMPLES 3
+#define WAL_REC_SAMPLES        1
+#define WAL_REC_DELETE         2
+#define WAL_REC_OOO_SAMPLES    3
+#define WAL_REC_SAMPLES_ST     4
+#define WAL_REC_OOO_SAMPLES_ST 5
 
 /* Chunks never span these windows, and block reads look back this far. */
 #define TSDB_WINDOW_MS (2LL * 3600 * 1000)
@@ -194,7 +206,7 @@ int tsdb_mkdir_all(const char *path);
  * to the out-of-order head when the window takes them (ooo.c); the
  * exclusive head lock is held.  Defined in tsdb_append.c. */
 enum head_append_result tsdb_head_apply(struct tsdb *db, uint32_t id, int64_t t, double v,
-                                        uint32_t segment);
+                                        int64_t st, uint32_t segment);
 
 /* The newest timestamp of series id stored in LMDB, or INT64_MIN, as far
  * as it is at or after since: archive windows that end before since are
@@ -261,21 +273,29 @@ void tsdb_env_pages_release(struct tsdb *db, bool always);
 
 /* ---- blocks (blocks.c) ---- */
 
-/* A growable array of samples (owned). */
+/* A growable array of samples (owned).  sts, the start timestamps, stays
+ * NULL until a block with an ST column is appended; from then on it runs
+ * parallel to ts (0 where a sample has none). */
 struct tsdb_samples {
     int64_t *ts;
     double *vs;
+    int64_t *sts;
     size_t n, cap;
 };
 void tsdb_samples_reserve(struct tsdb_samples *s, size_t extra);
+/* Empties s for reuse, dropping its ST column. */
+void tsdb_samples_clear(struct tsdb_samples *s);
+/* Removes the samples in [mint, maxt]. */
+void tsdb_samples_drop_range(struct tsdb_samples *s, int64_t mint, int64_t maxt);
 void tsdb_samples_free(struct tsdb_samples *s);
 
-/* Merges the run ts/vs[n_old, n_old + n_new) into [0, n_old): both are
- * sorted with unique timestamps, and so is the result, which is returned
- * as the new count.  At a timestamp in both runs the old sample is kept
- * (the merge rule of blocks.c).  When the new run starts after the old
- * one (the common case) this is one comparison. */
-size_t tsdb_samples_merge_tail(int64_t *ts, double *vs, size_t n_old, size_t n_new);
+/* Merges the run ts/vs/sts[n_old, n_old + n_new) into [0, n_old): both
+ * are sorted with unique timestamps, and so is the result, which is
+ * returned as the new count.  sts (start timestamps) may be NULL.  At a
+ * timestamp in both runs the old sample is kept (the merge rule of
+ * blocks.c).  When the new run starts after the old one (the common case)
+ * this is one comparison. */
+size_t tsdb_samples_merge_tail(int64_t *ts, double *vs, int64_t *sts, size_t n_old, size_t n_new);
 
 /* Decodes the block value val (key time t0) and merges its samples into
  * out (tsdb_samples_merge_tail: the readers' merge rule, tsdb_select.c).
@@ -292,23 +312,24 @@ bool tsdb_block_tmax(int64_t t0, const MDB_val *val, int64_t *tmax);
  * psize; a larger one gets overflow pages of its own (half a page wasted
  * on average). */
 size_t tsdb_block_inline_max(unsigned psize);
-/* Encodes n >= 1 samples as a block value (length prefix, block) into out,
- * which is reset first.  Returns 0 or EINVAL (block_encode refused). */
-int tsdb_block_encode(struct block_codec *bc, const int64_t *ts, const double *vs, size_t n,
-                      struct sbuf *out);
+/* Encodes n >= 1 samples (sts: their start timestamps, or NULL) as a
+ * block value (length prefix, block) into out, which is reset first.
+ * Returns 0 or EINVAL (block_encode refused). */
+int tsdb_block_encode(struct block_codec *bc, const int64_t *ts, const double *vs,
+                      const int64_t *sts, size_t n, struct sbuf *out);
 /* Puts the encoded value val under (id, t0), t0 being its first sample's
  * time; with compact != 0 also marks (window of t0, id) for compaction.
  * flags are mdb_put's.  Returns 0 or an LMDB status. */
 int tsdb_block_put(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, uint32_t id, int64_t t0,
                    const struct sbuf *val, unsigned flags);
-/* Encodes n >= 1 samples as one block and puts it under (id, ts[0]) in the
- * blocks DBI.  flags are mdb_put's (0 or MDB_NOOVERWRITE).  With
- * compact != 0 (a DBI), also marks (window of ts[0], id) for compaction.
- * scratch is reused between calls.  Returns 0 or an LMDB status (EINVAL
- * for samples block_encode refuses). */
+/* Encodes n >= 1 samples (sts: their start timestamps, or NULL) as one
+ * block and puts it under (id, ts[0]) in the blocks DBI.  flags are
+ * mdb_put's (0 or MDB_NOOVERWRITE).  With compact != 0 (a DBI), also marks
+ * (window of ts[0], id) for compaction.  scratch is reused between calls.
+ * Returns 0 or an LMDB status (EINVAL for samples block_encode refuses). */
 int tsdb_block_write(MDB_txn *txn, MDB_dbi blocks, MDB_dbi compact, struct block_codec *bc,
-                     uint32_t id, const int64_t *ts, const double *vs, size_t n, unsigned flags,
-                     struct sbuf *scratch);
+                     uint32_t id, const int64_t *ts, const double *vs, const int64_t *sts, size_t n,
+                     unsigned flags, struct sbuf *scratch);
 /* Key times of blocks gathered (owned array). */
 struct tsdb_t0s {
     int64_t *v;
@@ -367,11 +388,12 @@ int archive_member_decode(struct block_codec *bc, const struct archive_group *g,
 /* The newest timestamp of any member, INT64_MIN if none. */
 int64_t archive_group_tmax(const struct archive_group *g);
 /* Appends a member to g, which is being built in id order: a copy of m of
- * group from, or n >= 1 samples, encoded (0 or EINVAL). */
+ * group from, or n >= 1 samples (sts: start timestamps or NULL), encoded
+ * (0 or EINVAL). */
 void archive_group_add(struct archive_group *g, const struct archive_group *from,
                        const struct archive_member *m);
 int archive_group_add_samples(struct archive_group *g, struct block_codec *bc, uint32_t id,
-                              const int64_t *ts, const double *vs, size_t n);
+                              const int64_t *ts, const double *vs, const int64_t *sts, size_t n);
 /* Replaces the stored group by g (deletes it if g has no members).  0,
  * EINVAL (too large), or an LMDB status. */
 int archive_group_store(MDB_txn *txn, MDB_dbi dbi, struct block_codec *bc, unsigned psize,

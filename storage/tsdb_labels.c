@@ -12,7 +12,7 @@
 #include <string.h>
 
 struct strset {
-    struct sbuf buf;  /* NUL-terminated strings back to back */
+    struct sbuf buf; /* NUL-terminated strings back to back */
     size_t *off;
     size_t n, cap;
 };

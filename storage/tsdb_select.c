@@ -20,6 +20,13 @@
  * Window by window, the archive comes before the blocks, merged in time
  * order (blocks.c).
  *
+ * Start timestamps ride along for readers that ask (tsdb_series_set_next_st):
+ * the snapshot copies the head's STs of the series whose chunks have an ST
+ * column, and the iteration decodes the blocks' ST columns into an array
+ * parallel to ts, which a series gets only once one of its parts has STs.
+ * Readers that do not ask skip the columns; series without STs cost either
+ * kind of reader one flag test per block.
+ *
  * A series set holds its read txn, and so its place in the env gate
  * (tsdb_env.c), until it is freed: free it promptly, since growing the map
  * waits for every set to end. */
@@ -51,12 +58,17 @@ struct tsdb_series_set {
     size_t *head_off; /* per id: byte offset and count of its head samples, */
     size_t *head_n;   /* in-order ones first, then ooo_n out-of-order ones */
     size_t *ooo_n;
-    struct sbuf head; /* (int64 t, double v) pairs */
+    size_t *head_st_off; /* per id: byte offset of its head STs; SIZE_MAX if none */
+    struct sbuf head;    /* (int64 t, double v) pairs */
+    struct sbuf head_st; /* int64 STs of the in-order head samples of series with some */
     int64_t mint, maxt;
     struct index_labels labels;
     int64_t *ts;
     double *vs;
+    int64_t *sts; /* with cap entries once some series had STs */
     size_t cap;
+    bool want_st; /* the current call decodes STs */
+    bool cur_st;  /* sts holds the current series' STs */
     struct block_codec *codec;
 };
 
@@ -90,13 +102,18 @@ int tsdb_select(struct tsdb *db, const struct label_matcher *ms, size_t n, int64
     set->ids = xmalloc((set->nids ? set->nids : 1) * sizeof *set->ids);
     roaring_bitmap_to_uint32_array(bm, set->ids);
     roaring_bitmap_free(bm);
-    set->head_off = xmalloc((set->nids ? set->nids : 1) * sizeof *set->head_off);
-    set->head_n = xmalloc((set->nids ? set->nids : 1) * sizeof *set->head_n);
-    set->ooo_n = xmalloc((set->nids ? set->nids : 1) * sizeof *set->ooo_n);
+    size_t nalloc = set->nids ? set->nids : 1;
+    set->head_off = xmalloc(nalloc * sizeof *set->head_off);
+    set->head_n = xmalloc(nalloc * sizeof *set->head_n);
+    set->ooo_n = xmalloc(nalloc * sizeof *set->ooo_n);
+    set->head_st_off = xmalloc(nalloc * sizeof *set->head_st_off);
     for (size_t i = 0; i < set->nids; i++) {
         set->head_off[i] = set->head.len;
-        head_series_samples(&db->head, set->ids[i], mint, maxt, &set->head);
+        size_t st_off = set->head_st.len;
+        bool st =
+            head_series_samples(&db->head, set->ids[i], mint, maxt, &set->head, &set->head_st);
         set->head_n[i] = (set->head.len - set->head_off[i]) / 16;
+        set->head_st_off[i] = st ? st_off : SIZE_MAX;
         size_t before = set->head.len;
         ooo_series_samples(&db->ooo, set->ids[i], mint, maxt, &set->head);
         set->ooo_n[i] = (set->head.len - before) / 16;
@@ -116,7 +133,20 @@ static void set_reserve(struct tsdb_series_set *set, size_t need)
         cap *= 2;
     set->ts = xrealloc(set->ts, cap * sizeof *set->ts);
     set->vs = xrealloc(set->vs, cap * sizeof *set->vs);
+    if (set->sts)
+        set->sts = xrealloc(set->sts, cap * sizeof *set->sts);
     set->cap = cap;
+}
+
+/* The current series has STs from here on: its first n samples get 0. */
+static void set_st_begin(struct tsdb_series_set *set, size_t n)
+{
+    if (set->cur_st)
+        return;
+    if (!set->sts)
+        set->sts = xmalloc((set->cap ? set->cap : 1) * sizeof *set->sts);
+    memset(set->sts, 0, n * sizeof *set->sts);
+    set->cur_st = true;
 }
 
 /* Appends the samples of the block p[0..len) (first and last times t0,
@@ -130,7 +160,10 @@ static size_t set_add_body(struct tsdb_series_set *set, int64_t t0, int64_t tmax
     if (!cnt)
         return n;
     set_reserve(set, n + cnt);
-    int got = block_decode(set->codec, p, len, t0, set->ts + n, set->vs + n, cnt);
+    if (set->want_st && block_has_st(p, len))
+        set_st_begin(set, n);
+    int64_t *sts = set->cur_st ? set->sts + n : NULL;
+    int got = block_decode(set->codec, p, len, t0, set->ts + n, set->vs + n, sts, cnt);
     if (got <= 0)
         return n;
     /* Keep the samples in range, merged with what came before. */
@@ -140,21 +173,31 @@ static size_t set_add_body(struct tsdb_series_set *set, int64_t t0, int64_t tmax
         if (t < set->mint || t > set->maxt)
             continue;
         set->ts[w] = t;
-        set->vs[w++] = set->vs[i];
+        set->vs[w] = set->vs[i];
+        if (sts)
+            set->sts[w] = set->sts[i];
+        w++;
     }
-    return tsdb_samples_merge_tail(set->ts, set->vs, n, w - n);
+    return tsdb_samples_merge_tail(set->ts, set->vs, set->cur_st ? set->sts : NULL, n, w - n);
 }
 
-/* Merges count (int64 t, double v) pairs at p, oldest first, after `n`
- * samples; returns the new count. */
-static size_t set_add_pairs(struct tsdb_series_set *set, const char *p, size_t count, size_t n)
+/* Merges count (int64 t, double v) pairs at p, oldest first, with their
+ * STs at hs (NULL: none), after `n` samples; returns the new count. */
+static size_t set_add_pairs(struct tsdb_series_set *set, const char *p, const char *hs,
+                            size_t count, size_t n)
 {
     set_reserve(set, n + count);
+    if (hs)
+        set_st_begin(set, n);
     for (size_t j = 0; j < count; j++, p += 16) {
         memcpy(&set->ts[n + j], p, 8);
         memcpy(&set->vs[n + j], p + 8, 8);
+        if (hs)
+            memcpy(&set->sts[n + j], hs + 8 * j, 8);
+        else if (set->cur_st)
+            set->sts[n + j] = 0;
     }
-    return tsdb_samples_merge_tail(set->ts, set->vs, n, count);
+    return tsdb_samples_merge_tail(set->ts, set->vs, set->cur_st ? set->sts : NULL, n, count);
 }
 
 /* Appends the samples of one block value after `n` samples. */
@@ -241,17 +284,26 @@ static size_t set_read_blocks(struct tsdb_series_set *set, uint32_t id)
     return n;
 }
 
-bool tsdb_series_set_next(struct tsdb_series_set *set, const struct labels **ls, const int64_t **ts,
-                          const double **vs, size_t *np)
+/* Merges series i's head samples, in order and out of order (which have
+ * no STs), into the first n; returns the new count. */
+static size_t set_add_head(struct tsdb_series_set *set, size_t i, size_t n)
 {
+    const char *h = set->head.data + set->head_off[i];
+    bool st = set->want_st && set->head_st_off[i] != SIZE_MAX;
+    const char *hs = st ? set->head_st.data + set->head_st_off[i] : NULL;
+    n = set_add_pairs(set, h, hs, set->head_n[i], n);
+    return set_add_pairs(set, h + set->head_n[i] * 16, NULL, set->ooo_n[i], n);
+}
+
+static bool set_next(struct tsdb_series_set *set, bool want_st, const struct labels **ls,
+                     const int64_t **ts, const double **vs, const int64_t **sts, size_t *np)
+{
+    set->want_st = want_st;
     while (set->pos < set->nids) {
         size_t i = set->pos++;
         uint32_t id = set->ids[i];
-        size_t n = set_read_blocks(set, id);
-        const char *h = set->head.data + set->head_off[i];
-        n = set_add_pairs(set, h, set->head_n[i], n);
-        h += set->head_n[i] * 16;
-        n = set_add_pairs(set, h, set->ooo_n[i], n);
+        set->cur_st = false;
+        size_t n = set_add_head(set, i, set_read_blocks(set, id));
         if (n == 0)
             continue;
         if (index_series_labels(set->db->index, set->txn, id, &set->labels) != 0)
@@ -259,10 +311,24 @@ bool tsdb_series_set_next(struct tsdb_series_set *set, const struct labels **ls,
         *ls = &set->labels.ls;
         *ts = set->ts;
         *vs = set->vs;
+        *sts = set->cur_st ? set->sts : NULL;
         *np = n;
         return true;
     }
     return false;
+}
+
+bool tsdb_series_set_next(struct tsdb_series_set *set, const struct labels **ls, const int64_t **ts,
+                          const double **vs, size_t *np)
+{
+    const int64_t *sts;
+    return set_next(set, false, ls, ts, vs, &sts, np);
+}
+
+bool tsdb_series_set_next_st(struct tsdb_series_set *set, const struct labels **ls,
+                             const int64_t **ts, const double **vs, const int64_t **sts, size_t *np)
+{
+    return set_next(set, true, ls, ts, vs, sts, np);
 }
 
 void tsdb_series_set_free(struct tsdb_series_set *set)
@@ -277,10 +343,13 @@ void tsdb_series_set_free(struct tsdb_series_set *set)
     free(set->head_off);
     free(set->head_n);
     free(set->ooo_n);
+    free(set->head_st_off);
     sbuf_free(&set->head);
+    sbuf_free(&set->head_st);
     index_labels_free(&set->labels);
     free(set->ts);
     free(set->vs);
+    free(set->sts);
     block_codec_free(set->codec);
     for (int i = 0; i < SET_GROUPS; i++)
         archive_group_free(&set->groups[i].g);

@@ -38,7 +38,7 @@ FLOORS = {
     "range_queries.test": 12,
     "selectors.test": 22,
     "staleness.test": 12,
-    "start_timestamps.test": 1,
+    "start_timestamps.test": 10,
     "subquery.test": 23,
     "trig_functions.test": 13,
     "type_and_unit.test": 41,

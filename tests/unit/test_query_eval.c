@@ -81,7 +81,8 @@ static void load(struct fixture *f, const char *name, const char *k, const char 
     tsdb_appender_free(a);
 }
 
-static struct promql_result *query(struct fixture *f, const char *q, int64_t t_s, char *err)
+static struct promql_result *query_opts(struct fixture *f, const char *q, int64_t t_s, char *err,
+                                        const struct promql_eval_opts *o)
 {
     struct promql_arena *a = promql_arena_new();
     struct promql_parse_error perr;
@@ -89,11 +90,16 @@ static struct promql_result *query(struct fixture *f, const char *q, int64_t t_s
     assert_non_null(e);
     struct promql_result *r = NULL;
     char buf[512];
-    int rc = promql_eval_instant(f->db, q, e, t_s * 1000, NULL, &r, err ? err : buf, 512);
+    int rc = promql_eval_instant(f->db, q, e, t_s * 1000, o, &r, err ? err : buf, 512);
     if (!err && rc != 0)
         fail_msg("%s: %s", q, buf);
     promql_arena_free(a);
     return r;
+}
+
+static struct promql_result *query(struct fixture *f, const char *q, int64_t t_s, char *err)
+{
+    return query_opts(f, q, t_s, err, NULL);
 }
 
 /* The single value of an instant vector result with one series. */
@@ -308,6 +314,91 @@ static void test_max_samples(void **state)
     promql_arena_free(a);
 }
 
+/* Appends n samples v[i] at (i+1)*60 s with start timestamps st[i] (ms). */
+static void load_st(struct fixture *f, const char *name, const double *vals, const int64_t *sts,
+                    size_t n)
+{
+    struct label l[1] = {{"__name__", name}};
+    struct labels ls = {l, 1};
+    struct tsdb_appender *a = tsdb_appender_new(f->db);
+    uint64_t ref = 0;
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(
+            tsdb_append_st(a, &ref, ref ? NULL : &ls, (int64_t)(i + 1) * 60000, vals[i], sts[i]),
+            0);
+    assert_int_equal(tsdb_appender_commit(a, NULL), 0);
+    tsdb_appender_free(a);
+}
+
+/* The single value of q at t_s with or without use_start_timestamps;
+ * NAN when the result is empty. */
+static double one_st(struct fixture *f, const char *q, int64_t t_s, bool use_st)
+{
+    struct promql_eval_opts o = {.use_start_timestamps = use_st};
+    struct promql_result *r = query_opts(f, q, t_s, NULL, &o);
+    assert_int_equal(r->type, PROMQL_VECTOR);
+    assert_true(r->nseries <= 1);
+    double v = r->nseries ? r->series[0].points[0].v : NAN;
+    promql_result_free(r);
+    return v;
+}
+
+/* use_start_timestamps: a delta series (each sample starts at the one
+ * before) reads as a counter reset at every sample, a restart that the
+ * values do not show is a reset, a start inside the range replaces the
+ * extrapolation, start_timestamp() returns the STs; without the option
+ * all of it is off.  Overlapping STs warn at the range argument. */
+static void test_start_timestamps(void **state)
+{
+    struct fixture *f = *state;
+    double d[10];
+    int64_t dst[10];
+    for (int i = 0; i < 10; i++) {
+        d[i] = 60;
+        dst[i] = (int64_t)i * 60000; /* the previous sample's time */
+    }
+    load_st(f, "d", d, dst, 10); /* samples at 60..600 s */
+    assert_double_equal(one_st(f, "increase(d[5m])", 600, true), 300, 1e-9);
+    assert_double_equal(one_st(f, "increase(d[5m])", 600, false), 0, 0);
+    assert_double_equal(one_st(f, "irate(d[5m])", 600, true), 1, 1e-12);
+    assert_double_equal(one_st(f, "irate(d[5m])", 600, false), 0, 0);
+    assert_double_equal(one_st(f, "resets(d[5m])", 600, true), 4, 0);
+    assert_double_equal(one_st(f, "resets(d[5m])", 600, false), 0, 0);
+    assert_double_equal(one_st(f, "start_timestamp(d)", 600, true), 540, 0);
+    assert_true(isnan(one_st(f, "start_timestamp(d)", 600, false)));
+    assert_true(isnan(one_st(f, "start_timestamp(d * 1)", 600, true)));
+    assert_double_equal(one_st(f, "increase(d[5m:1m])", 600, true), 0, 0); /* subqueries cut STs */
+
+    /* 10, 20, 30 started at 30 s; the third restarted at 150 s without the
+     * value dropping.  From the start at 30 s (inside (0, 180]) the counter
+     * is taken from 0: 10 + 10 + 30 = 50 over 150 s, no extrapolation. */
+    double c[3] = {10, 20, 30};
+    int64_t cst[3] = {30000, 30000, 150000};
+    load_st(f, "c", c, cst, 3);
+    assert_double_equal(one_st(f, "resets(c[3m])", 180, true), 1, 0);
+    assert_double_equal(one_st(f, "increase(c[3m])", 180, true), 50, 1e-9);
+    assert_double_equal(one_st(f, "start_timestamp(c)", 180, true), 150, 0);
+    /* a series without STs: start_timestamp() is 0 */
+    double p[2] = {1, 2};
+    load(f, "plain", NULL, NULL, 60, p, 2);
+    assert_double_equal(one_st(f, "start_timestamp(plain)", 60, true), 0, 0);
+
+    /* ST 0 s, 60 s, 120 s at 60 s, 120 s, 180 s: each starts before the
+     * previous sample without being its start. */
+    double o[3] = {60, 120, 180};
+    int64_t ost[3] = {0, 60000, 120000 - 1};
+    load_st(f, "o_total", o, ost, 3);
+    struct promql_eval_opts on = {.use_start_timestamps = true};
+    struct promql_result *r = query_opts(f, "rate(o_total[3m])", 180, NULL, &on);
+    assert_int_equal(r->nwarnings, 1);
+    assert_string_equal(r->warnings[0], "PromQL warning: sample has start time that overlaps with "
+                                        "previous sample timestamp for metric \"o_total\" (1:6)");
+    promql_result_free(r);
+    r = query(f, "rate(o_total[3m])", 180, NULL);
+    assert_int_equal(r->nwarnings, 0);
+    promql_result_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +410,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_range_query_and_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_samples, setup, teardown),
         cmocka_unit_test_setup_teardown(test_experimental, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_timestamps, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

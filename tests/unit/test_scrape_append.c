@@ -69,14 +69,14 @@ static void fx_close(struct fx *f)
     assert_int_equal(system(cmd), 0);
 }
 
-/* One scrape as the loop does it: page (or failure), report, one commit. */
-static int scrape(struct fx *f, const char *page, int64_t t, struct scrape_page_result *r)
+/* One scrape as the loop does it: page (or failure) in format fmt, report,
+ * one commit; store_st as --enable-feature=st-storage sets it. */
+static int scrape_as(struct fx *f, const char *page, int64_t t, struct scrape_page_result *r,
+                     enum textparse_format fmt, bool store_st)
 {
-    struct scrape_page_opts o = {&f->cfg->scrape_configs[0], f->t, f->mrules};
+    struct scrape_page_opts o = {&f->cfg->scrape_configs[0], f->t, f->mrules, store_st};
     struct tsdb_appender *app = tsdb_appender_new(f->db);
-    int rc =
-        page ? scrape_append_page(app, f->cache, &o, TEXTPARSE_PROMETHEUS, page, strlen(page), t, r)
-             : -1;
+    int rc = page ? scrape_append_page(app, f->cache, &o, fmt, page, strlen(page), t, r) : -1;
     if (rc < 0) {
         struct scrape_page_result fr = *r;
         if (!page)
@@ -91,6 +91,11 @@ static int scrape(struct fx *f, const char *page, int64_t t, struct scrape_page_
     scrape_cache_iter_done(f->cache, true);
     tsdb_appender_free(app);
     return rc;
+}
+
+static int scrape(struct fx *f, const char *page, int64_t t, struct scrape_page_result *r)
+{
+    return scrape_as(f, page, t, r, TEXTPARSE_PROMETHEUS, false);
 }
 
 /* The samples of the one series matching name (and label=value if given),
@@ -266,12 +271,69 @@ static void test_limits(void **state)
     fx_close(&f);
 }
 
+/* The start timestamps of the one series named name, as "st st ...", or
+ * "none" when it has none. */
+static char *series_sts(struct fx *f, const char *name)
+{
+    struct label_matcher m = {LABEL_MATCH_EQ, "__name__", name};
+    struct tsdb_series_set *set;
+    char err[256];
+    assert_int_equal(tsdb_select(f->db, &m, 1, 0, INT64_MAX, &set, err, sizeof err), 0);
+    const struct labels *ls;
+    const int64_t *ts, *sts;
+    const double *vs;
+    size_t n;
+    struct sbuf b = SBUF_INIT;
+    assert_true(tsdb_series_set_next_st(set, &ls, &ts, &vs, &sts, &n));
+    for (size_t i = 0; sts && i < n; i++)
+        sbuf_printf(&b, "%s%lld", i ? " " : "", (long long)sts[i]);
+    if (!sts)
+        sbuf_puts(&b, "none");
+    tsdb_series_set_free(set);
+    return sbuf_detach(&b);
+}
+
+/* With st-storage, an OpenMetrics counter's samples carry the family's
+ * _created time as their start timestamp; the _created series is ingested
+ * as before, gauges and the Prometheus format get none, and without the
+ * feature nothing changes. */
+static void test_created_as_start_timestamp(void **state)
+{
+    (void)state;
+    static const char page[] = "# TYPE req counter\n"
+                               "req_total{a=\"1\"} 5\n"
+                               "req_created{a=\"1\"} 1000.5\n"
+                               "# TYPE g gauge\n"
+                               "g 3\n"
+                               "# EOF\n";
+    const enum textparse_format om = TEXTPARSE_OPENMETRICS;
+    for (int on = 0; on < 2; on++) {
+        struct fx f;
+        fx_open(&f, "");
+        struct scrape_page_result r;
+        assert_int_equal(scrape_as(&f, page, 10000, &r, om, on), 0);
+        assert_int_equal(scrape_as(&f, page, 20000, &r, om, on), 0);
+        char *got = series_sts(&f, "req_total");
+        assert_string_equal(got, on ? "1000500 1000500" : "none");
+        free(got);
+        got = series_sts(&f, "g");
+        assert_string_equal(got, "none");
+        free(got);
+        assert_series(&f, "req_created", NULL, NULL, "10000:1000.5 20000:1000.5");
+        got = series_sts(&f, "req_created");
+        assert_string_equal(got, "none");
+        free(got);
+        fx_close(&f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pages_report_staleness),
         cmocka_unit_test(test_labels_and_timestamps),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_created_as_start_timestamp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -207,7 +207,7 @@ static void head_expect(const uint8_t *buf, size_t len, size_t count, const int6
                         const double *vs)
 {
     struct head_chunk_iter it;
-    head_chunk_iter_init(&it, buf, len, (uint16_t)count);
+    head_chunk_iter_init(&it, buf, len, (uint16_t)count, false);
     int64_t t;
     double v;
     size_t i = 0;
@@ -436,7 +436,7 @@ static void test_head_short_buffer_fails_cleanly(void **state)
         uint8_t *p = malloc(cut ? cut : 1);
         memcpy(p, c.buf, cut);
         struct head_chunk_iter it;
-        head_chunk_iter_init(&it, p, cut, 120);
+        head_chunk_iter_init(&it, p, cut, 120, false);
         int64_t t;
         double v;
         size_t got = 0;
@@ -470,7 +470,7 @@ static void test_head_mutations_never_crash(void **state)
             p[rng_below(&r, len)] ^= (uint8_t)(1u << rng_below(&r, 8));
         size_t cut = rng_below(&r, 3) ? len : rng_below(&r, len + 1);
         struct head_chunk_iter it;
-        head_chunk_iter_init(&it, p, cut, (uint16_t)(n + rng_below(&r, 3)));
+        head_chunk_iter_init(&it, p, cut, (uint16_t)(n + rng_below(&r, 3)), false);
         int64_t t, prev = INT64_MIN;
         double v;
         size_t got = 0;
@@ -493,7 +493,7 @@ static void block_roundtrip(struct block_codec *bc, const int64_t *ts, const dou
 {
     struct sbuf out = SBUF_INIT;
     sbuf_append(&out, "key", 3); /* encode appends: existing bytes stay */
-    assert_int_equal(block_encode(bc, ts, vs, n, level, &out), 0);
+    assert_int_equal(block_encode(bc, ts, vs, NULL, n, level, &out), 0);
     assert_memory_equal(out.data, "key", 3);
     const uint8_t *p = (const uint8_t *)out.data + 3;
     size_t len = out.len - 3;
@@ -505,11 +505,11 @@ static void block_roundtrip(struct block_codec *bc, const int64_t *ts, const dou
         assert_false(bi.zstd);
     int64_t *dts = malloc(n * sizeof *dts);
     double *dvs = malloc(n * sizeof *dvs);
-    assert_int_equal(block_decode(bc, p, len, ts[0], dts, dvs, n), (int)n);
+    assert_int_equal(block_decode(bc, p, len, ts[0], dts, dvs, NULL, n), (int)n);
     assert_memory_equal(dts, ts, n * sizeof *ts);
     assert_memory_equal(dvs, vs, n * sizeof *vs);
     if (n > 1)
-        assert_int_equal(block_decode(bc, p, len, ts[0], dts, dvs, n - 1), -1);
+        assert_int_equal(block_decode(bc, p, len, ts[0], dts, dvs, NULL, n - 1), -1);
     if (info)
         *info = bi;
     free(dts);
@@ -589,7 +589,7 @@ static void test_block_staleness_marker_not_plain_nan(void **state)
     block_roundtrip(bc, gt, gs, 120, BLOCK_ZSTD_OFF, &bi);
     assert_true(bi.vmode >= BLOCK_V_DEC_DELTA && bi.vmode <= BLOCK_V_DEC_FOR);
     struct sbuf out = SBUF_INIT;
-    assert_int_equal(block_encode(bc, gt, gs, 120, BLOCK_ZSTD_OFF, &out), 0);
+    assert_int_equal(block_encode(bc, gt, gs, NULL, 120, BLOCK_ZSTD_OFF, &out), 0);
     assert_true(out.len < 140);
     sbuf_free(&out);
     block_codec_free(bc);
@@ -632,7 +632,7 @@ static void test_block_decimal_exceptions(void **state)
         block_roundtrip(bc, ts, vs, 480, levels[l], &bi);
     assert_true(bi.vmode >= BLOCK_V_DEC_DELTA && bi.vmode <= BLOCK_V_DEC_FOR);
     struct sbuf out = SBUF_INIT;
-    assert_int_equal(block_encode(bc, ts, vs, 480, BLOCK_ZSTD_OFF, &out), 0);
+    assert_int_equal(block_encode(bc, ts, vs, NULL, 480, BLOCK_ZSTD_OFF, &out), 0);
     assert_true(out.len < 480 * 2); /* XOR would take ~6 bytes a sample */
     /* when every value would be an exception there is no decimal codec */
     for (int i = 0; i < 480; i++)
@@ -660,14 +660,14 @@ static void test_block_chooses_dense_codecs(void **state)
     block_roundtrip(bc, ts, vs, 480, BLOCK_ZSTD_DEFAULT, &bi);
     assert_int_equal(bi.vmode, BLOCK_V_CONST_DEC);
     assert_int_equal(bi.tmode, BLOCK_T_CONST);
-    assert_int_equal(block_encode(bc, ts, vs, 480, BLOCK_ZSTD_DEFAULT, &out), 0);
+    assert_int_equal(block_encode(bc, ts, vs, NULL, 480, BLOCK_ZSTD_DEFAULT, &out), 0);
     assert_true(out.len <= 8);
 
     /* a centi-second counter: a decimal codec, far below 8 bytes a sample */
     struct rng r = {5};
     gen_values(&r, V_COUNTER_CENTI, vs, 480);
     out.len = 0;
-    assert_int_equal(block_encode(bc, ts, vs, 480, BLOCK_ZSTD_DEFAULT, &out), 0);
+    assert_int_equal(block_encode(bc, ts, vs, NULL, 480, BLOCK_ZSTD_DEFAULT, &out), 0);
     assert_int_equal(block_inspect((uint8_t *)out.data, out.len, &bi), 0);
     assert_true(bi.vmode >= BLOCK_V_DEC_DELTA && bi.vmode <= BLOCK_V_DEC_FOR);
     assert_true(out.len < 480 * 2);
@@ -683,7 +683,7 @@ static void test_block_chooses_dense_codecs(void **state)
     block_roundtrip(bc, ts, vs, 480, BLOCK_ZSTD_OFF, &bi);
     assert_true(bi.tmode == BLOCK_T_GRID || bi.tmode == BLOCK_T_DOD);
     out.len = 0;
-    assert_int_equal(block_encode(bc, ts, vs, 480, BLOCK_ZSTD_OFF, &out), 0);
+    assert_int_equal(block_encode(bc, ts, vs, NULL, 480, BLOCK_ZSTD_OFF, &out), 0);
     assert_true(out.len <= 480 + 16);
     sbuf_free(&out);
     block_codec_free(bc);
@@ -719,16 +719,16 @@ static void test_block_encode_rejects_bad_input(void **state)
     struct sbuf out = SBUF_INIT;
     int64_t ts[3] = {10, 20, 20};
     double vs[3] = {1, 2, 3};
-    assert_int_equal(block_encode(bc, ts, vs, 0, 3, &out), -1);
-    assert_int_equal(block_encode(bc, ts, vs, 3, 3, &out), -1);
+    assert_int_equal(block_encode(bc, ts, vs, NULL, 0, 3, &out), -1);
+    assert_int_equal(block_encode(bc, ts, vs, NULL, 3, 3, &out), -1);
     ts[2] = 15;
-    assert_int_equal(block_encode(bc, ts, vs, 3, 3, &out), -1);
+    assert_int_equal(block_encode(bc, ts, vs, NULL, 3, 3, &out), -1);
     assert_int_equal(out.len, 0);
     assert_int_equal(block_count((const uint8_t *)"", 0), 0);
-    assert_int_equal(block_count((const uint8_t *)"\x80\x01", 2), 0);
+    assert_int_equal(block_count((const uint8_t *)"\x0f\x01", 2), 0); /* no such value codec */
     int64_t dts[4];
     double dvs[4];
-    assert_int_equal(block_decode(bc, (const uint8_t *)"", 0, 0, dts, dvs, 4), -1);
+    assert_int_equal(block_decode(bc, (const uint8_t *)"", 0, 0, dts, dvs, NULL, 4), -1);
     sbuf_free(&out);
     block_codec_free(bc);
 }
@@ -757,7 +757,7 @@ static void block_decode_hostile(struct block_codec *bc, const uint8_t *p, size_
 {
     static int64_t ts[MAXN];
     static double vs[MAXN];
-    int got = block_decode(bc, p, len, 12345, ts, vs, MAXN);
+    int got = block_decode(bc, p, len, 12345, ts, vs, NULL, MAXN);
     assert_true(got == -1 || (got >= 1 && got <= MAXN));
     for (int i = 1; i < got; i++)
         assert_true(ts[i] > ts[i - 1]);
@@ -779,7 +779,7 @@ static void test_block_mutations_never_crash(void **state)
         gen_times(&r, (enum tshape)rng_below(&r, T_SHAPES), ts, n);
         gen_values(&r, (enum vshape)rng_below(&r, V_SHAPES), vs, n);
         out.len = 0;
-        assert_int_equal(block_encode(bc, ts, vs, n, levels[rng_below(&r, 3)], &out), 0);
+        assert_int_equal(block_encode(bc, ts, vs, NULL, n, levels[rng_below(&r, 3)], &out), 0);
         size_t len = out.len;
         uint8_t *p = malloc(len);
         /* every truncation of a few blocks, random mutations of all */
@@ -819,10 +819,317 @@ static void test_block_mutations_never_crash(void **state)
     block_codec_free(bc);
 }
 
+/* ---- Start timestamps ---- */
+
+enum stshape {
+    ST_NONE,     /* an ST column of zeros */
+    ST_CONST,    /* a cumulative counter started before the chunk */
+    ST_PREV_T,   /* a delta series: ST_i = T_i-1 */
+    ST_EQ_T,     /* OTel's unknown start: ST == T */
+    ST_AFTER_T,  /* invalid, but stored as given */
+    ST_NEGATIVE, /* before 1970, down to INT64_MIN */
+    ST_RESETS,   /* constant with restarts inside the chunk */
+    ST_MIXED,    /* runs of all of the above */
+    ST_RANDOM,   /* any int64 */
+    ST_SHAPES
+};
+
+static int64_t st_one(struct rng *r, enum stshape shape, const int64_t *ts, const int64_t *sts,
+                      size_t i)
+{
+    int64_t prev = i ? sts[i - 1] : 0;
+    switch (shape) {
+    case ST_CONST: /* mod 2^64, as the timestamps may be INT64_MIN */
+        return i ? prev : (int64_t)((uint64_t)ts[0] - 1234567);
+    case ST_PREV_T:
+        return i ? ts[i - 1] : (int64_t)((uint64_t)ts[0] - 15000);
+    case ST_EQ_T:
+        return ts[i];
+    case ST_AFTER_T:
+        return (int64_t)((uint64_t)ts[i] + 1 + rng_below(r, 100000));
+    case ST_NEGATIVE:
+        return i % 7 == 6 ? INT64_MIN : -INT64_C(315360000000) - (int64_t)rng_below(r, 3);
+    case ST_RESETS:
+        return i && rng_below(r, 8) ? prev : (int64_t)((uint64_t)ts[i] - rng_below(r, 15000));
+    case ST_MIXED: {
+        static const enum stshape kinds[] = {ST_NONE, ST_CONST, ST_PREV_T, ST_EQ_T, ST_RESETS};
+        return st_one(r, kinds[(i / 5) % 5], ts, sts, i);
+    }
+    case ST_RANDOM:
+        return rng_below(r, 4) ? (int64_t)rng_next(r) : 0;
+    default:
+        return 0;
+    }
+}
+
+static void gen_sts(struct rng *r, enum stshape shape, const int64_t *ts, int64_t *sts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sts[i] = st_one(r, shape, ts, sts, i);
+}
+
+static void head_st_expect(const uint8_t *buf, size_t len, size_t count, const int64_t *ts,
+                           const double *vs, const int64_t *sts)
+{
+    struct head_chunk_iter it;
+    head_chunk_iter_init(&it, buf, len, (uint16_t)count, true);
+    int64_t t;
+    double v;
+    size_t i = 0;
+    while (head_chunk_iter_next(&it, &t, &v)) {
+        assert_true(i < count);
+        assert_int_equal(t, ts[i]);
+        assert_memory_equal(&v, &vs[i], sizeof v);
+        assert_int_equal(it.st, sts[i]);
+        i++;
+    }
+    assert_false(head_chunk_iter_failed(&it));
+    assert_int_equal(i, count);
+}
+
+/* A chunk with an ST column round-trips t, v and ST, also as a prefix
+ * copied midway; its size is the plain chunk's plus the ST codes. */
+static size_t head_st_roundtrip(const int64_t *ts, const double *vs, const int64_t *sts, size_t n)
+{
+    struct head_chunk c;
+    head_chunk_init(&c, (uint16_t)n);
+    int64_t st_last = 12345; /* ignored before the first sample */
+    size_t snap_at = n / 2, snap_len = 0;
+    uint8_t *snap = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (i == snap_at && i > 0) {
+            snap_len = head_chunk_len(&c);
+            snap = malloc(snap_len);
+            memcpy(snap, c.buf, snap_len);
+        }
+        assert_int_equal(head_chunk_append_st(&c, ts[i], vs[i], sts[i], &st_last), 0);
+        assert_int_equal(st_last, sts[i]);
+    }
+    assert_int_equal(head_chunk_append_st(&c, ts[n - 1], vs[0], 1, &st_last), HEAD_CHUNK_FULL);
+    assert_int_equal(st_last, sts[n - 1]); /* a refused sample leaves it */
+    head_st_expect(c.buf, head_chunk_len(&c), n, ts, vs, sts);
+    if (snap)
+        head_st_expect(snap, snap_len, snap_at, ts, vs, sts);
+    size_t len = head_chunk_len(&c);
+    free(snap);
+    head_chunk_free(&c);
+    return len;
+}
+
+static size_t head_plain_len(const int64_t *ts, const double *vs, size_t n)
+{
+    struct head_chunk c;
+    head_chunk_init(&c, (uint16_t)n);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(head_chunk_append(&c, ts[i], vs[i]), 0);
+    size_t len = head_chunk_len(&c);
+    head_chunk_free(&c);
+    return len;
+}
+
+static void test_head_st_roundtrip(void **state)
+{
+    (void)state;
+    static int64_t ts[MAXN], sts[MAXN];
+    static double vs[MAXN];
+    static const size_t sizes[] = {1, 2, 3, 17, 120, 240};
+    struct rng r = {21};
+    for (int sh = 0; sh < ST_SHAPES; sh++)
+        for (int tsh = 0; tsh < T_SHAPES; tsh++)
+            for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+                size_t n = sizes[si];
+                gen_times(&r, (enum tshape)tsh, ts, n);
+                gen_values(&r, (enum vshape)rng_below(&r, V_SHAPES), vs, n);
+                gen_sts(&r, (enum stshape)sh, ts, sts, n);
+                head_st_roundtrip(ts, vs, sts, n);
+            }
+}
+
+/* What the codes cost: 1 bit a sample for a constant ST, 2 for a delta
+ * series, on top of the plain chunk and one explicit code. */
+static void test_head_st_cost(void **state)
+{
+    (void)state;
+    static int64_t ts[120], sts[120];
+    static double vs[120];
+    struct rng r = {22};
+    gen_times(&r, T_GRID, ts, 120);
+    gen_values(&r, V_COUNTER_INT, vs, 120);
+    size_t plain = head_plain_len(ts, vs, 120);
+    gen_sts(&r, ST_CONST, ts, sts, 120);
+    assert_true(head_st_roundtrip(ts, vs, sts, 120) <= plain + 15 + 6);
+    gen_sts(&r, ST_PREV_T, ts, sts, 120);
+    assert_true(head_st_roundtrip(ts, vs, sts, 120) <= plain + 30 + 6);
+    gen_sts(&r, ST_EQ_T, ts, sts, 120);
+    assert_true(head_st_roundtrip(ts, vs, sts, 120) <= plain + 60 + 1);
+    gen_sts(&r, ST_NONE, ts, sts, 120);
+    assert_true(head_st_roundtrip(ts, vs, sts, 120) <= plain + 15 + 1);
+}
+
+/* Truncated chunks with an ST column fail cleanly. */
+static void test_head_st_truncated(void **state)
+{
+    (void)state;
+    static int64_t ts[120], sts[120];
+    static double vs[120];
+    struct rng r = {23};
+    for (int sh = 0; sh < ST_SHAPES; sh++) {
+        gen_times(&r, T_JITTER, ts, 120);
+        gen_values(&r, V_FLOAT17, vs, 120);
+        gen_sts(&r, (enum stshape)sh, ts, sts, 120);
+        struct head_chunk c;
+        head_chunk_init(&c, 120);
+        int64_t st_last = 0;
+        for (size_t i = 0; i < 120; i++)
+            head_chunk_append_st(&c, ts[i], vs[i], sts[i], &st_last);
+        size_t len = head_chunk_len(&c);
+        for (size_t cut = 0; cut < len; cut++) {
+            struct head_chunk_iter it;
+            head_chunk_iter_init(&it, c.buf, cut, 120, true);
+            int64_t t;
+            double v;
+            size_t i = 0;
+            while (head_chunk_iter_next(&it, &t, &v)) {
+                assert_int_equal(t, ts[i]);
+                assert_int_equal(it.st, sts[i]);
+                i++;
+            }
+            assert_true(head_chunk_iter_failed(&it));
+        }
+        head_chunk_free(&c);
+    }
+}
+
+/* Encodes with sts and checks the ST column round-trips, is skipped by a
+ * reader without sts, and is absent when every ST is 0.  Returns the
+ * block's size. */
+static size_t block_st_roundtrip(struct block_codec *bc, const int64_t *ts, const double *vs,
+                                 const int64_t *sts, size_t n, int level)
+{
+    struct sbuf out = SBUF_INIT, plain = SBUF_INIT;
+    assert_int_equal(block_encode(bc, ts, vs, sts, n, level, &out), 0);
+    assert_int_equal(block_encode(bc, ts, vs, NULL, n, level, &plain), 0);
+    const uint8_t *p = (const uint8_t *)out.data;
+    bool any = false;
+    for (size_t i = 0; i < n; i++)
+        any |= sts[i] != 0;
+    assert_int_equal(block_has_st(p, out.len), any);
+    struct block_info bi;
+    assert_int_equal(block_inspect(p, out.len, &bi), 0);
+    assert_int_equal(bi.st, any);
+    if (!any) /* no column at all: the plain block, byte for byte */
+        assert_true(out.len == plain.len && memcmp(out.data, plain.data, out.len) == 0);
+    int64_t *dts = malloc(n * sizeof *dts), *dsts = malloc(n * sizeof *dsts);
+    double *dvs = malloc(n * sizeof *dvs);
+    memset(dsts, 0xab, n * sizeof *dsts);
+    assert_int_equal(block_decode(bc, p, out.len, ts[0], dts, dvs, dsts, n), (int)n);
+    assert_memory_equal(dts, ts, n * sizeof *ts);
+    assert_memory_equal(dvs, vs, n * sizeof *vs);
+    assert_memory_equal(dsts, sts, n * sizeof *sts);
+    memset(dts, 0, n * sizeof *dts);
+    assert_int_equal(block_decode(bc, p, out.len, ts[0], dts, dvs, NULL, n), (int)n);
+    assert_memory_equal(dts, ts, n * sizeof *ts);
+    assert_memory_equal(dvs, vs, n * sizeof *vs);
+    /* a plain block read with sts gives zeros */
+    memset(dsts, 0xab, n * sizeof *dsts);
+    assert_int_equal(
+        block_decode(bc, (const uint8_t *)plain.data, plain.len, ts[0], dts, dvs, dsts, n), (int)n);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(dsts[i], 0);
+    size_t len = out.len;
+    free(dts);
+    free(dsts);
+    free(dvs);
+    sbuf_free(&out);
+    sbuf_free(&plain);
+    return len;
+}
+
+static void test_block_st_roundtrip(void **state)
+{
+    (void)state;
+    static int64_t ts[MAXN], sts[MAXN];
+    static double vs[MAXN];
+    static const size_t sizes[] = {1, 2, 3, 17, 120, 480, 1000};
+    struct block_codec *bc = block_codec_new();
+    struct rng r = {24};
+    for (int sh = 0; sh < ST_SHAPES; sh++)
+        for (int tsh = 0; tsh < T_SHAPES; tsh++)
+            for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+                size_t n = sizes[si];
+                gen_times(&r, (enum tshape)tsh, ts, n);
+                gen_values(&r, (enum vshape)rng_below(&r, V_SHAPES), vs, n);
+                gen_sts(&r, (enum stshape)sh, ts, sts, n);
+                block_st_roundtrip(bc, ts, vs, sts, n, levels[rng_below(&r, 4)]);
+            }
+    block_codec_free(bc);
+}
+
+/* The typical patterns cost a few bytes a block, not one a sample. */
+static void test_block_st_cost(void **state)
+{
+    (void)state;
+    static int64_t ts[480], sts[480];
+    static double vs[480];
+    struct block_codec *bc = block_codec_new();
+    struct rng r = {25};
+    gen_times(&r, T_GRID, ts, 480);
+    gen_values(&r, V_COUNTER_INT, vs, 480);
+    struct sbuf plain = SBUF_INIT;
+    assert_int_equal(block_encode(bc, ts, vs, NULL, 480, BLOCK_ZSTD_OFF, &plain), 0);
+    const enum stshape cheap[] = {ST_CONST, ST_PREV_T, ST_EQ_T};
+    for (size_t k = 0; k < 3; k++) {
+        gen_sts(&r, cheap[k], ts, sts, 480);
+        assert_true(block_st_roundtrip(bc, ts, vs, sts, 480, BLOCK_ZSTD_OFF) <= plain.len + 8);
+    }
+    sbuf_free(&plain);
+    block_codec_free(bc);
+}
+
+/* Hostile bytes in blocks with an ST column, read with and without sts. */
+static void test_block_st_mutations_never_crash(void **state)
+{
+    (void)state;
+    static int64_t ts[MAXN], sts[MAXN], dts[MAXN], dsts[MAXN];
+    static double vs[MAXN], dvs[MAXN];
+    struct block_codec *bc = block_codec_new();
+    struct rng r = {26};
+    struct sbuf out = SBUF_INIT;
+    for (int round = 0; round < 2000; round++) {
+        size_t n = 1 + rng_below(&r, 300);
+        gen_times(&r, (enum tshape)rng_below(&r, T_SHAPES), ts, n);
+        gen_values(&r, (enum vshape)rng_below(&r, V_SHAPES), vs, n);
+        gen_sts(&r, (enum stshape)(1 + rng_below(&r, ST_SHAPES - 1)), ts, sts, n);
+        sts[0] = 1; /* at least one ST: the block has the column */
+        out.len = 0;
+        assert_int_equal(block_encode(bc, ts, vs, sts, n, levels[rng_below(&r, 3)], &out), 0);
+        uint8_t *p = malloc(out.len);
+        for (int k = 0; k < 10; k++) {
+            memcpy(p, out.data, out.len);
+            for (int f = 1 + (int)rng_below(&r, 3); f > 0; f--)
+                p[rng_below(&r, out.len)] ^= (uint8_t)(1u << rng_below(&r, 8));
+            size_t cut = rng_below(&r, 4) ? out.len : rng_below(&r, out.len + 1);
+            int got = block_decode(bc, p, cut, 7, dts, dvs, rng_below(&r, 2) ? dsts : NULL, MAXN);
+            assert_true(got == -1 || (got >= 1 && got <= MAXN));
+            for (int i = 1; i < got; i++)
+                assert_true(dts[i] > dts[i - 1]);
+        }
+        free(p);
+    }
+    sbuf_free(&out);
+    block_codec_free(bc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_roundtrip_all_shapes),
+        cmocka_unit_test(test_head_st_roundtrip),
+        cmocka_unit_test(test_head_st_cost),
+        cmocka_unit_test(test_head_st_truncated),
+        cmocka_unit_test(test_block_st_roundtrip),
+        cmocka_unit_test(test_block_st_cost),
+        cmocka_unit_test(test_block_st_mutations_never_crash),
         cmocka_unit_test(test_head_special_values_bit_exact),
         cmocka_unit_test(test_head_decimal_transitions),
         cmocka_unit_test(test_head_decimal_codes_are_dense),

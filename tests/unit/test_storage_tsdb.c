@@ -1267,6 +1267,182 @@ static void test_map_grows_when_full(void **state)
     rm_rf(dir);
 }
 
+/* ---- start timestamps ---- */
+
+#define NST 6
+
+/* The ST of sample k of series i of metric "st": series 0 never has one,
+ * 1 is a counter restarted every 100 samples, 2 a delta series, 3 has STs
+ * only from sample 300 on (its open chunk is cut there), 4 STs after T,
+ * 5 a negative ST and none in alternating runs. */
+static int64_t gen_st(int i, long k)
+{
+    switch (i) {
+    case 1:
+        return TK(k / 100 * 100) - 7;
+    case 2:
+        return TK(k - 1);
+    case 3:
+        return k >= 300 ? TK(k) - 500 : 0;
+    case 4:
+        return TK(k) + 1;
+    case 5:
+        return (k / 10) % 2 ? -INT64_C(86400000) * 3650 : 0;
+    default:
+        return 0;
+    }
+}
+
+static void append_st_range(struct tsdb *db, long from, long to, uint64_t *refs)
+{
+    struct tsdb_appender *a = tsdb_appender_new(db);
+    for (long k = from; k < to; k++) {
+        for (int i = 0; i < NST; i++) {
+            struct gname g;
+            gname_set(&g, "st", i);
+            assert_int_equal(tsdb_append_st(a, &refs[i], refs[i] ? NULL : &g.ls, TK(k),
+                                            gen_value(i, k), gen_st(i, k)),
+                             0);
+        }
+        assert_int_equal(tsdb_appender_commit(a, NULL), 0);
+    }
+    tsdb_appender_free(a);
+}
+
+/* Compares metric "st" with e and gen_st, through both readers.  Returns
+ * the mismatches. */
+static long verify_st(struct tsdb *db, const struct expect *e)
+{
+    struct label_matcher m = {LABEL_MATCH_EQ, "__name__", "st"};
+    struct tsdb_series_set *set;
+    char err[256];
+    if (tsdb_select(db, &m, 1, INT64_MIN, INT64_MAX, &set, err, sizeof err) < 0)
+        return 1000000;
+    const struct labels *ls;
+    const int64_t *ts, *sts;
+    const double *vs;
+    size_t n;
+    long bad = 0;
+    while (tsdb_series_set_next_st(set, &ls, &ts, &vs, &sts, &n)) {
+        int i = atoi(ls->v[2].value);
+        bad += (i == 0) != (sts == NULL); /* a series without STs gets none */
+        long k = 0;
+        for (size_t j = 0; j < n; j++, k++) {
+            while (k < e->nk && !expect_keep(e, i, k))
+                k++;
+            double want = gen_value(i, k);
+            bool ok = k < e->nk && ts[j] == TK(k) && memcmp(&vs[j], &want, 8) == 0 &&
+                      (sts ? sts[j] : 0) == gen_st(i, k);
+            bad += !ok;
+        }
+        for (k++; k < e->nk; k++)
+            bad += expect_keep(e, i, k);
+    }
+    tsdb_series_set_free(set);
+    return bad + verify_metric(db, "st", NST, e); /* the reader without STs */
+}
+
+/* Blocks (blocks DBI and archive members) of series id, and how many of
+ * them have an ST column. */
+static size_t st_columns(struct tsdb *db, uint32_t id, size_t *blocks)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    assert_int_equal(tsdb_read_begin(db, &txn), 0);
+    assert_int_equal(mdb_cursor_open(txn, db->blocks, &c), 0);
+    uint8_t k[12];
+    tsdb_block_key(id, INT64_MIN, k);
+    MDB_val key = {sizeof k, k}, val;
+    size_t with = 0;
+    *blocks = 0;
+    for (int rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+        uint32_t kid;
+        int64_t t0;
+        uint64_t dt;
+        tsdb_block_key_decode(key.mv_data, &kid, &t0);
+        if (kid != id)
+            break;
+        const uint8_t *p = val.mv_data;
+        size_t skip = tsdb_uvarint_get(p, p + val.mv_size, &dt);
+        with += block_has_st(p + skip, val.mv_size - skip);
+        (*blocks)++;
+    }
+    mdb_cursor_close(c);
+    struct block_codec *bc = block_codec_new();
+    struct archive_group g = {0};
+    for (int64_t w = T0; w < T0 + 4 * TSDB_WINDOW_MS; w += TSDB_WINDOW_MS) {
+        if (archive_group_load(txn, db->archive, bc, w, id / ARCHIVE_GROUP_SERIES, true, &g))
+            continue;
+        const struct archive_member *m = archive_group_find(&g, id);
+        if (m) {
+            with += block_has_st((const uint8_t *)g.body.data + m->off, m->len);
+            (*blocks)++;
+        }
+    }
+    archive_group_free(&g);
+    block_codec_free(bc);
+    tsdb_read_end(db, txn);
+    return with;
+}
+
+/* Start timestamps come back as appended from the head, after a restart
+ * (WAL replay), from blocks, from the archive, after deletes and in a
+ * snapshot; the series that never had one has no ST column anywhere. */
+static void test_start_timestamps_survive(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    struct tsdb_options o = {0};
+    struct tsdb *db = open_db_opts(dir, &o);
+    uint64_t refs[NST] = {0};
+    append_st_range(db, 0, 700, refs);
+    struct expect e = {.nk = 700, .del_from = 1, .del_to = 0};
+    assert_int_equal(verify_st(db, &e), 0);
+    tsdb_close(db);
+    db = open_db_opts(dir, &o); /* replays the WAL */
+    assert_int_equal(verify_st(db, &e), 0);
+    assert_int_equal(tsdb_flush_now(db), 0);
+    assert_int_equal(verify_st(db, &e), 0);
+
+    append_st_range(db, 700, 1500, refs);
+    e.nk = 1500;
+    assert_int_equal(tsdb_maintain_now(db), 0); /* windows 0 and 1 to the archive */
+    assert_int_equal(count_archive(db, (uint32_t)refs[1], T0), 1);
+    assert_int_equal(verify_st(db, &e), 0);
+    size_t blocks, with = st_columns(db, (uint32_t)refs[0], &blocks);
+    assert_true(blocks >= 3);
+    assert_int_equal(with, 0);
+    for (int i = 1; i < NST; i++) {
+        with = st_columns(db, (uint32_t)refs[i], &blocks);
+        assert_true(with >= 3 && with <= blocks);
+    }
+
+    /* Group "a" (series 0 and 3) loses [400, 1460]: archived, block and
+     * head samples. */
+    struct label_matcher ms[2] = {{LABEL_MATCH_EQ, "__name__", "st"}, {LABEL_MATCH_EQ, "grp", "a"}};
+    char err[256];
+    assert_int_equal(tsdb_delete_series(db, ms, 2, TK(400), TK(1460), err, sizeof err), 0);
+    e.del_from = 400;
+    e.del_to = 1460;
+    assert_int_equal(verify_st(db, &e), 0);
+    tsdb_close(db);
+    db = open_db_opts(dir, &o);
+    assert_int_equal(verify_st(db, &e), 0);
+
+    char name[TSDB_SNAPSHOT_NAME_LEN], path[512];
+    assert_int_equal(tsdb_snapshot(db, false, name, sizeof name, err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s/snapshots/%s", dir, name);
+    struct tsdb_options so = {0};
+    struct tsdb *snap = open_db_opts(path, &so);
+    assert_int_equal(verify_st(snap, &e), 0);
+    assert_int_equal(tsdb_maintain_now(snap), 0);
+    assert_int_equal(verify_st(snap, &e), 0);
+    tsdb_close(snap);
+    tsdb_close(db);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1286,6 +1462,7 @@ int main(void)
         cmocka_unit_test(test_size_retention_drops_oldest_first),
         cmocka_unit_test(test_time_retention),
         cmocka_unit_test(test_map_grows_when_full),
+        cmocka_unit_test(test_start_timestamps_survive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

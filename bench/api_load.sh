@@ -27,20 +27,10 @@ TARGETS=${TARGETS:-20} SERIES=${SERIES:-1000} INTERVAL=${INTERVAL:-5} HISTORY=${
 source bench/lib.sh
 bench_init api_load.sh wrk prometheus promtool curl python3
 
-python3 bench/target_generator.py "$TARGETS" "$SERIES" > "$tmp/gen.out" &
-pids+=($!)
-for _ in $(seq 600); do grep -q ready "$tmp/gen.out" 2>/dev/null && break; sleep 0.1; done
-grep -q ready "$tmp/gen.out" || { echo "target generator did not start" >&2; exit 1; }
-ports=$(sed -n 's/^ready //p' "$tmp/gen.out")
+start_targets "$TARGETS" "$SERIES"
+ports=$target_ports
 python3 bench/history.py --names "$SERIES" $ports > "$tmp/catalog"
-
-{
-    printf 'global:\n  scrape_interval: %ss\n  scrape_timeout: %ss\nscrape_configs:\n  - job_name: bench\n    static_configs:\n      - targets: [' \
-        "$INTERVAL" "$INTERVAL"
-    sep=""
-    for p in $ports; do printf '%s"127.0.0.1:%s"' "$sep" "$p"; sep=,; done
-    printf ']\n'
-} > "$tmp/scrape.yml"
+scrape_config "$tmp/scrape.yml" "$INTERVAL"
 
 # store_history SYSTEM DIR: stores the last HISTORY seconds of the targets in DIR.
 store_history() {

@@ -8,12 +8,10 @@
  *   job = one of 10 per instance, and on 50 of the metrics a label "uid"
  *   unique per series (100k values) for the high-cardinality cases.
  *
- * Not part of the CMake build.  From the repository root:
+ * Built with the project as build/bench_index (bench/scrape.sh runs it at
+ * the scale of its scrape run):
  *
- *   gcc -O2 -g -std=c11 -D_GNU_SOURCE -I. bench/index_bench.c storage/index.c \
- *       storage/index_write.c storage/index_match.c storage/index_list.c util/sbuf.c \
- *       -llmdb -lroaring -lxxhash -lpcre2-8 -lm -o /tmp/index_bench
- *   /tmp/index_bench [instances (default 1000)] [batch (default 10000)] [nosync]
+ *   build/bench_index [instances (default 1000)] [batch (default 10000)] [nosync]
  *
  * "nosync" opens the env with MDB_NOSYNC, leaving out the two fsyncs of
  * every commit, which on a slow disk dominate the build time.

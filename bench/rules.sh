@@ -37,7 +37,6 @@ config() { # config FILE WITH_RULES
 config "$tmp/plain.yml" no
 config "$tmp/rules.yml" yes
 
-cpu_ticks() { awk '{ print $14 + $15 }' /proc/$1/stat; }
 iterations() { # sum of prometheus_rule_group_iterations_total at URL
     curl -fs "$1/metrics" | awk '/^prometheus_rule_group_iterations_total/ { s += $NF } END { print s + 0 }'
 }

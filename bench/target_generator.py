@@ -3,7 +3,9 @@
 
 Each target is a port on 127.0.0.1 serving /metrics: SERIES series (metric
 families of counters, gauges and a histogram, with realistic label sets and
-value shapes: ~70% constant, counters that grow, noisy gauges).  Pages are
+value shapes: ~70% constant, counters that grow, noisy gauges).  The first
+family, node_bench_boot_time_seconds, is one series on every target (the
+scrape benchmark's one-metric selector); the others vary by target.  Pages are
 generated up front (VARIANTS per target, served in turn, each also gzipped)
 so that serving costs the generator almost nothing and the servers under
 test do all the work.
@@ -22,8 +24,8 @@ import threading
 
 def make_pages(target, series, variants):
     rnd = random.Random(target)
-    families = []
-    n = 0
+    families = [("node_bench_boot_time_seconds", "boot", 1)]
+    n = 1
     while n < series:
         kind = rnd.choice(["counter", "gauge", "const", "const", "const"])
         name = "node_bench_%s_%d" % ({"counter": "total", "gauge": "value", "const": "info"}[kind], len(families))
@@ -38,6 +40,9 @@ def make_pages(target, series, variants):
         for name, kind, width in families:
             lines.append("# HELP %s Benchmark series of kind %s." % (name, kind))
             lines.append("# TYPE %s %s" % (name, "counter" if kind == "counter" else "gauge"))
+            if kind == "boot":
+                lines.append("%s %d" % (name, 1700000000 + target))
+                continue
             for i in range(width):
                 labels = 'cpu="%d",mode="m%d"' % (i, i % 4) if width > 1 else 'device="sda"'
                 if kind == "counter":
@@ -86,7 +91,9 @@ def main():
         s = Server(("127.0.0.1", 0), Handler)
         s.pages = make_pages(t, series, variants)
         s.turn = 0
-        threading.Thread(target=s.serve_forever, daemon=True).start()
+        # a long poll interval: 1000 targets polling every 0.5 s would cost
+        # the generator CPU that the servers under test should have
+        threading.Thread(target=s.serve_forever, args=(30,), daemon=True).start()
         servers.append(s)
     print("ready " + " ".join(str(s.server_address[1]) for s in servers), flush=True)
     threading.Event().wait()

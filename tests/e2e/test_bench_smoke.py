@@ -75,10 +75,16 @@ class BenchSmokeTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, out + p.stderr.decode())
         rows = [l.split() for l in out.splitlines() if l.split() and l.split()[0] in
                 ("vigil", "prometheus", "victoriametrics")]
-        self.assertEqual([r[0] for r in rows], ["vigil", "prometheus", "victoriametrics"], out)
-        for r in rows:
+        names = ["vigil", "prometheus", "victoriametrics"]
+        self.assertEqual([r[0] for r in rows], names + names, out)  # cost, then selector latency
+        for r in rows[:3]:
             self.assertGreater(float(r[2]), 0, r)  # each server was alive and measured
-        self.assertIn("ratios (other/vigil)", out)
+            self.assertGreaterEqual(int(r[4]), 3 * 105, r)  # and held every series
+        for r in rows[3:]:
+            self.assertGreater(float(r[1]), 0, r)  # count() timed
+            self.assertEqual(r[6], "3", r)  # /api/v1/series listed the metric of each target
+        self.assertIn("ratios (other/vigil): cpu", out)
+        self.assertIn("ratios (other/vigil): count()", out)
         self.assertRegex(out, r"vigil: \d+ scrapes stored in the window, \d+ expected")
 
     def test_rules_bench(self):

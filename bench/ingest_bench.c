@@ -131,8 +131,8 @@ int main(int argc, char **argv)
     long rss1 = rss_kib();
     uint64_t steady = (uint64_t)n * (uint64_t)(rounds - 1);
     printf("series                      %" PRIu32 "\n", n);
-    printf("create (first sample)       %.2f us CPU/series, %.1f s wall\n",
-           (c1 - c0) * 1e6 / n, w1 - w0);
+    printf("create (first sample)       %.2f us CPU/series, %.1f s wall\n", (c1 - c0) * 1e6 / n,
+           w1 - w0);
     printf("append (steady)             %.3f us CPU/sample, %.0f samples/s per core, %.0f "
            "samples/s wall\n",
            steady ? (c2 - c1) * 1e6 / (double)steady : 0.0,

@@ -81,8 +81,9 @@ static const struct yfield web_fields[] = {
 
 static void tls_raw_free(struct tls_raw *t)
 {
-    char **strs[] = {&t->cert_file, &t->key_file,    &t->client_auth_type, &t->client_ca_file,
-                     &t->min_version, &t->max_version, &t->cert, &t->key, &t->client_ca};
+    char **strs[] = {&t->cert_file,      &t->key_file,    &t->client_auth_type,
+                     &t->client_ca_file, &t->min_version, &t->max_version,
+                     &t->cert,           &t->key,         &t->client_ca};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         free(*strs[i]);
     ystrlist_free(&t->cipher_suites);
@@ -294,18 +295,18 @@ static int web_tls_build(struct ydec *d, const struct ynode *tn, struct tls_raw 
 
 /* The only headers the toolkit lets a config set. */
 static const char *const allowed_headers[] = {"Strict-Transport-Security", "X-Content-Type-Options",
-                                              "X-Frame-Options", "X-XSS-Protection",
-                                              "Content-Security-Policy", NULL};
+                                              "X-Frame-Options",           "X-XSS-Protection",
+                                              "Content-Security-Policy",   NULL};
 
 static int web_validate(struct ydec *d, const struct ynode *root, struct web_raw *w)
 {
     const struct ynode *users = ynode_get(root, "basic_auth_users");
     for (size_t i = 0; i < w->users.n; i++) {
         const char *h = w->users.values[i];
-        if (strncmp(h, "$2a$", 4) != 0 && strncmp(h, "$2b$", 4) != 0 &&
-            strncmp(h, "$2y$", 4) != 0)
-            return ydec_fail(d, users, "basic_auth_users: the password of user \"%s\" is not a "
-                                       "bcrypt hash",
+        if (strncmp(h, "$2a$", 4) != 0 && strncmp(h, "$2b$", 4) != 0 && strncmp(h, "$2y$", 4) != 0)
+            return ydec_fail(d, users,
+                             "basic_auth_users: the password of user \"%s\" is not a "
+                             "bcrypt hash",
                              w->users.keys[i]);
     }
     const struct ynode *hs = ynode_get(ynode_get(root, "http_server_config"), "headers");

@@ -26,7 +26,6 @@
 
 /* ---- Unquoting -------------------------------------------------------- */
 
-
 /* One escape after the backslash at s[*i]; appends the bytes it stands
  * for.  -1 on a malformed escape (which the lexer already rejects). */
 static int go_unquote_escape(const char *s, size_t n, size_t *i, char quote, char *out, size_t *o)

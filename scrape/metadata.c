@@ -69,8 +69,8 @@ static struct scrape_meta_entry *entry_for(struct scrape_meta_entry **v, size_t 
         *v = xrealloc(*v, *cap * sizeof **v);
     }
     struct scrape_meta_entry *e = &(*v)[(*n)++];
-    *e = (struct scrape_meta_entry){xstrndup(name.s, name.len), "unknown", xstrdup(""),
-                                    xstrdup("")};
+    *e =
+        (struct scrape_meta_entry){xstrndup(name.s, name.len), "unknown", xstrdup(""), xstrdup("")};
     return e;
 }
 
@@ -127,8 +127,8 @@ static bool matcher_value_matches(const struct label_matcher *m, const char *v)
     sbuf_printf(&re, "^(?s:%s)$", m->value);
     int ec;
     PCRE2_SIZE eo;
-    pcre2_code *code =
-        pcre2_compile((PCRE2_SPTR)re.data, re.len, PCRE2_UTF | PCRE2_DOLLAR_ENDONLY, &ec, &eo, NULL);
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)re.data, re.len, PCRE2_UTF | PCRE2_DOLLAR_ENDONLY,
+                                     &ec, &eo, NULL);
     sbuf_free(&re);
     bool hit = false;
     if (code) {

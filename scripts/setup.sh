@@ -19,7 +19,7 @@ build_pkgs=(gcc make cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev libcjso
             libyaml-dev node-llhttp libcmocka-dev zlib1g-dev libpcre2-dev libcrypt-dev
             libcurl4-openssl-dev libssl-dev)
 test_pkgs=(python3 prometheus prometheus-alertmanager prometheus-node-exporter victoria-metrics
-           curl wrk clang libclang-rt-14-dev openssl)
+           curl wrk clang libclang-rt-14-dev clang-format openssl)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

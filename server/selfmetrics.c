@@ -65,8 +65,9 @@ void server_metrics_init(struct vigil_server *s)
     s->tls_handshake_errors = counter(s, "vigil_http_tls_handshake_errors_total",
                                       "Connections dropped because their TLS handshake failed.");
     metrics_registry_add_collector(s->metrics, selfmetrics_collect, s);
-    s->ready_gauge = gauge(s, "prometheus_ready", "Whether Prometheus startup was fully completed "
-                                                  "and the server is ready for normal operation.");
+    s->ready_gauge = gauge(s, "prometheus_ready",
+                           "Whether Prometheus startup was fully completed "
+                           "and the server is ready for normal operation.");
     build_info_init(s, "prometheus_build_info",
                     "A metric with a constant '1' value labeled by version, revision, branch, "
                     "goversion from which prometheus was built, and the goos and goarch for the "

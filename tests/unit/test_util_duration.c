@@ -18,15 +18,9 @@ static void test_duration_parse_valid(void **state)
         const char *s;
         int64_t ms;
     } cases[] = {
-        {"0", 0},
-        {"15s", 15000},
-        {"1h30m", 5400000},
-        {"1d", 86400000},
-        {"1w", 604800000},
-        {"1y", 31536000000LL},
-        {"100ms", 100},
-        {"1m1s1ms", 61001},
-        {"2h0m", 7200000},
+        {"0", 0},         {"15s", 15000},     {"1h30m", 5400000},
+        {"1d", 86400000}, {"1w", 604800000},  {"1y", 31536000000LL},
+        {"100ms", 100},   {"1m1s1ms", 61001}, {"2h0m", 7200000},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t ms = -1;
@@ -38,8 +32,9 @@ static void test_duration_parse_valid(void **state)
 static void test_duration_parse_invalid(void **state)
 {
     (void)state;
-    const char *bad[] = {"", "15x", "s", "1.5s", "-1s", "30m1h", "1m1m", "1h 2m", "99999999999999999999y",
-                         "15", "1ms1s"};
+    const char *bad[] = {
+        "",   "15x",  "s", "1.5s", "-1s", "30m1h", "1m1m", "1h 2m", "99999999999999999999y",
+        "15", "1ms1s"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t ms;
         assert_int_equal(duration_parse(bad[i], &ms), -1);

@@ -203,11 +203,13 @@ static void gen_times(struct rng *r, enum tshape shape, int64_t *ts, size_t n)
 
 /* ---- Head chunk ---- */
 
-static void head_expect(const uint8_t *buf, size_t len, size_t count, const int64_t *ts,
-                        const double *vs)
+/* Checks a head chunk's samples; sts: the expected start timestamps of a
+ * chunk with an ST column, NULL for one without. */
+static void head_expect_st(const uint8_t *buf, size_t len, size_t count, const int64_t *ts,
+                           const double *vs, const int64_t *sts)
 {
     struct head_chunk_iter it;
-    head_chunk_iter_init(&it, buf, len, (uint16_t)count, false);
+    head_chunk_iter_init(&it, buf, len, (uint16_t)count, sts != NULL);
     int64_t t;
     double v;
     size_t i = 0;
@@ -215,10 +217,18 @@ static void head_expect(const uint8_t *buf, size_t len, size_t count, const int6
         assert_true(i < count);
         assert_int_equal(t, ts[i]);
         assert_memory_equal(&v, &vs[i], sizeof v);
+        if (sts)
+            assert_int_equal(it.st, sts[i]);
         i++;
     }
     assert_false(head_chunk_iter_failed(&it));
     assert_int_equal(i, count);
+}
+
+static void head_expect(const uint8_t *buf, size_t len, size_t count, const int64_t *ts,
+                        const double *vs)
+{
+    head_expect_st(buf, len, count, ts, vs, NULL);
 }
 
 /* Appends all samples; checks the whole chunk and a prefix copied midway
@@ -868,25 +878,6 @@ static void gen_sts(struct rng *r, enum stshape shape, const int64_t *ts, int64_
         sts[i] = st_one(r, shape, ts, sts, i);
 }
 
-static void head_st_expect(const uint8_t *buf, size_t len, size_t count, const int64_t *ts,
-                           const double *vs, const int64_t *sts)
-{
-    struct head_chunk_iter it;
-    head_chunk_iter_init(&it, buf, len, (uint16_t)count, true);
-    int64_t t;
-    double v;
-    size_t i = 0;
-    while (head_chunk_iter_next(&it, &t, &v)) {
-        assert_true(i < count);
-        assert_int_equal(t, ts[i]);
-        assert_memory_equal(&v, &vs[i], sizeof v);
-        assert_int_equal(it.st, sts[i]);
-        i++;
-    }
-    assert_false(head_chunk_iter_failed(&it));
-    assert_int_equal(i, count);
-}
-
 /* A chunk with an ST column round-trips t, v and ST, also as a prefix
  * copied midway; its size is the plain chunk's plus the ST codes. */
 static size_t head_st_roundtrip(const int64_t *ts, const double *vs, const int64_t *sts, size_t n)
@@ -907,9 +898,9 @@ static size_t head_st_roundtrip(const int64_t *ts, const double *vs, const int64
     }
     assert_int_equal(head_chunk_append_st(&c, ts[n - 1], vs[0], 1, &st_last), HEAD_CHUNK_FULL);
     assert_int_equal(st_last, sts[n - 1]); /* a refused sample leaves it */
-    head_st_expect(c.buf, head_chunk_len(&c), n, ts, vs, sts);
+    head_expect_st(c.buf, head_chunk_len(&c), n, ts, vs, sts);
     if (snap)
-        head_st_expect(snap, snap_len, snap_at, ts, vs, sts);
+        head_expect_st(snap, snap_len, snap_at, ts, vs, sts);
     size_t len = head_chunk_len(&c);
     free(snap);
     head_chunk_free(&c);

@@ -106,6 +106,7 @@
 #include "storage/head_ooo.h"
 #include "storage/index.h"
 #include "storage/tsdb.h"
+#include "storage/varint.h"
 #include "storage/wal.h"
 #include "util/metrics.h"
 
@@ -188,11 +189,6 @@ struct tsdb {
 /* Big-endian block key. */
 void tsdb_block_key(uint32_t id, int64_t t0, uint8_t key[12]);
 void tsdb_block_key_decode(const uint8_t key[12], uint32_t *id, int64_t *t0);
-
-/* Varints (LEB128) as the WAL and block values use them. */
-size_t tsdb_uvarint_put(uint8_t *p, uint64_t v);
-/* Returns bytes read, 0 if malformed or past end. */
-size_t tsdb_uvarint_get(const uint8_t *p, const uint8_t *end, uint64_t *v);
 
 /* Start of the window holding t (floor to TSDB_WINDOW_MS). */
 int64_t tsdb_window_start(int64_t t);

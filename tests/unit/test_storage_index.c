@@ -596,13 +596,15 @@ static void test_lookup_add_and_labels(void **state)
     assert_string_equal(out.ls.v[2].name, "job");
     assert_string_equal(out.ls.v[2].value, "x");
     assert_int_equal(index_series_labels(f.ix, txn, 99, &out), MDB_NOTFOUND);
-    index_labels_free(&out);
     const void *bytes;
     size_t n;
-    assert_int_equal(index_series_bytes(f.ix, txn, id, &bytes, &n), 0);
+    assert_int_equal(index_series_bytes(f.ix, txn, id, &out, &bytes, &n), 0);
     assert_int_equal(n, strlen("__name__") + strlen("up") + strlen("instance") + strlen("h:1") +
                             strlen("job") + strlen("x") + 6);
     assert_memory_equal(bytes, "__name__\xffup\xff", 12);
+    assert_int_equal(index_series_exists(f.ix, txn, id), 0);
+    assert_int_equal(index_series_exists(f.ix, txn, 99), MDB_NOTFOUND);
+    index_labels_free(&out);
     mdb_txn_abort(txn);
 
     /* Sets the index cannot hold. */

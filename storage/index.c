@@ -3,18 +3,19 @@
  * Prometheus keeps an inverted index of the head block in memory and writes
  * an immutable one per block.  Vigil keeps one index, in the TSDB's LMDB
  * environment, updated in place; LMDB gives every reader a consistent
- * snapshot, so queries on many threads need no lock.  Four DBIs (format 2):
+ * snapshot, so queries on many threads need no lock.  Five DBIs (format 2):
  *
  *   index.series    u32 key (MDB_INTEGERKEY) -> label sets.  Ids are dense
  *                   and given in creation order, so new series append at the
  *                   right edge of the B-tree, and series created together
  *                   form runs in the postings bitmaps (roaring stores a run
- *                   in 4 bytes).  Ids are grouped 32 to a group; a finished
- *                   group is one record under its first id, its members'
- *                   canonical label bytes (name 0xFF value 0xFF ..., see
- *                   labels.h) compressed together; a series of the newest
- *                   group is a raw record under its own id.  Byte layout
- *                   and measurements: index_series.c.
+ *                   in 4 bytes).  Ids are grouped 16 to a group, one record
+ *                   under its first id: its members' canonical label bytes
+ *                   (name 0xFF value 0xFF ..., see labels.h) compressed
+ *                   together.  Byte layout and measurements:
+ *                   index_series.c.
+ *   index.fresh     u32 id -> canonical label bytes of a series whose
+ *                   group is not finished yet (index_series.c).
  *   index.hashes    u32 hash range start -> packed (u32 hash, u32 id)
  *                   entries.  Label sets can be longer than LMDB's 511-byte
  *                   key limit, so they are found by hash, comparing the
@@ -48,7 +49,7 @@
  * the hashes one LMDB record per series (index.hash, u64 -> u32, DUPSORT),
  * and postings behind a fixed u32 cardinality, u32 aux header as roaring
  * bitmaps (~20 bytes for one id).  On the bench/storage.sh dataset (838
- * series) that was 43 of 116 pages; format 2 takes 17.  A format-1 index
+ * series) that was 43 of 116 pages; format 2 takes 19.  A format-1 index
  * is migrated when it is opened, in index_open's txn, so it commits whole
  * or not at all (index_migrate.c): its raw series records are already
  * valid format-2 raw records and are grouped, the hash table is rebuilt
@@ -124,6 +125,10 @@ int index_open(MDB_txn *txn, struct index **out, char *err, size_t errlen)
     ix->pool = index_dctx_pool_new();
     const char *what = "index.series";
     int rc = mdb_dbi_open(txn, what, MDB_CREATE | MDB_INTEGERKEY, &ix->series);
+    if (rc == 0) {
+        what = "index.fresh";
+        rc = mdb_dbi_open(txn, what, MDB_CREATE | MDB_INTEGERKEY, &ix->fresh);
+    }
     if (rc == 0) {
         what = "index.hashes";
         rc = mdb_dbi_open(txn, what, MDB_CREATE | MDB_INTEGERKEY, &ix->hashes);
@@ -262,7 +267,7 @@ roaring_bitmap_t *index_posting_bitmap(const struct index_posting *p)
 /* Bitmaps above this many ids are stored as roaring without trying a
  * list: a list takes at least a byte an id, roaring at most two, and for
  * the runs of ids large postings are made of, far less. */
-#define INDEX_LIST_MAX 4096
+#define INDEX_LIST_MAX 16
 
 /* Bytes of bm as a gap list, or SIZE_MAX if it is too large to try. */
 static size_t index_posting_list_len(const roaring_bitmap_t *bm, uint64_t card)

@@ -10,9 +10,9 @@
 /* LMDB's key size limit in its default build (mdb_env_get_maxkeysize). */
 #define INDEX_KEY_MAX 511
 /* Series ids per group record of index.series (index_series.c): a group
- * holds ids base .. base + 31, base a multiple of 32, and its member masks
- * are u32.  The same grouping as the archive's (storage/archive.c). */
-#define INDEX_GROUP_SERIES 32
+ * holds ids base .. base + 15, base a multiple of 16.  At most 32 (member
+ * masks are u32). */
+#define INDEX_GROUP_SERIES 16
 
 /* One distinct postings key of the pending batch: the logical pair
  * name 0x00 value at keys[off, off+len), and how many changes it has. */
@@ -67,7 +67,8 @@ struct index_writer {
 };
 
 struct index {
-    MDB_dbi series;   /* u32 id -> label set; u32 group base -> group */
+    MDB_dbi series;   /* u32 group base -> the group's label sets */
+    MDB_dbi fresh;    /* u32 id -> label set, for unfinished groups */
     MDB_dbi hashes;   /* u32 hash range start -> packed (hash, id) entries */
     MDB_dbi postings; /* name 0x00 value -> header + id list or bitmap */
     MDB_dbi meta;     /* "version", "next_id" -> u32 */
@@ -83,17 +84,21 @@ struct index {
 struct index_dctx_pool *index_dctx_pool_new(void);
 void index_dctx_pool_free(struct index_dctx_pool *p);
 
-/* Stores the canonical bytes of new series id as a raw record. */
+/* Stores new series id (canonical bytes canon) in index.fresh. */
 int index_series_put(struct index *ix, MDB_txn *txn, uint32_t id, const char *canon, size_t n);
-/* Removes series id: a raw record at once; a grouped one leaves its
- * group's live mask at once and its bytes at the flush (the group goes on
- * the pending dirty list).  MDB_NOTFOUND if there is no such series. */
+/* Removes series id: from index.fresh, or from its group's live mask at
+ * once and its bytes at the flush (the group goes on the pending dirty
+ * list).  MDB_NOTFOUND if there is no such series. */
 int index_series_remove(struct index *ix, MDB_txn *txn, uint32_t id);
-/* Rewrites the groups the pending txn completed or took members from. */
+/* Rewrites the groups the pending txn handed out the last id of or
+ * deleted series from. */
 int index_groups_compact(struct index *ix, MDB_txn *txn);
-/* Rewrites the whole DBI densely, every group (the unfinished one too) as
- * one group record (repack, migration). */
-int index_series_rebuild(struct index *ix, MDB_txn *txn);
+/* Folds index.fresh into group records (the unfinished group too) and
+ * rewrites index.series densely. */
+int index_series_repack(struct index *ix, MDB_txn *txn);
+/* Groups format-1 records (label sets under their ids) into group records
+ * (the migration). */
+int index_series_group_v1(struct index *ix, MDB_txn *txn);
 /* Frees the writer's buffers and compression context. */
 void index_writer_release(struct index_writer *w);
 

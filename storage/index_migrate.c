@@ -3,8 +3,9 @@
  * Runs inside index_open's write txn, so a crash or an error leaves the
  * format-1 index untouched.  Three steps, each one pass:
  *
- *   series    format-1 records (canonical bytes under the id) are valid
- *             format-2 raw records; index_series_rebuild groups them.
+ *   series    format-1 records (canonical bytes under the id) are read in
+ *             id order and written back as compressed groups
+ *             (index_series_group_v1).
  *   hashes    the old index.hash (u64 hash -> u32 id, MDB_DUPSORT) is read
  *             whole, its hashes cut to the top 32 bits, written densely to
  *             index.hashes, and dropped.
@@ -84,7 +85,7 @@ static int index_v1_hashes(struct index *ix, MDB_txn *txn)
 int index_migrate_v1(struct index *ix, MDB_txn *txn, char *err, size_t errlen)
 {
     const char *step = "series";
-    int rc = index_series_rebuild(ix, txn);
+    int rc = index_series_group_v1(ix, txn);
     if (rc == 0) {
         step = "hashes";
         rc = index_v1_hashes(ix, txn);

@@ -1,48 +1,61 @@
-/* index_series.c — the label sets of index.series: raw records and groups.
+/* index_series.c — the label sets of index.series: series groups.
  *
  * Storing each series' canonical label bytes under its id costs ~100 bytes
  * a series plus LMDB's 14 per record: on the bench/storage.sh dataset (838
  * node_exporter and Prometheus series) 21 of the index's 43 pages.  But the
  * series a target exposes are created together, get neighbouring ids, and
  * share most of their bytes (job, instance, metric name prefixes, label
- * names).  So ids are grouped as the archive groups them, INDEX_GROUP_SERIES
- * (32) to a group with base = id - id % 32, and a finished group is one
- * record under its base id, its members' label sets compressed together:
+ * names).  So ids are grouped, INDEX_GROUP_SERIES (16) to a group with
+ * base = id - id % 16, and each group is one record, zstd-compressed,
+ * under its base id:
  *
- *   u8       0x00 — tag: a raw record is a label set, whose first byte is
- *            a label name's and so never 0x00
- *   u8       flags: bit 0 the payload is a zstd frame (magicless, no
+ *   u8       0x00 (format 1's records in this DBI, which the migration
+ *            reads, are label sets: the first byte is a name's, never 0x00)
+ *   uvarint  live, complemented in the group's 16 bits: bit i of live set
+ *            if series base + i is a member (a full group's takes a byte)
+ *   uvarint  payload length (uncompressed) << 2 | bit 1: a stored mask
+ *            follows | bit 0: the payload is a zstd frame (magicless, no
  *            checksum, content size or dictionary id), else raw
- *   u32      live: bit i set if series base + i is a member
- *   u32      stored: bit i set if the payload holds base + i's bytes
- *            (stored == live between txns; a delete clears the live bit
- *            at once and the flush drops the bytes)
- *   uvarint  payload length, uncompressed
- *   payload  per stored member, ids ascending: uvarint length, bytes
- * (u32s in native byte order, like LMDB's integer keys.)
+ *   uvarint  stored, complemented, if bit 1: the payload holds the series
+ *            of stored; without it stored == live.  A delete clears the
+ *            live bit at once, and the flush drops the bytes.
+ *   body     the payload, raw or compressed: per stored member, ids
+ *            ascending, uvarint length and canonical label bytes
  *
- * A new series is written raw under its id (appended: ids only grow), so
- * it is readable at once in its txn; the flush that hands out a group's
- * last id rewrites the group as one record (index_groups_compact), in the
- * same txn, so a crash leaves either the raw records or the group.  Only
- * the newest, unfinished group stays raw; repack (after an import) and
- * the format-1 migration compress it too, and series created later in it
- * are raw records beside the group record until it fills up.
+ * A new series is written raw under its id into a second DBI,
+ * index.fresh (appended: ids only grow), so it can be found in its txn;
+ * the flush of the txn that hands out a group's last id compresses the
+ * group's raw records into its record and deletes them.  index.series
+ * thus only gets records appended at its right edge, which keeps its
+ * leaves full (writing the raw records into index.series and replacing
+ * them there left leaves a fifth full: 51 MiB instead of 10 at 1M series;
+ * growing one raw group record per add, worse).  index.fresh holds the
+ * unfinished group's series, and those of a txn in flight: a page or two
+ * however large the index.  All in the caller's txn, so a crash loses
+ * nothing.  Repack (after an import) folds the unfinished group into a
+ * group record too; the series added to it later are raw records until
+ * the group is full.  A reader looks in the group record first, then in
+ * index.fresh.
  *
- * Measured on that dataset: 72 KB of label bytes become 10.4 KB.  zstd
- * with Huffman-coded literals made 8.7 KB but took 3.7 us to decode a
- * group; with literals left raw (ZSTD_c_literalCompressionMode) 0.77 us.
- * Groups of 64 made 9.4 KB and took twice as long; 16 made 13.4 KB.
+ * Measured: on that dataset 72 KB of label bytes become 14.4 KB, 4 leaf
+ * pages; at 1M series (build/bench_index) 87 MiB of pages become 14.4.
  * Reading a label set is on the query path, once per selected series, and
  * selected series are usually of one metric across targets, one or two
- * per group, so decode time counts more than the last kilobyte.
+ * per group, so a group is decoded for each: bench_index's label sets of
+ * one metric over 1000 targets (2000 series, 1000 groups) took 0.60 ms
+ * with format 1's raw records, 1.10 ms with groups of 16, 1.87 ms with
+ * groups of 32 (11.1 MiB at 1M, still 4 pages on the dataset), 0.97 ms
+ * with 8 (21.4 MiB, 6 pages).  zstd with Huffman-coded literals would
+ * save another sixth but takes 5x as long to decode (table building), so
+ * literals are left raw (ZSTD_c_literalCompressionMode).  Level 6: 3 was
+ * 4 % larger, 19 1 % smaller.
  *
- * A reader decodes a group into its struct index_labels and keeps it, with
- * a copy of the record's bytes: the next series of the same group, if the
- * record is byte-identical, needs no decompression — whatever txn it is
- * read in, since equal bytes decode to equal label sets.  zstd contexts
- * cost more to create (~17 us, 96 KB) than a decode, so readers borrow
- * them from a pool in struct index. */
+ * A reader decodes a compressed group into its struct index_labels and
+ * keeps it, with a copy of the record's bytes: the next series of the same
+ * group, if the record is byte-identical, needs no decompression — in
+ * whatever txn it is read, since equal bytes decode to equal label sets.
+ * zstd contexts cost more to create (~17 us, 96 KB) than a decode, so
+ * readers borrow them from a pool in struct index. */
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_c_format, ZSTD_c_literalCompressionMode */
 #include "storage/index_internal.h"
 
@@ -51,12 +64,12 @@
 #include <string.h>
 #include <zstd.h>
 
-#define INDEX_GROUP_TAG   0x00
-#define INDEX_GROUP_ZSTD  0x01
-#define INDEX_GROUP_HDR   10 /* tag, flags, live, stored */
-#define INDEX_GROUP_LEVEL 6  /* 3: 5 % larger; 19: 2.5 % smaller, 10x slower */
-#define INDEX_DCTX_IDLE   8
-/* No label set is near this long (LMDB values are bounded by the map). */
+#define INDEX_GROUP_TAG    0x00
+#define INDEX_GROUP_ZSTD   0x01 /* in the length field */
+#define INDEX_GROUP_STORED 0x02
+#define INDEX_GROUP_LEVEL  6 /* 3: 5 % larger; 19: 2.5 % smaller, 10x slower */
+#define INDEX_DCTX_IDLE    8
+/* No group is near this long (a guard against corrupt lengths). */
 #define INDEX_GROUP_RAW_MAX (64u << 20)
 
 /* --- The pool of decompression contexts ---------------------------------- */
@@ -112,12 +125,14 @@ static void index_dctx_return(struct index_dctx_pool *p, ZSTD_DCtx *d)
 
 struct index_reader {
     struct index_dctx_pool *pool;
-    ZSTD_DCtx *dctx; /* borrowed from pool on the first zstd group */
-    struct sbuf rec; /* the group record decoded last, as stored */
-    bool valid;      /* rec and the members below belong together */
-    char *raw;       /* its payload, uncompressed */
+    ZSTD_DCtx *dctx; /* borrowed from pool on the first compressed group */
+    struct sbuf rec; /* the compressed group decoded last, as stored */
+    bool valid;      /* rec and raw belong together */
+    char *raw;       /* its payload */
     size_t raw_cap;
-    uint32_t off[INDEX_GROUP_SERIES]; /* stored member i: raw[off[i], +len[i]) */
+    const char *bytes;                /* the payload of the group loaded last: raw, or
+                                         the record's body in the map if stored raw */
+    uint32_t off[INDEX_GROUP_SERIES]; /* stored member i: bytes[off[i], +len[i]) */
     uint32_t len[INDEX_GROUP_SERIES];
 };
 
@@ -136,41 +151,104 @@ static bool index_record_is_group(const MDB_val *rec)
     return rec->mv_size > 0 && *(const uint8_t *)rec->mv_data == INDEX_GROUP_TAG;
 }
 
+static void index_uvarint_append(struct sbuf *b, uint64_t v)
+{
+    uint8_t tmp[TSDB_UVARINT_MAX];
+    sbuf_append(b, tmp, tsdb_uvarint_put(tmp, v));
+}
+
+/* Every member bit of a group. */
+#define INDEX_GROUP_ALL ((uint32_t)((1ull << INDEX_GROUP_SERIES) - 1))
+
+/* Reads a member mask stored as its complement; 0 if malformed. */
+static size_t index_mask_get(const uint8_t *p, const uint8_t *end, uint32_t *mask)
+{
+    uint64_t v;
+    size_t k = tsdb_uvarint_get(p, end, &v);
+    if (!k || v > INDEX_GROUP_ALL)
+        return 0;
+    *mask = INDEX_GROUP_ALL & ~(uint32_t)v;
+    return k;
+}
+
+static void index_mask_append(struct sbuf *b, uint32_t mask)
+{
+    index_uvarint_append(b, INDEX_GROUP_ALL & ~mask);
+}
+
 static int index_group_parse(const MDB_val *rec, struct index_group *g)
 {
     const uint8_t *p = rec->mv_data, *end = p + rec->mv_size;
-    if (rec->mv_size < INDEX_GROUP_HDR + 1 || p[0] != INDEX_GROUP_TAG || (p[1] & ~INDEX_GROUP_ZSTD))
+    uint64_t len;
+    size_t a = rec->mv_size > 0 && p[0] == INDEX_GROUP_TAG ? 1 : 0;
+    size_t b = a ? index_mask_get(p + a, end, &g->live) : 0;
+    size_t c = b ? tsdb_uvarint_get(p + a + b, end, &len) : 0;
+    if (!c)
         return MDB_CORRUPTED;
-    memcpy(&g->live, p + 2, 4);
-    memcpy(&g->stored, p + 6, 4);
-    size_t k = tsdb_uvarint_get(p + INDEX_GROUP_HDR, end, &g->raw_len);
-    if (!k || (g->live & ~g->stored) || g->raw_len > INDEX_GROUP_RAW_MAX)
+    p += a + b + c;
+    g->stored = g->live;
+    if ((len & INDEX_GROUP_STORED) && !(b = index_mask_get(p, end, &g->stored)))
         return MDB_CORRUPTED;
-    g->zstd = p[1] & INDEX_GROUP_ZSTD;
-    g->body = p + INDEX_GROUP_HDR + k;
-    g->body_len = (size_t)(end - g->body);
-    return g->zstd || g->body_len == g->raw_len ? 0 : MDB_CORRUPTED;
+    if (len & INDEX_GROUP_STORED)
+        p += b;
+    g->zstd = len & INDEX_GROUP_ZSTD;
+    g->raw_len = len >> 2;
+    g->body = p;
+    g->body_len = (size_t)(end - p);
+    if ((g->live & ~g->stored) || g->raw_len > INDEX_GROUP_RAW_MAX ||
+        (!g->zstd && g->body_len != g->raw_len))
+        return MDB_CORRUPTED;
+    return 0;
 }
 
-/* Finds the member offsets in rd->raw (len bytes). */
-static int index_group_index(struct index_reader *rd, uint32_t stored, size_t len)
+/* Finds the stored members in payload p (len bytes). */
+static int index_group_index(struct index_reader *rd, uint32_t stored, const char *p, size_t len)
 {
-    const uint8_t *p = (const uint8_t *)rd->raw, *end = p + len;
+    const uint8_t *q = (const uint8_t *)p, *end = q + len;
     for (unsigned i = 0; i < INDEX_GROUP_SERIES; i++) {
         if (!(stored & (1u << i)))
             continue;
         uint64_t n;
-        size_t k = tsdb_uvarint_get(p, end, &n);
-        if (!k || n > (uint64_t)(end - p - k))
+        size_t k = tsdb_uvarint_get(q, end, &n);
+        if (!k || n > (uint64_t)(end - q - k))
             return MDB_CORRUPTED;
-        rd->off[i] = (uint32_t)(p + k - (const uint8_t *)rd->raw);
+        rd->off[i] = (uint32_t)(q + k - (const uint8_t *)p);
         rd->len[i] = (uint32_t)n;
-        p += k + n;
+        q += k + n;
     }
-    return p == end ? 0 : MDB_CORRUPTED;
+    rd->bytes = p;
+    return q == end ? 0 : MDB_CORRUPTED;
 }
 
-/* Decodes group record rec into l's reader, unless it holds it already. */
+static int index_group_decompress(struct index_reader *rd, const MDB_val *rec,
+                                  const struct index_group *g)
+{
+    if (rd->valid && rd->rec.len == rec->mv_size &&
+        memcmp(rd->rec.data, rec->mv_data, rec->mv_size) == 0) {
+        rd->bytes = rd->raw;
+        return 0;
+    }
+    rd->valid = false;
+    if (rd->raw_cap < g->raw_len + 1) {
+        rd->raw_cap = (size_t)g->raw_len + 1;
+        rd->raw = xrealloc(rd->raw, rd->raw_cap);
+    }
+    if (!rd->dctx)
+        rd->dctx = index_dctx_borrow(rd->pool);
+    size_t r = ZSTD_decompressDCtx(rd->dctx, rd->raw, (size_t)g->raw_len, g->body, g->body_len);
+    if (ZSTD_isError(r) || r != g->raw_len)
+        return MDB_CORRUPTED;
+    int rc = index_group_index(rd, g->stored, rd->raw, (size_t)g->raw_len);
+    if (rc != 0)
+        return rc;
+    sbuf_reset(&rd->rec);
+    sbuf_append(&rd->rec, rec->mv_data, rec->mv_size);
+    rd->valid = true;
+    return 0;
+}
+
+/* Points l's reader at the members of group record rec: decompressed into
+ * the reader, or borrowed from the map if the group is stored raw. */
 static int index_group_load(const struct index *ix, struct index_labels *l, const MDB_val *rec,
                             const struct index_group *g)
 {
@@ -178,31 +256,9 @@ static int index_group_load(const struct index *ix, struct index_labels *l, cons
         l->rd = xcalloc(1, sizeof *l->rd);
         l->rd->pool = ix->pool;
     }
-    struct index_reader *rd = l->rd;
-    if (rd->valid && rd->rec.len == rec->mv_size &&
-        memcmp(rd->rec.data, rec->mv_data, rec->mv_size) == 0)
-        return 0;
-    rd->valid = false;
-    if (rd->raw_cap < g->raw_len + 1) {
-        rd->raw_cap = (size_t)g->raw_len + 1;
-        rd->raw = xrealloc(rd->raw, rd->raw_cap);
-    }
-    if (g->zstd) {
-        if (!rd->dctx)
-            rd->dctx = index_dctx_borrow(rd->pool);
-        size_t r = ZSTD_decompressDCtx(rd->dctx, rd->raw, (size_t)g->raw_len, g->body, g->body_len);
-        if (ZSTD_isError(r) || r != g->raw_len)
-            return MDB_CORRUPTED;
-    } else {
-        memcpy(rd->raw, g->body, g->body_len);
-    }
-    int rc = index_group_index(rd, g->stored, (size_t)g->raw_len);
-    if (rc != 0)
-        return rc;
-    sbuf_reset(&rd->rec);
-    sbuf_append(&rd->rec, rec->mv_data, rec->mv_size);
-    rd->valid = true;
-    return 0;
+    if (g->zstd)
+        return index_group_decompress(l->rd, rec, g);
+    return index_group_index(l->rd, g->stored, (const char *)g->body, g->body_len);
 }
 
 void index_labels_free(struct index_labels *l)
@@ -221,32 +277,22 @@ void index_labels_free(struct index_labels *l)
 
 /* --- Finding a series ---------------------------------------------------- */
 
-/* Where series id is: 0 with its record in *rec, and *grouped telling
- * whether rec is its group (g parsed) or its own raw record.  The group
- * record is looked at first: complete groups are the common case. */
+/* Where series id is: 0 with *grouped and *rec either its group's record
+ * (parsed into g) or its raw record in index.fresh; MDB_NOTFOUND if it
+ * does not exist; or an LMDB error. */
 static int index_series_locate(const struct index *ix, MDB_txn *txn, uint32_t id, MDB_val *rec,
                                struct index_group *g, bool *grouped)
 {
-    uint32_t base = id - id % INDEX_GROUP_SERIES, bit = 1u << (id - base);
+    uint32_t base = id - id % INDEX_GROUP_SERIES;
     MDB_val k = {sizeof base, &base};
     int rc = mdb_get(txn, ix->series, &k, rec);
-    *grouped = rc == 0 && index_record_is_group(rec);
-    if (*grouped) {
-        if ((rc = index_group_parse(rec, g)) != 0)
-            return rc;
-        if (g->live & bit)
-            return 0;
-        if (id == base || (g->stored & bit))
-            return MDB_NOTFOUND; /* deleted (raw ids in a group are newer) */
-        *grouped = false;
-    } else if (rc == 0 && id == base) {
-        return 0;
-    } else if (rc != 0 && rc != MDB_NOTFOUND) {
+    if (rc == 0)
+        rc = index_group_parse(rec, g);
+    *grouped = rc == 0 && (g->live & (1u << (id - base)));
+    if (*grouped || (rc != 0 && rc != MDB_NOTFOUND))
         return rc;
-    }
     k = (MDB_val){sizeof id, &id};
-    rc = mdb_get(txn, ix->series, &k, rec);
-    return rc == 0 && index_record_is_group(rec) ? MDB_CORRUPTED : rc;
+    return mdb_get(txn, ix->fresh, &k, rec);
 }
 
 int index_series_exists(const struct index *ix, MDB_txn *txn, uint32_t id)
@@ -268,9 +314,10 @@ int index_series_bytes(const struct index *ix, MDB_txn *txn, uint32_t id,
         *p = rec.mv_data;
         *n = rec.mv_size;
     } else if (rc == 0 && (rc = index_group_load(ix, scratch, &rec, &g)) == 0) {
+        const struct index_reader *rd = scratch->rd;
         unsigned i = id % INDEX_GROUP_SERIES;
-        *p = scratch->rd->raw + scratch->rd->off[i];
-        *n = scratch->rd->len[i];
+        *p = rd->bytes + rd->off[i];
+        *n = rd->len[i];
     }
     return rc;
 }
@@ -320,10 +367,164 @@ int index_series_labels(const struct index *ix, MDB_txn *txn, uint32_t id, struc
 
 /* --- Writing ------------------------------------------------------------- */
 
+/* One member of a group being written: offset from base, bytes. */
+struct index_member {
+    uint32_t i;
+    const char *p;
+    size_t n;
+    bool fresh; /* a raw record in index.fresh, deleted once in the group */
+};
+
+/* Adds the members held by record d (key id) of index.series to m: a group
+ * record's live members (borrowed from the map or the writer's scratch),
+ * or a format-1 record's label set.  *changed is set if the group must be
+ * rewritten for them. */
+static int index_group_add_record(struct index *ix, uint32_t base, uint32_t id, const MDB_val *d,
+                                  struct index_member *m, size_t *nm, bool *changed)
+{
+    if (!index_record_is_group(d)) {
+        m[(*nm)++] = (struct index_member){id - base, d->mv_data, d->mv_size, false};
+        *changed = true;
+        return 0;
+    }
+    struct index_group g;
+    int rc = index_group_parse(d, &g);
+    if (rc == 0)
+        rc = index_group_load(ix, &ix->w.scratch, d, &g);
+    if (rc != 0)
+        return rc;
+    *changed |= g.stored != g.live;
+    const struct index_reader *rd = ix->w.scratch.rd;
+    for (uint32_t i = 0; i < INDEX_GROUP_SERIES; i++)
+        if (g.live & (1u << i))
+            m[(*nm)++] = (struct index_member){i, rd->bytes + rd->off[i], rd->len[i], false};
+    return 0;
+}
+
+/* Adds the raw records of the group at base in index.fresh to m. */
+static int index_group_add_fresh(struct index *ix, MDB_txn *txn, uint32_t base,
+                                 struct index_member *m, size_t *nm, bool *changed)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, ix->fresh, &c);
+    if (rc != 0)
+        return rc;
+    uint32_t kb = base, id;
+    MDB_val k = {sizeof kb, &kb}, d;
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        memcpy(&id, k.mv_data, sizeof id);
+        if (id - base >= INDEX_GROUP_SERIES)
+            break;
+        m[(*nm)++] = (struct index_member){id - base, d.mv_data, d.mv_size, true};
+        *changed = true;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* All members of the group at base, ids ascending (the group record's
+ * are older than the raw ones). */
+static int index_group_members(struct index *ix, MDB_txn *txn, uint32_t base,
+                               struct index_member *m, size_t *nm, bool *changed)
+{
+    *nm = 0;
+    *changed = false;
+    MDB_val k = {sizeof base, &base}, d;
+    int rc = mdb_get(txn, ix->series, &k, &d);
+    if (rc == 0)
+        rc = index_group_add_record(ix, base, base, &d, m, nm, changed);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        rc = index_group_add_fresh(ix, txn, base, m, nm, changed);
+    return rc;
+}
+
+static ZSTD_CCtx *index_writer_cctx(struct index_writer *w)
+{
+    if (w->cctx)
+        return w->cctx;
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    if (!c)
+        abort();
+    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, INDEX_GROUP_LEVEL);
+    ZSTD_CCtx_setParameter(c, ZSTD_c_format, ZSTD_f_zstd1_magicless);
+    ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 0);
+    ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0);
+    ZSTD_CCtx_setParameter(c, ZSTD_c_dictIDFlag, 0);
+    ZSTD_CCtx_setParameter(c, ZSTD_c_literalCompressionMode, ZSTD_ps_disable);
+    w->cctx = c;
+    return c;
+}
+
+/* Appends a group record header to out. */
+static void index_group_header(struct sbuf *out, uint32_t live, uint32_t stored, uint64_t raw_len,
+                               bool zstd)
+{
+    uint64_t len = raw_len << 2 | (stored != live ? INDEX_GROUP_STORED : 0) | zstd;
+    sbuf_putc(out, INDEX_GROUP_TAG);
+    index_mask_append(out, live);
+    index_uvarint_append(out, len);
+    if (stored != live)
+        index_mask_append(out, stored);
+}
+
+/* Appends the group record of members m (n >= 1, ids ascending) to out,
+ * the payload compressed if that makes it shorter. */
+static void index_group_encode(struct index_writer *w, const struct index_member *m, size_t n,
+                               struct sbuf *out)
+{
+    uint32_t live = 0;
+    sbuf_reset(&w->payload);
+    for (size_t i = 0; i < n; i++) {
+        live |= 1u << m[i].i;
+        index_uvarint_append(&w->payload, m[i].n);
+        sbuf_append(&w->payload, m[i].p, m[i].n);
+    }
+    size_t bound = ZSTD_compressBound(w->payload.len);
+    sbuf_reset(&w->frame);
+    sbuf_reserve(&w->frame, bound);
+    size_t z =
+        ZSTD_compress2(index_writer_cctx(w), w->frame.data, bound, w->payload.data, w->payload.len);
+    bool compress = !ZSTD_isError(z) && z < w->payload.len;
+    index_group_header(out, live, live, w->payload.len, compress);
+    if (compress)
+        sbuf_append(out, w->frame.data, z);
+    else
+        sbuf_append(out, w->payload.data, w->payload.len);
+}
+
+/* Writes the group at base as members m (deleting its record if n == 0),
+ * then deletes the members' raw records. */
+static int index_group_store(struct index *ix, MDB_txn *txn, uint32_t base,
+                             const struct index_member *m, size_t n)
+{
+    MDB_val k = {sizeof base, &base}, d;
+    int rc;
+    if (n == 0) {
+        rc = mdb_del(txn, ix->series, &k, NULL);
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    struct sbuf *rec = &ix->w.rec;
+    sbuf_reset(rec);
+    index_group_encode(&ix->w, m, n, rec); /* copies the members' bytes */
+    d = (MDB_val){rec->len, rec->data};
+    /* A new group is the greatest key: appending keeps leaves full. */
+    rc = mdb_put(txn, ix->series, &k, &d, MDB_APPEND);
+    if (rc == MDB_KEYEXIST)
+        rc = mdb_put(txn, ix->series, &k, &d, 0);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        uint32_t id = base + m[i].i;
+        MDB_val fk = {sizeof id, &id};
+        if (m[i].fresh)
+            rc = mdb_del(txn, ix->fresh, &fk, NULL);
+    }
+    return rc;
+}
+
 int index_series_put(struct index *ix, MDB_txn *txn, uint32_t id, const char *canon, size_t n)
 {
     MDB_val k = {sizeof id, &id}, d = {n, (void *)canon};
-    return mdb_put(txn, ix->series, &k, &d, MDB_APPEND);
+    return mdb_put(txn, ix->fresh, &k, &d, MDB_APPEND);
 }
 
 static void index_pending_dirty(struct index_pending *pd, uint32_t base)
@@ -347,156 +548,19 @@ int index_series_remove(struct index *ix, MDB_txn *txn, uint32_t id)
         return rc;
     if (!grouped) {
         MDB_val k = {sizeof id, &id};
-        return mdb_del(txn, ix->series, &k, NULL);
+        return mdb_del(txn, ix->fresh, &k, NULL);
     }
-    /* Clear the live bit in a copy: the put may reuse the record's page. */
-    uint32_t base = id - id % INDEX_GROUP_SERIES, live = g.live & ~(1u << (id - base));
-    sbuf_reset(&ix->w.rec);
-    sbuf_append(&ix->w.rec, rec.mv_data, rec.mv_size);
-    memcpy(ix->w.rec.data + 2, &live, sizeof live);
-    MDB_val k = {sizeof base, &base}, d = {ix->w.rec.len, ix->w.rec.data};
+    /* A new header before the same body, built in a copy: the put may
+     * reuse the record's page. */
+    uint32_t base = id - id % INDEX_GROUP_SERIES;
+    struct sbuf *b = &ix->w.rec;
+    sbuf_reset(b);
+    index_group_header(b, g.live & ~(1u << (id - base)), g.stored, g.raw_len, g.zstd);
+    sbuf_append(b, g.body, g.body_len);
+    MDB_val k = {sizeof base, &base}, d = {b->len, b->data};
     rc = mdb_put(txn, ix->series, &k, &d, 0);
     if (rc == 0)
         index_pending_dirty(&ix->pending, base);
-    return rc;
-}
-
-/* One member of a group being written: offset from base, bytes. */
-struct index_member {
-    uint32_t i;
-    const char *p;
-    size_t n;
-    bool raw; /* from a raw record, which the rewrite deletes */
-};
-
-/* Adds the members held by record (key id, value d) of the group at base:
- * a raw record's bytes (borrowed from the map), or a group record's live
- * members (decoded into the writer's scratch, borrowed from there).
- * *changed is set if the group must be rewritten for them. */
-static int index_group_add_record(struct index *ix, uint32_t base, uint32_t id, const MDB_val *d,
-                                  struct index_member *m, size_t *nm, bool *changed)
-{
-    if (!index_record_is_group(d)) {
-        m[(*nm)++] = (struct index_member){id - base, d->mv_data, d->mv_size, true};
-        *changed = true;
-        return 0;
-    }
-    struct index_group g;
-    int rc = index_group_parse(d, &g);
-    if (rc == 0)
-        rc = index_group_load(ix, &ix->w.scratch, d, &g);
-    if (rc != 0)
-        return rc;
-    *changed |= g.stored != g.live;
-    const struct index_reader *rd = ix->w.scratch.rd;
-    for (uint32_t i = 0; i < INDEX_GROUP_SERIES; i++)
-        if (g.live & (1u << i))
-            m[(*nm)++] = (struct index_member){i, rd->raw + rd->off[i], rd->len[i], false};
-    return 0;
-}
-
-/* Collects the members of the group at base, in key order. */
-static int index_group_members(struct index *ix, MDB_txn *txn, uint32_t base,
-                               struct index_member *m, size_t *nm, bool *changed)
-{
-    *nm = 0;
-    *changed = false;
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(txn, ix->series, &c);
-    if (rc != 0)
-        return rc;
-    uint32_t kb = base, id;
-    MDB_val k = {sizeof kb, &kb}, d;
-    for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-        memcpy(&id, k.mv_data, sizeof id);
-        if (id - base >= INDEX_GROUP_SERIES ||
-            (rc = index_group_add_record(ix, base, id, &d, m, nm, changed)) != 0)
-            break;
-    }
-    mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-static ZSTD_CCtx *index_writer_cctx(struct index_writer *w)
-{
-    if (w->cctx)
-        return w->cctx;
-    ZSTD_CCtx *c = ZSTD_createCCtx();
-    if (!c)
-        abort();
-    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, INDEX_GROUP_LEVEL);
-    ZSTD_CCtx_setParameter(c, ZSTD_c_format, ZSTD_f_zstd1_magicless);
-    ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 0);
-    ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0);
-    ZSTD_CCtx_setParameter(c, ZSTD_c_dictIDFlag, 0);
-    ZSTD_CCtx_setParameter(c, ZSTD_c_literalCompressionMode, ZSTD_ps_disable);
-    w->cctx = c;
-    return c;
-}
-
-static void index_member_sort(struct index_member *m, size_t n)
-{
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && m[j - 1].i > m[j].i; j--) {
-            struct index_member t = m[j];
-            m[j] = m[j - 1];
-            m[j - 1] = t;
-        }
-}
-
-/* Appends the group record of members m (n >= 1) to out. */
-static void index_group_encode(struct index_writer *w, struct index_member *m, size_t n,
-                               struct sbuf *out)
-{
-    index_member_sort(m, n);
-    uint32_t live = 0;
-    uint8_t v[TSDB_UVARINT_MAX];
-    sbuf_reset(&w->payload);
-    for (size_t i = 0; i < n; i++) {
-        live |= 1u << m[i].i;
-        sbuf_append(&w->payload, v, tsdb_uvarint_put(v, m[i].n));
-        sbuf_append(&w->payload, m[i].p, m[i].n);
-    }
-    size_t bound = ZSTD_compressBound(w->payload.len);
-    sbuf_reset(&w->frame);
-    sbuf_reserve(&w->frame, bound);
-    size_t z =
-        ZSTD_compress2(index_writer_cctx(w), w->frame.data, bound, w->payload.data, w->payload.len);
-    bool use_zstd = !ZSTD_isError(z) && z < w->payload.len;
-    uint8_t hdr[INDEX_GROUP_HDR] = {INDEX_GROUP_TAG, use_zstd ? INDEX_GROUP_ZSTD : 0};
-    memcpy(hdr + 2, &live, 4);
-    memcpy(hdr + 6, &live, 4);
-    sbuf_append(out, hdr, sizeof hdr);
-    sbuf_append(out, v, tsdb_uvarint_put(v, w->payload.len));
-    if (use_zstd)
-        sbuf_append(out, w->frame.data, z);
-    else
-        sbuf_append(out, w->payload.data, w->payload.len);
-}
-
-/* Rewrites the group at base from its members, if they changed. */
-static int index_group_rewrite(struct index *ix, MDB_txn *txn, uint32_t base)
-{
-    struct index_member m[INDEX_GROUP_SERIES];
-    size_t n;
-    bool changed;
-    int rc = index_group_members(ix, txn, base, m, &n, &changed);
-    if (rc != 0 || !changed)
-        return rc;
-    struct sbuf rec = SBUF_INIT;
-    if (n > 0)
-        index_group_encode(&ix->w, m, n, &rec); /* copies the bytes: now the puts */
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        uint32_t id = base + m[i].i;
-        MDB_val k = {sizeof id, &id};
-        if (m[i].raw && m[i].i != 0) /* base's is replaced by the put */
-            rc = mdb_del(txn, ix->series, &k, NULL);
-    }
-    MDB_val k = {sizeof base, &base}, d = {rec.len, rec.data};
-    if (rc == 0)
-        rc = n > 0 ? mdb_put(txn, ix->series, &k, &d, 0) : mdb_del(txn, ix->series, &k, NULL);
-    sbuf_free(&rec);
     return rc;
 }
 
@@ -506,26 +570,58 @@ static int index_u32_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int index_groups_compact(struct index *ix, MDB_txn *txn)
+/* Rewrites every group on the dirty list that changed. */
+static int index_groups_rewrite(struct index *ix, MDB_txn *txn)
 {
     struct index_pending *pd = &ix->pending;
-    /* The groups this txn handed out the last id of. */
-    for (uint32_t b = pd->first_id - pd->first_id % INDEX_GROUP_SERIES;
-         pd->next_id > pd->first_id && b + INDEX_GROUP_SERIES <= pd->next_id &&
-         b + INDEX_GROUP_SERIES > b;
-         b += INDEX_GROUP_SERIES)
-        index_pending_dirty(pd, b);
     qsort(pd->dirty, pd->ndirty, sizeof *pd->dirty, index_u32_cmp);
     int rc = 0;
-    for (size_t i = 0; i < pd->ndirty && rc == 0; i++)
-        if (i == 0 || pd->dirty[i] != pd->dirty[i - 1])
-            rc = index_group_rewrite(ix, txn, pd->dirty[i]);
+    for (size_t i = 0; i < pd->ndirty && rc == 0; i++) {
+        uint32_t base = pd->dirty[i];
+        if (i > 0 && base == pd->dirty[i - 1])
+            continue;
+        struct index_member m[INDEX_GROUP_SERIES];
+        size_t n;
+        bool changed;
+        rc = index_group_members(ix, txn, base, m, &n, &changed);
+        if (rc == 0 && changed)
+            rc = index_group_store(ix, txn, base, m, n);
+    }
     pd->ndirty = 0;
     return rc;
 }
 
+int index_groups_compact(struct index *ix, MDB_txn *txn)
+{
+    struct index_pending *pd = &ix->pending;
+    /* The groups whose last id this txn handed out. */
+    uint64_t end = pd->next_id ? pd->next_id : (uint64_t)UINT32_MAX + 1;
+    for (uint64_t b = pd->first_id - pd->first_id % INDEX_GROUP_SERIES;
+         b + INDEX_GROUP_SERIES <= end; b += INDEX_GROUP_SERIES)
+        index_pending_dirty(pd, (uint32_t)b);
+    return index_groups_rewrite(ix, txn);
+}
+
+int index_series_repack(struct index *ix, MDB_txn *txn)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, ix->fresh, &c);
+    if (rc != 0)
+        return rc;
+    MDB_val k, d;
+    while ((rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) == 0) {
+        uint32_t id;
+        memcpy(&id, k.mv_data, sizeof id);
+        index_pending_dirty(&ix->pending, id - id % INDEX_GROUP_SERIES);
+    }
+    mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND)
+        rc = index_groups_rewrite(ix, txn);
+    return rc ? rc : index_dbi_rewrite(txn, ix->series, NULL);
+}
+
 /* Appends group base's record, as (u32 key, u32 length, bytes), to out. */
-static void index_group_emit(struct index_writer *w, uint32_t base, struct index_member *m,
+static void index_group_emit(struct index_writer *w, uint32_t base, const struct index_member *m,
                              size_t n, struct sbuf *out)
 {
     uint32_t hdr[2] = {base, 0};
@@ -550,7 +646,7 @@ static int index_series_append(struct index *ix, MDB_txn *txn, const struct sbuf
     return rc;
 }
 
-int index_series_rebuild(struct index *ix, MDB_txn *txn)
+int index_series_group_v1(struct index *ix, MDB_txn *txn)
 {
     MDB_cursor *c;
     int rc = mdb_cursor_open(txn, ix->series, &c);

@@ -514,7 +514,7 @@ int index_flush(struct index *ix, MDB_txn *txn)
         rc = mdb_put(txn, ix->meta, &k, &d, 0);
     }
     index_pending_clear(pd);
-    pd->first_id = pd->next_id; /* a second flush in the txn compacts nothing twice */
+    pd->first_id = pd->next_id; /* a second flush in the txn redoes nothing */
     index_writer_release(&ix->w);
     return rc;
 }
@@ -571,7 +571,7 @@ int index_repack(struct index *ix, MDB_txn *txn)
     if (rc == 0)
         rc = index_hash_repack(ix, txn);
     if (rc == 0)
-        rc = index_series_rebuild(ix, txn);
+        rc = index_series_repack(ix, txn);
     index_writer_release(&ix->w);
     return rc;
 }

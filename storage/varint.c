@@ -14,7 +14,7 @@ size_t tsdb_uvarint_put(uint8_t *p, uint64_t v)
     return n;
 }
 
-size_t tsdb_uvarint_get(const uint8_t *p, const uint8_t *end, uint64_t *v)
+size_t tsdb_uvarint_get_long(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
     uint64_t x = 0;
     for (size_t i = 0; i < 10 && p + i < end; i++) {

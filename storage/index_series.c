@@ -574,7 +574,8 @@ static int index_u32_cmp(const void *a, const void *b)
 static int index_groups_rewrite(struct index *ix, MDB_txn *txn)
 {
     struct index_pending *pd = &ix->pending;
-    qsort(pd->dirty, pd->ndirty, sizeof *pd->dirty, index_u32_cmp);
+    if (pd->ndirty > 1)
+        qsort(pd->dirty, pd->ndirty, sizeof *pd->dirty, index_u32_cmp);
     int rc = 0;
     for (size_t i = 0; i < pd->ndirty && rc == 0; i++) {
         uint32_t base = pd->dirty[i];

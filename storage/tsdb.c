@@ -931,8 +931,13 @@ void tsdb_close(struct tsdb *db)
         mdb_env_sync(db->env, 1);
         mdb_env_close(db->env);
     }
-    if (db->lock_fd >= 0)
+    if (db->lock_fd >= 0) { /* we held the directory: nobody else has the env open */
+        char envdir[4096];
+        snprintf(envdir, sizeof envdir, "%s/index.mdb", db->dir);
+        if (db->env)
+            tsdb_env_lockfile_remove(envdir);
         close(db->lock_fd);
+    }
     head_destroy(&db->head);
     ooo_head_destroy(&db->ooo);
     block_codec_free(db->maint_codec);

@@ -261,6 +261,9 @@ int tsdb_env_grow(struct tsdb *db, uint64_t seen_bytes);
 uint64_t tsdb_env_used_bytes(struct tsdb *db, MDB_txn *txn);
 /* mdb_env_sync inside the gate. */
 int tsdb_env_sync(struct tsdb *db);
+/* Removes the LMDB lock file of environment directory envdir, which no
+ * process may have open (see tsdb_env.c). */
+void tsdb_env_lockfile_remove(const char *envdir);
 /* Unmaps from this process the map pages that write txns (or, with
  * `always`, reads) have faulted in since the last call: they stay in the
  * page cache, and a later access maps them again.  Enters the gate; the

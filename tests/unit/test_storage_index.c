@@ -1389,7 +1389,9 @@ static void test_format1_migrates(void **state)
     MDB_val k = {7, "version"}, d;
     assert_int_equal(mdb_dbi_open(txn, "index.meta", 0, &meta), 0);
     assert_int_equal(mdb_get(txn, meta, &k, &d), 0);
-    assert_int_equal(*(const uint32_t *)d.mv_data, 2);
+    uint32_t version;
+    memcpy(&version, d.mv_data, sizeof version);
+    assert_int_equal(version, 2);
     size_t groups = 0;
     for (size_t i = 0; i < m.n; i++)
         groups += i == 0 || m.s[i].id / INDEX_GROUP_SERIES != m.s[i - 1].id / INDEX_GROUP_SERIES;

@@ -1,21 +1,22 @@
 /* index_write.c — creating, finding and deleting series; merging postings.
  *
- * A series is created by writing its label set (a raw record, appended,
- * since ids only grow) and its hash-table entry, and by queueing one
- * postings change per label pair, one per label name (its presence list)
- * and one for the all-series list.  Rewriting a roaring bitmap costs its
- * whole size, so changes are not applied one series at a time: the queue
- * interns each key once (a hash table; a batch of 10k node_exporter series
- * has a few thousand distinct keys but a hundred thousand changes), and
- * index_flush sorts only the distinct keys, buckets the changes by key,
- * folds each key's ids into the stored bitmap and rewrites every touched
- * record once.  Sorted keys also make the puts walk the B-tree in order.
- * Because a name's presence key (name 0x00) sorts just before its pairs
- * (name 0x00 value), the flush meets a name's presence first, keeps it
- * open while the name's pairs are merged, counts the values that appeared
- * or vanished, and writes it last with the new value count.  The flush
- * then compresses the series groups the txn finished or deleted from
- * (index_series.c), in the same txn.
+ * A series is created by writing its label set (a raw record in
+ * index.fresh, appended, since ids only grow) and its hash-table entry
+ * (index_hash.c), and by queueing one postings change per label pair, one
+ * per label name (its presence list) and one for the all-series list.
+ * Rewriting a roaring bitmap costs its whole size, so changes are not
+ * applied one series at a time: the queue interns each key once (a hash
+ * table; a batch of 10k node_exporter series has a few thousand distinct
+ * keys but a hundred thousand changes), and index_flush sorts only the
+ * distinct keys, buckets the changes by key, folds each key's ids into the
+ * stored bitmap and rewrites every touched record once.  Sorted keys also
+ * make the puts walk the B-tree in order.  Because a name's presence key
+ * (name 0x00) sorts just before its pairs (name 0x00 value), the flush
+ * meets a name's presence first, keeps it open while the name's pairs are
+ * merged, counts the values that appeared or vanished, and writes it last
+ * with the new value count.  The flush then compresses the series groups
+ * the txn finished or deleted from (index_series.c), in the same txn, and
+ * frees the writer's buffers.
  *
  * The queue belongs to the txn that holds LMDB's writer lock; it records
  * that txn's id so that a batch never leaks into another txn unnoticed.
@@ -256,7 +257,6 @@ void index_discard(struct index *ix)
 {
     index_pending_clear(&ix->pending);
     ix->pending.txn_id = 0;
-    index_writer_release(&ix->w);
 }
 
 /* --- Adding and deleting ------------------------------------------------- */

@@ -1,6 +1,8 @@
 /* index_internal.h — what the index's own files (storage/index*.c) share:
- * struct index, the postings key and record formats, and a cursor over one
- * label name's values.  The formats are described in storage/index.c. */
+ * struct index, the series groups and the hash table's entry points, the
+ * postings key and record formats, and a cursor over one label name's
+ * values.  The formats are described in storage/index.c and the files it
+ * names. */
 #ifndef VIGIL_STORAGE_INDEX_INTERNAL_H
 #define VIGIL_STORAGE_INDEX_INTERNAL_H
 
@@ -56,14 +58,15 @@ struct index_pending {
  * ~17 us and ~96 KB, more than decoding a group, so readers borrow them. */
 struct index_dctx_pool;
 
-/* The writer's buffers for rewriting groups; touched only by the thread
- * holding the LMDB write txn, released at the end of each flush. */
+/* The writer's buffers (finding candidates, changing hash-table and group
+ * records, compressing groups); touched only by the thread holding the
+ * LMDB write txn, freed at the end of each flush and repack. */
 struct index_writer {
     struct index_labels scratch; /* decodes the group being rewritten */
     struct sbuf payload;         /* a group's members, uncompressed */
     struct sbuf frame;           /* ... and compressed */
     struct sbuf rec;             /* a record being changed (a copy) */
-    void *cctx;                  /* ZSTD_CCtx, NULL outside a flush */
+    void *cctx;                  /* ZSTD_CCtx, created at the first group */
 };
 
 struct index {
@@ -127,6 +130,9 @@ int index_hash_repack(struct index *ix, MDB_txn *txn);
 
 /* Converts a format-1 index to format 2 in txn (see index.c). */
 int index_migrate_v1(struct index *ix, MDB_txn *txn, char *err, size_t errlen);
+
+/* --- Repacking (index_write.c) ------------------------------------------- */
+
 /* Rewrites every record of dbi, in key order and densely (MDB_APPEND),
  * with value fix(value) when fix is given.  fix appends the new value to
  * out; it returns 0 or an LMDB status. */

@@ -99,11 +99,13 @@ static int index_meta_version(struct index *ix, MDB_txn *txn, char *err, size_t 
         snprintf(err, errlen, "index: meta: %s", mdb_strerror(rc));
         return -1;
     }
+    ix->format_found = INDEX_FORMAT;
     if (fresh)
         return 0;
     uint32_t v = 0;
     if (d.mv_size == sizeof v)
         memcpy(&v, d.mv_data, sizeof v);
+    ix->format_found = v;
     if (v == 1)
         return index_migrate_v1(ix, txn, err, errlen);
     if (v != INDEX_FORMAT) {
@@ -166,6 +168,11 @@ void index_free(struct index *ix)
     index_writer_release(&ix->w);
     index_dctx_pool_free(ix->pool);
     free(ix);
+}
+
+unsigned index_format_found(const struct index *ix)
+{
+    return ix->format_found;
 }
 
 void index_hash_fn_set(struct index *ix, uint64_t (*fn)(const void *p, size_t n))

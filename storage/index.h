@@ -55,6 +55,9 @@ struct index;
 int index_open(MDB_txn *txn, struct index **out, char *err, size_t errlen);
 /* Frees the handle and any pending postings; the DBIs stay in the env. */
 void index_free(struct index *ix);
+/* The on-disk format index_open found: the current one, or 1 if it
+ * migrated a format-1 index (for the caller to log). */
+unsigned index_format_found(const struct index *ix);
 
 /* --- Writing (caller's write txn, one writer) ---------------------------- */
 

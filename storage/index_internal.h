@@ -79,6 +79,7 @@ struct index {
     struct index_pending pending;
     struct index_writer w;
     struct index_dctx_pool *pool;
+    unsigned format_found; /* index_format_found */
 };
 
 /* --- Series records (index_series.c) ------------------------------------- */

@@ -263,6 +263,7 @@ static int tsdb_env_open(struct tsdb *db, char *err, size_t errlen)
         snprintf(err, errlen, "open %s: %s", path, mdb_strerror(rc));
         return -1;
     }
+    double t0 = tsdb_mono_seconds();
     if (index_open(txn, &db->index, err, errlen) < 0) {
         mdb_txn_abort(txn);
         return -1;
@@ -271,6 +272,12 @@ static int tsdb_env_open(struct tsdb *db, char *err, size_t errlen)
     if (rc != 0) {
         snprintf(err, errlen, "open %s: %s", path, mdb_strerror(rc));
         return -1;
+    }
+    if (index_format_found(db->index) == 1) {
+        char dt[32];
+        snprintf(dt, sizeof dt, "%.3fs", tsdb_mono_seconds() - t0);
+        log_info(db->opts.log, "tsdb", "Series index migrated from format 1", "path", path,
+                 "duration", dt);
     }
     MDB_envinfo info;
     MDB_stat st;

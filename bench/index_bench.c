@@ -224,7 +224,7 @@ static void bench_size(MDB_env *env, const char *dir)
     printf("size: data.mdb %.1f MiB on disk (%.1f MiB allocated), %.1f MiB in use\n",
            (double)sb.st_size / 1048576.0, (double)sb.st_blocks * 512 / 1048576.0,
            (double)(info.me_last_pgno + 1) * st.ms_psize / 1048576.0);
-    static const char *const dbis[] = {"index.series", "index.hash", "index.postings"};
+    static const char *const dbis[] = {"index.series", "index.hashes", "index.postings"};
     MDB_txn *txn;
     if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
         return;

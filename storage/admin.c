@@ -434,6 +434,7 @@ static int snapshot_write_head(struct tsdb *db, const char *envdir,
     sbuf_free(&sh->val);
     free(sh);
     mdb_env_close(env); /* opened without MDB_NOSYNC: commits were synced */
+    tsdb_env_lockfile_remove(envdir);
     return rc;
 }
 

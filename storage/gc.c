@@ -140,9 +140,7 @@ static int gc_group(MDB_txn *txn, struct gc_batch *b, MDB_cursor *blocks, uint32
     uint32_t want = 0;
     for (uint32_t i = 0; i < ARCHIVE_GROUP_SERIES; i++) {
         uint32_t id = group * ARCHIVE_GROUP_SERIES + i;
-        const void *p;
-        size_t n;
-        if (id == 0 || index_series_bytes(db->index, txn, id, &p, &n) != 0)
+        if (id == 0 || index_series_exists(db->index, txn, id) != 0)
             continue;
         if (!has_block(blocks, id))
             want |= 1u << i;

@@ -1,28 +1,36 @@
-/* index.c — the series index on LMDB: layout, opening, the id map.
+/* index.c — the series index on LMDB: layout, opening, postings records.
  *
  * Prometheus keeps an inverted index of the head block in memory and writes
  * an immutable one per block.  Vigil keeps one index, in the TSDB's LMDB
  * environment, updated in place; LMDB gives every reader a consistent
- * snapshot, so queries on many threads need no lock.  Four DBIs:
+ * snapshot, so queries on many threads need no lock.  Five DBIs (format 2):
  *
- *   index.series    u32 id (MDB_INTEGERKEY) -> canonical label bytes
- *                   (name 0xFF value 0xFF ..., see labels.h).  Ids are dense
+ *   index.series    u32 key (MDB_INTEGERKEY) -> label sets.  Ids are dense
  *                   and given in creation order, so new series append at the
  *                   right edge of the B-tree, and series created together
  *                   form runs in the postings bitmaps (roaring stores a run
- *                   in 4 bytes).
- *   index.hash      u64 hash of the canonical bytes (XXH3) -> u32 id, with
- *                   MDB_DUPSORT.  Label sets can be longer than LMDB's
- *                   511-byte key limit, so they are found by hash; when two
- *                   sets share a hash both ids sit under it and a lookup
- *                   compares the stored bytes of each.
- *   index.postings  name 0x00 value -> u32 cardinality, u32 aux, portable
- *                   roaring bitmap of the ids carrying the pair.  Label
- *                   strings are C strings and never hold 0x00, so using it as
- *                   the separator (rather than labels.h's 0xFF) makes keys
- *                   sort by name and then value: a name's values are one key
- *                   range, a value prefix a narrower one, and the label names
- *                   are the distinct key prefixes.  Two special records:
+ *                   in 4 bytes).  Ids are grouped 16 to a group, one record
+ *                   under its first id: its members' canonical label bytes
+ *                   (name 0xFF value 0xFF ..., see labels.h) compressed
+ *                   together.  Byte layout and measurements:
+ *                   index_series.c.
+ *   index.fresh     u32 id -> canonical label bytes of a series whose
+ *                   group is not finished yet (index_series.c).
+ *   index.hashes    u32 hash range start -> packed (u32 hash, u32 id)
+ *                   entries.  Label sets can be longer than LMDB's 511-byte
+ *                   key limit, so they are found by hash, comparing the
+ *                   stored bytes of each candidate (index_hash.c).
+ *   index.postings  name 0x00 value -> uvarint cardinality, uvarint
+ *                   aux << 1 | list, then the ids: if list, uvarint first
+ *                   id and gaps to the next (most pairs name a handful of
+ *                   series: 428 of the 711 records of the bench/storage.sh
+ *                   dataset one, 161 two), else a portable roaring bitmap,
+ *                   whichever is shorter.  Label strings are C strings and
+ *                   never hold 0x00, so using it as the separator (rather
+ *                   than labels.h's 0xFF) makes keys sort by name and then
+ *                   value: a name's values are one key range, a value
+ *                   prefix a narrower one, and the label names are the
+ *                   distinct key prefixes.  Two special records:
  *                     name 0x00 (no value)  the name's presence list, every
  *                                           series having the label; aux is
  *                                           the number of values.  name=""
@@ -37,11 +45,25 @@
  *                   aux is its length.  Short values have aux 0.
  *   index.meta      "version" -> u32 format; "next_id" -> u32.
  *
- * Writes (index_write.c) put the id and hash records at once and queue the
- * postings changes, which index_flush merges once per pair per txn: adding
- * 10k series of one job rewrites the job's bitmap once, not 10k times.
+ * Format 1 stored every label set raw under its id (~100 bytes a series),
+ * the hashes one LMDB record per series (index.hash, u64 -> u32, DUPSORT),
+ * and postings behind a fixed u32 cardinality, u32 aux header as roaring
+ * bitmaps (~20 bytes for one id).  On the bench/storage.sh dataset (838
+ * series) that was 43 of 116 pages; format 2 takes 19.  A format-1 index
+ * is migrated when it is opened, in index_open's txn, so it commits whole
+ * or not at all (index_migrate.c): its raw series records are already
+ * valid format-2 raw records and are grouped, the hash table is rebuilt
+ * from the old one, and each postings value is re-encoded.  Refusing old
+ * data directories (as the archive does for its format 1) would have lost
+ * users their series for a size gain; the migration is one pass over the
+ * index.  A format newer than this build is refused.
+ *
+ * Writes (index_write.c) put the series and hash records at once and queue
+ * the postings changes, which index_flush merges once per pair per txn:
+ * adding 10k series of one job rewrites the job's bitmap once, not 10k
+ * times; the flush also compresses the series groups the txn finished.
  * Selection is index_match.c, listing and statistics index_list.c.  This
- * file holds the formats' helpers, opening, and reading series. */
+ * file holds opening and the postings keys and records. */
 #include "storage/index_internal.h"
 
 #include <errno.h>
@@ -50,34 +72,45 @@
 #include <string.h>
 #include <xxhash.h>
 
-#define INDEX_FORMAT 1
+#define INDEX_FORMAT 2
 
 static uint64_t index_hash_xxh3(const void *p, size_t n)
 {
     return XXH3_64bits(p, n);
 }
 
+static int index_meta_version_put(struct index *ix, MDB_txn *txn)
+{
+    uint32_t v = INDEX_FORMAT;
+    MDB_val k = {7, "version"}, d = {sizeof v, &v};
+    return mdb_put(txn, ix->meta, &k, &d, 0);
+}
+
+/* Checks the stored format, writing it into a new index and migrating a
+ * format-1 one. */
 static int index_meta_version(struct index *ix, MDB_txn *txn, char *err, size_t errlen)
 {
     MDB_val k = {7, "version"}, d;
     int rc = mdb_get(txn, ix->meta, &k, &d);
-    if (rc == MDB_NOTFOUND) {
-        uint32_t v = INDEX_FORMAT;
-        d.mv_size = sizeof v;
-        d.mv_data = &v;
-        rc = mdb_put(txn, ix->meta, &k, &d, 0);
-    } else if (rc == 0) {
-        uint32_t v = 0;
-        if (d.mv_size == sizeof v)
-            memcpy(&v, d.mv_data, sizeof v);
-        if (v != INDEX_FORMAT) {
-            snprintf(err, errlen, "index: on-disk format %u, this build reads format %u", v,
-                     INDEX_FORMAT);
-            return -1;
-        }
-    }
+    bool fresh = rc == MDB_NOTFOUND;
+    if (fresh)
+        rc = index_meta_version_put(ix, txn);
     if (rc != 0) {
         snprintf(err, errlen, "index: meta: %s", mdb_strerror(rc));
+        return -1;
+    }
+    ix->format_found = INDEX_FORMAT;
+    if (fresh)
+        return 0;
+    uint32_t v = 0;
+    if (d.mv_size == sizeof v)
+        memcpy(&v, d.mv_data, sizeof v);
+    ix->format_found = v;
+    if (v == 1)
+        return index_migrate_v1(ix, txn, err, errlen);
+    if (v != INDEX_FORMAT) {
+        snprintf(err, errlen, "index: on-disk format %u, this build reads formats 1 and %u", v,
+                 INDEX_FORMAT);
         return -1;
     }
     return 0;
@@ -91,13 +124,16 @@ int index_open(MDB_txn *txn, struct index **out, char *err, size_t errlen)
     }
     struct index *ix = xcalloc(1, sizeof *ix);
     ix->hash_fn = index_hash_xxh3;
+    ix->pool = index_dctx_pool_new();
     const char *what = "index.series";
     int rc = mdb_dbi_open(txn, what, MDB_CREATE | MDB_INTEGERKEY, &ix->series);
     if (rc == 0) {
-        what = "index.hash";
-        rc = mdb_dbi_open(txn, what,
-                          MDB_CREATE | MDB_INTEGERKEY | MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP,
-                          &ix->hash);
+        what = "index.fresh";
+        rc = mdb_dbi_open(txn, what, MDB_CREATE | MDB_INTEGERKEY, &ix->fresh);
+    }
+    if (rc == 0) {
+        what = "index.hashes";
+        rc = mdb_dbi_open(txn, what, MDB_CREATE | MDB_INTEGERKEY, &ix->hashes);
     }
     if (rc == 0) {
         what = "index.postings";
@@ -109,11 +145,11 @@ int index_open(MDB_txn *txn, struct index **out, char *err, size_t errlen)
     }
     if (rc != 0) {
         snprintf(err, errlen, "index: open %s: %s", what, mdb_strerror(rc));
-        free(ix);
+        index_free(ix);
         return -1;
     }
     if (index_meta_version(ix, txn, err, errlen) < 0) {
-        free(ix);
+        index_free(ix);
         return -1;
     }
     *out = ix;
@@ -128,7 +164,15 @@ void index_free(struct index *ix)
     free(ix->pending.k);
     free(ix->pending.slots);
     free(ix->pending.c);
+    free(ix->pending.dirty);
+    index_writer_release(&ix->w);
+    index_dctx_pool_free(ix->pool);
     free(ix);
+}
+
+unsigned index_format_found(const struct index *ix)
+{
+    return ix->format_found;
 }
 
 void index_hash_fn_set(struct index *ix, uint64_t (*fn)(const void *p, size_t n))
@@ -166,31 +210,109 @@ void index_pkey_build(struct index_pkey *k, const char *name, size_t nlen, const
 int index_posting_decode(const MDB_val *key, const MDB_val *data, size_t nlen,
                          struct index_posting *p)
 {
-    const char *d = data->mv_data;
-    if (data->mv_size < INDEX_POSTING_HDR || key->mv_size < nlen + 1)
+    const uint8_t *d = data->mv_data, *end = d + data->mv_size;
+    uint64_t card, aux;
+    size_t a = tsdb_uvarint_get(d, end, &card);
+    size_t b = a ? tsdb_uvarint_get(d + a, end, &aux) : 0;
+    if (!b || card > UINT32_MAX || aux >> 1 > UINT32_MAX || key->mv_size < nlen + 1)
         return MDB_CORRUPTED;
-    memcpy(&p->card, d, 4);
-    memcpy(&p->aux, d + 4, 4);
+    p->card = (uint32_t)card;
+    p->aux = (uint32_t)(aux >> 1);
+    p->is_list = aux & 1;
+    const char *q = (const char *)d + a + b;
+    size_t left = data->mv_size - a - b;
     size_t vlen_in_key = key->mv_size - nlen - 1;
-    size_t skip = INDEX_POSTING_HDR;
     if (vlen_in_key > 0 && p->aux > 0) {
-        if (data->mv_size < INDEX_POSTING_HDR + (size_t)p->aux)
+        if (left < p->aux)
             return MDB_CORRUPTED;
-        p->value = d + INDEX_POSTING_HDR;
+        p->value = q;
         p->vlen = p->aux;
-        skip += p->aux;
+        q += p->aux;
+        left -= p->aux;
     } else {
         p->value = (const char *)key->mv_data + nlen + 1;
         p->vlen = vlen_in_key;
     }
-    p->bitmap = d + skip;
-    p->bitmap_len = data->mv_size - skip;
+    p->bitmap = q;
+    p->bitmap_len = left;
     return 0;
+}
+
+/* The ids of a list record, added to b in batches; false if malformed. */
+static bool index_posting_list_decode(const struct index_posting *p, roaring_bitmap_t *b)
+{
+    const uint8_t *q = (const uint8_t *)p->bitmap, *end = q + p->bitmap_len;
+    uint32_t ids[256];
+    size_t n = 0;
+    uint64_t id = 0, gap;
+    for (uint32_t i = 0; i < p->card; i++) {
+        size_t k = tsdb_uvarint_get(q, end, &gap);
+        if (!k || (i > 0 && gap == 0) || (id += gap) > UINT32_MAX)
+            return false;
+        q += k;
+        ids[n++] = (uint32_t)id;
+        if (n == sizeof ids / sizeof *ids || i + 1 == p->card) {
+            roaring_bitmap_add_many(b, n, ids);
+            n = 0;
+        }
+    }
+    return q == end;
 }
 
 roaring_bitmap_t *index_posting_bitmap(const struct index_posting *p)
 {
-    return roaring_bitmap_portable_deserialize_safe(p->bitmap, p->bitmap_len);
+    if (!p->is_list)
+        return roaring_bitmap_portable_deserialize_safe(p->bitmap, p->bitmap_len);
+    roaring_bitmap_t *b = roaring_bitmap_create();
+    if (!index_posting_list_decode(p, b)) {
+        roaring_bitmap_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* Bitmaps above this many ids are stored as roaring without trying a
+ * list: a list takes at least a byte an id, roaring at most two, and for
+ * the runs of ids large postings are made of, far less. */
+#define INDEX_LIST_MAX 16
+
+/* Bytes of bm as a gap list, or SIZE_MAX if it is too large to try. */
+static size_t index_posting_list_len(const roaring_bitmap_t *bm, uint64_t card)
+{
+    if (card > INDEX_LIST_MAX)
+        return SIZE_MAX;
+    roaring_uint32_iterator_t it;
+    roaring_init_iterator(bm, &it);
+    size_t n = 0;
+    for (uint32_t prev = 0; it.has_value; roaring_advance_uint32_iterator(&it)) {
+        n += tsdb_uvarint_len(it.current_value - prev);
+        prev = it.current_value;
+    }
+    return n;
+}
+
+void index_posting_encode(const roaring_bitmap_t *bm, uint32_t aux, const char *value, size_t vlen,
+                          struct sbuf *out)
+{
+    uint64_t card = roaring_bitmap_get_cardinality(bm);
+    size_t rlen = roaring_bitmap_portable_size_in_bytes(bm);
+    bool list = index_posting_list_len(bm, card) <= rlen;
+    uint8_t v[TSDB_UVARINT_MAX];
+    sbuf_append(out, v, tsdb_uvarint_put(v, card));
+    sbuf_append(out, v, tsdb_uvarint_put(v, (uint64_t)aux << 1 | list));
+    sbuf_append(out, value, vlen);
+    if (!list) {
+        sbuf_reserve(out, rlen);
+        roaring_bitmap_portable_serialize(bm, out->data + out->len);
+        out->len += rlen;
+        return;
+    }
+    roaring_uint32_iterator_t it;
+    roaring_init_iterator(bm, &it);
+    for (uint32_t prev = 0; it.has_value; roaring_advance_uint32_iterator(&it)) {
+        sbuf_append(out, v, tsdb_uvarint_put(v, it.current_value - prev));
+        prev = it.current_value;
+    }
 }
 
 int index_posting_get(const struct index *ix, MDB_txn *txn, const char *name, size_t nlen,
@@ -291,67 +413,6 @@ void index_canon_find(const char *canon, size_t n, const char *name, size_t nlen
         }
         p = ve + 1;
     }
-}
-
-int index_series_bytes(const struct index *ix, MDB_txn *txn, uint32_t id, const void **p, size_t *n)
-{
-    MDB_val k = {sizeof id, &id}, d;
-    int rc = mdb_get(txn, ix->series, &k, &d);
-    if (rc == 0) {
-        *p = d.mv_data;
-        *n = d.mv_size;
-    }
-    return rc;
-}
-
-void index_labels_free(struct index_labels *l)
-{
-    free(l->buf);
-    free(l->v);
-    *l = (struct index_labels)INDEX_LABELS_INIT;
-}
-
-/* Decodes canonical bytes into out's buffers: the 0xFF after each name and
- * value becomes its NUL terminator. */
-static void index_labels_decode(struct index_labels *out, const char *canon, size_t n)
-{
-    if (out->buf_cap < n + 1) {
-        out->buf = xrealloc(out->buf, n + 1);
-        out->buf_cap = n + 1;
-    }
-    memcpy(out->buf, canon, n);
-    out->buf[n] = '\0';
-    size_t max = 0;
-    for (size_t i = 0; i < n; i++)
-        max += (unsigned char)canon[i] == 0xFF;
-    max /= 2;
-    if (out->v_cap < max) {
-        out->v = xrealloc(out->v, max * sizeof *out->v);
-        out->v_cap = max;
-    }
-    char *p = out->buf, *end = out->buf + n;
-    size_t nl = 0;
-    while (nl < max) {
-        char *ne = memchr(p, 0xFF, (size_t)(end - p));
-        char *ve = ne ? memchr(ne + 1, 0xFF, (size_t)(end - ne - 1)) : NULL;
-        if (!ve)
-            break;
-        *ne = '\0';
-        *ve = '\0';
-        out->v[nl++] = (struct label){p, ne + 1};
-        p = ve + 1;
-    }
-    out->ls = (struct labels){out->v, nl};
-}
-
-int index_series_labels(const struct index *ix, MDB_txn *txn, uint32_t id, struct index_labels *out)
-{
-    const void *p;
-    size_t n;
-    int rc = index_series_bytes(ix, txn, id, &p, &n);
-    if (rc == 0)
-        index_labels_decode(out, p, n);
-    return rc;
 }
 
 uint64_t index_series_count(const struct index *ix, MDB_txn *txn)

@@ -19,8 +19,10 @@
  * functions touch a pending-postings buffer inside struct index; they may be
  * called only by the thread holding the LMDB write txn, and LMDB's writer
  * lock is what serialises them.  Nothing else in struct index changes after
- * index_open, and no read function keeps state between calls (regexes are
- * compiled per call), so readers need no lock.
+ * index_open but a pool of idle zstd decompression contexts, which readers
+ * borrow and return under the pool's mutex (held for a pointer swap); no
+ * read function keeps other state between calls (regexes are compiled per
+ * call, a decoded group stays in the caller's struct index_labels).
  *
  * Errors: write functions return 0 or an LMDB status (MDB_MAP_FULL,
  * MDB_TXN_FULL, ... — mdb_strerror() prints them; EINVAL for a malformed
@@ -53,6 +55,9 @@ struct index;
 int index_open(MDB_txn *txn, struct index **out, char *err, size_t errlen);
 /* Frees the handle and any pending postings; the DBIs stay in the env. */
 void index_free(struct index *ix);
+/* The on-disk format index_open found: the current one, or 1 if it
+ * migrated a format-1 index (for the caller to log). */
+unsigned index_format_found(const struct index *ix);
 
 /* --- Writing (caller's write txn, one writer) ---------------------------- */
 
@@ -69,9 +74,10 @@ int index_series_delete(struct index *ix, MDB_txn *txn, uint32_t id);
  * stored bitmaps, rewriting each touched bitmap once.  Call it before
  * committing txn (calling it more often is allowed, only slower). */
 int index_flush(struct index *ix, MDB_txn *txn);
-/* Rewrites the postings and hash DBIs densely (full leaf pages), for tools
- * that leave a data dir compact (tsdb_flush_head).  Costs a copy of both
- * in memory and in the txn; nothing may be pending.  0 or an LMDB status. */
+/* Rewrites the postings, hash and series DBIs densely (full leaf pages, the
+ * unfinished series group compressed too), for tools that leave a data dir
+ * compact (tsdb_flush_head).  Costs a copy of each in memory and in the
+ * txn; nothing may be pending.  0 or an LMDB status. */
 int index_repack(struct index *ix, MDB_txn *txn);
 /* Drops pending postings; call after aborting a write txn. */
 void index_discard(struct index *ix);
@@ -83,8 +89,14 @@ void index_discard(struct index *ix);
 int index_series_lookup(const struct index *ix, MDB_txn *txn, const struct labels *ls,
                         uint32_t *id);
 
+/* Decodes series groups for one caller (index_series.c): a borrowed zstd
+ * context and the group it decoded last. */
+struct index_reader;
+
 /* A decoded label set owned by the caller, reusable across calls so that
- * walking many series allocates only while the buffers grow. */
+ * walking many series allocates only while the buffers grow, and series
+ * of one group (neighbouring ids) decompress it once.  Free it before the
+ * index it was used with. */
 struct index_labels {
     struct labels ls; /* points into buf and v below; valid until the next
                          decode into this struct or index_labels_free */
@@ -92,9 +104,10 @@ struct index_labels {
     size_t buf_cap;
     struct label *v;
     size_t v_cap;
+    struct index_reader *rd; /* NULL until a grouped series is read */
 };
 /* clang-format off */
-#define INDEX_LABELS_INIT {{NULL, 0}, NULL, 0, NULL, 0}
+#define INDEX_LABELS_INIT {{NULL, 0}, NULL, 0, NULL, 0, NULL}
 /* clang-format on */
 void index_labels_free(struct index_labels *l);
 
@@ -102,11 +115,15 @@ void index_labels_free(struct index_labels *l);
  * MDB_NOTFOUND if there is no such series. */
 int index_series_labels(const struct index *ix, MDB_txn *txn, uint32_t id,
                         struct index_labels *out);
-/* The canonical bytes of series id (name 0xFF value 0xFF ..., see labels.h),
- * borrowed from the LMDB map: valid until txn ends or writes.  MDB_NOTFOUND
- * if there is no such series. */
-int index_series_bytes(const struct index *ix, MDB_txn *txn, uint32_t id, const void **p,
-                       size_t *n);
+/* The canonical bytes of series id (name 0xFF value 0xFF ..., see labels.h)
+ * in *p, *n: borrowed from the LMDB map or from scratch's decoded group, so
+ * valid until txn ends or writes, or scratch decodes again.  scratch.ls is
+ * left as it was.  MDB_NOTFOUND if there is no such series. */
+int index_series_bytes(const struct index *ix, MDB_txn *txn, uint32_t id,
+                       struct index_labels *scratch, const void **p, size_t *n);
+/* 0 if series id exists, MDB_NOTFOUND if not, or an LMDB error.  Reads
+ * no label bytes (cheaper than index_series_bytes). */
+int index_series_exists(const struct index *ix, MDB_txn *txn, uint32_t id);
 /* Number of series (0 on error). */
 uint64_t index_series_count(const struct index *ix, MDB_txn *txn);
 

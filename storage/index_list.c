@@ -160,21 +160,25 @@ static int index_values_from_series(const struct index *ix, MDB_txn *txn, const 
     roaring_uint32_iterator_t it;
     roaring_init_iterator(sel, &it);
     size_t nlen = strlen(name);
-    for (; it.has_value; roaring_advance_uint32_iterator(&it)) {
+    struct index_labels scratch = INDEX_LABELS_INIT;
+    int rc = 0;
+    for (; rc == 0 && it.has_value; roaring_advance_uint32_iterator(&it)) {
         const void *canon;
         size_t cn;
-        int rc = index_series_bytes(ix, txn, it.current_value, &canon, &cn);
-        if (rc == MDB_NOTFOUND)
+        rc = index_series_bytes(ix, txn, it.current_value, &scratch, &canon, &cn);
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
             continue;
-        if (rc != 0)
-            return rc;
+        }
         const char *v;
         size_t vlen;
-        index_canon_find(canon, cn, name, nlen, &v, &vlen);
-        if (vlen > 0)
+        if (rc == 0)
+            index_canon_find(canon, cn, name, nlen, &v, &vlen);
+        if (rc == 0 && vlen > 0)
             index_strings_push(out, v, vlen);
     }
-    return 0;
+    index_labels_free(&scratch);
+    return rc;
 }
 
 int index_label_values(const struct index *ix, MDB_txn *txn, const char *name,

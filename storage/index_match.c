@@ -320,10 +320,11 @@ static int index_filter_series(const struct index *ix, MDB_txn *txn, roaring_bit
     roaring_bitmap_to_uint32_array(*sel, ids);
     size_t kept = 0;
     int rc = 0;
+    struct index_labels scratch = INDEX_LABELS_INIT;
     for (size_t i = 0; i < card && rc == 0; i++) {
         const void *canon;
         size_t cn;
-        if (index_series_bytes(ix, txn, ids[i], &canon, &cn) != 0)
+        if (index_series_bytes(ix, txn, ids[i], &scratch, &canon, &cn) != 0)
             continue;
         bool ok = true;
         for (size_t j = 0; j < n && ok && rc == 0; j++) {
@@ -339,6 +340,7 @@ static int index_filter_series(const struct index *ix, MDB_txn *txn, roaring_bit
         if (ok)
             ids[kept++] = ids[i];
     }
+    index_labels_free(&scratch);
     if (rc == 0) {
         index_bitmap_free(*sel);
         *sel = roaring_bitmap_of_ptr(kept, ids);

@@ -1,19 +1,22 @@
 /* index_write.c — creating, finding and deleting series; merging postings.
  *
- * A series is created by two puts, id -> canonical bytes (appended, since
- * ids only grow) and hash -> id, and by queueing one postings change per
- * label pair, one per label name (its presence list) and one for the
- * all-series list.  Rewriting a roaring bitmap costs its whole size, so
- * changes are not applied one series at a time: the queue interns each
- * key once (a hash table; a batch of 10k node_exporter series has a few
- * thousand distinct keys but a hundred thousand changes), and index_flush
- * sorts only the distinct keys, buckets the changes by key, folds each
- * key's ids into the stored bitmap and rewrites every touched record once.
- * Sorted keys also make the puts walk the B-tree in order.  Because a
- * name's presence key (name 0x00) sorts just before its pairs (name 0x00
- * value), the flush meets a name's presence first, keeps it open while the
- * name's pairs are merged, counts the values that appeared or vanished,
- * and writes it last with the new value count.
+ * A series is created by writing its label set (a raw record in
+ * index.fresh, appended, since ids only grow) and its hash-table entry
+ * (index_hash.c), and by queueing one postings change per label pair, one
+ * per label name (its presence list) and one for the all-series list.
+ * Rewriting a roaring bitmap costs its whole size, so changes are not
+ * applied one series at a time: the queue interns each key once (a hash
+ * table; a batch of 10k node_exporter series has a few thousand distinct
+ * keys but a hundred thousand changes), and index_flush sorts only the
+ * distinct keys, buckets the changes by key, folds each key's ids into the
+ * stored bitmap and rewrites every touched record once.  Sorted keys also
+ * make the puts walk the B-tree in order.  Because a name's presence key
+ * (name 0x00) sorts just before its pairs (name 0x00 value), the flush
+ * meets a name's presence first, keeps it open while the name's pairs are
+ * merged, counts the values that appeared or vanished, and writes it last
+ * with the new value count.  The flush then compresses the series groups
+ * the txn finished or deleted from (index_series.c), in the same txn, and
+ * frees the writer's buffers.
  *
  * The queue belongs to the txn that holds LMDB's writer lock; it records
  * that txn's id so that a batch never leaks into another txn unnoticed.
@@ -74,44 +77,47 @@ static void index_canon_release(struct index_canon *c)
         free(c->p);
 }
 
-static bool index_series_is(const struct index *ix, MDB_txn *txn, uint32_t id, const char *canon,
-                            size_t n)
+/* A label-set lookup: the canonical bytes looked for, and the reader that
+ * decodes candidates' groups. */
+struct index_find {
+    const struct index *ix;
+    MDB_txn *txn;
+    const char *canon;
+    size_t n;
+    struct index_labels *scratch;
+    uint32_t id;
+};
+
+#define INDEX_FIND_HIT (-1) /* stops index_hash_visit; no LMDB or errno code */
+
+static int index_find_visit(void *arg, uint32_t cand)
 {
+    struct index_find *f = arg;
     const void *p;
     size_t pn;
-    return index_series_bytes(ix, txn, id, &p, &pn) == 0 && pn == n && memcmp(p, canon, n) == 0;
+    int rc = index_series_bytes(f->ix, f->txn, cand, f->scratch, &p, &pn);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    if (pn != f->n || memcmp(p, f->canon, pn) != 0)
+        return 0; /* a hash clash */
+    f->id = cand;
+    return INDEX_FIND_HIT;
 }
 
-/* Walks the ids sharing hash h; 0 and *id if one has these bytes. */
+/* 0 and *id if the set with these canonical bytes (hash h) exists,
+ * MDB_NOTFOUND if not, or an LMDB error. */
 static int index_series_find(const struct index *ix, MDB_txn *txn, uint64_t h, const char *canon,
-                             size_t n, uint32_t *id)
+                             size_t n, struct index_labels *scratch, uint32_t *id)
 {
-    MDB_val k = {sizeof h, &h}, d;
-    int rc = mdb_get(txn, ix->hash, &k, &d);
-    if (rc != 0)
-        return rc;
-    uint32_t cand;
-    memcpy(&cand, d.mv_data, sizeof cand);
-    if (index_series_is(ix, txn, cand, canon, n)) {
-        *id = cand;
+    struct index_find f = {ix, txn, canon, n, scratch, 0};
+    int rc = index_hash_visit(ix, txn, index_hash32(h), index_find_visit, &f);
+    if (rc == INDEX_FIND_HIT) {
+        *id = f.id;
         return 0;
     }
-    /* A hash collision: look at the other ids under h. */
-    MDB_cursor *cur;
-    rc = mdb_cursor_open(txn, ix->hash, &cur);
-    if (rc != 0)
-        return rc;
-    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY);
-    while (rc == 0) {
-        memcpy(&cand, d.mv_data, sizeof cand);
-        if (index_series_is(ix, txn, cand, canon, n)) {
-            *id = cand;
-            break;
-        }
-        rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP);
-    }
-    mdb_cursor_close(cur);
-    return rc;
+    return rc ? rc : MDB_NOTFOUND;
 }
 
 int index_series_lookup(const struct index *ix, MDB_txn *txn, const struct labels *ls, uint32_t *id)
@@ -121,7 +127,9 @@ int index_series_lookup(const struct index *ix, MDB_txn *txn, const struct label
         return 0; /* such a set can never have been added */
     struct index_canon c;
     index_canon_encode(ls, &c);
-    int rc = index_series_find(ix, txn, ix->hash_fn(c.p, c.n), c.p, c.n, id);
+    struct index_labels scratch = INDEX_LABELS_INIT;
+    int rc = index_series_find(ix, txn, ix->hash_fn(c.p, c.n), c.p, c.n, &scratch, id);
+    index_labels_free(&scratch);
     index_canon_release(&c);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -216,6 +224,7 @@ static void index_pending_clear(struct index_pending *pd)
 {
     pd->nk = 0;
     pd->nc = 0;
+    pd->ndirty = 0;
     sbuf_reset(&pd->keys);
     if (pd->slots)
         memset(pd->slots, 0, pd->nslots * sizeof *pd->slots);
@@ -239,6 +248,7 @@ static int index_pending_begin(struct index *ix, MDB_txn *txn)
     } else {
         return rc ? rc : MDB_CORRUPTED;
     }
+    pd->first_id = pd->next_id;
     pd->txn_id = tid;
     return 0;
 }
@@ -260,12 +270,9 @@ static int index_series_create(struct index *ix, MDB_txn *txn, const struct inde
     uint32_t nid = ix->pending.next_id;
     if (nid == 0)
         return ENOSPC; /* 2^32 - 1 series have been created */
-    MDB_val k = {sizeof nid, &nid}, d = {c->n, c->p};
-    rc = mdb_put(txn, ix->series, &k, &d, MDB_APPEND);
-    if (rc != 0)
-        return rc;
-    MDB_val hk = {sizeof h, &h}, hd = {sizeof nid, &nid};
-    rc = mdb_put(txn, ix->hash, &hk, &hd, 0);
+    rc = index_series_put(ix, txn, nid, c->p, c->n);
+    if (rc == 0)
+        rc = index_hash_add(ix, txn, index_hash32(h), nid);
     if (rc != 0)
         return rc;
     index_pending_series(&ix->pending, c->p, c->n, nid, false);
@@ -283,7 +290,7 @@ int index_series_add(struct index *ix, MDB_txn *txn, const struct labels *ls, ui
     struct index_canon c;
     index_canon_encode(ls, &c);
     uint64_t h = ix->hash_fn(c.p, c.n);
-    int rc = index_series_find(ix, txn, h, c.p, c.n, id);
+    int rc = index_series_find(ix, txn, h, c.p, c.n, &ix->w.scratch, id);
     if (rc == MDB_NOTFOUND) {
         rc = index_series_create(ix, txn, &c, h, id);
         *created = rc == 0;
@@ -296,20 +303,16 @@ int index_series_delete(struct index *ix, MDB_txn *txn, uint32_t id)
 {
     const void *p;
     size_t n;
-    int rc = index_series_bytes(ix, txn, id, &p, &n);
+    int rc = index_series_bytes(ix, txn, id, &ix->w.scratch, &p, &n);
     if (rc == 0)
         rc = index_pending_begin(ix, txn);
     if (rc != 0)
         return rc;
     char *canon = xmalloc(n); /* the map page changes under the deletes below */
     memcpy(canon, p, n);
-    uint64_t h = ix->hash_fn(canon, n);
-    MDB_val hk = {sizeof h, &h}, hd = {sizeof id, &id};
-    rc = mdb_del(txn, ix->hash, &hk, &hd);
-    if (rc == 0 || rc == MDB_NOTFOUND) {
-        MDB_val k = {sizeof id, &id};
-        rc = mdb_del(txn, ix->series, &k, NULL);
-    }
+    rc = index_hash_del(ix, txn, index_hash32(ix->hash_fn(canon, n)), id);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        rc = index_series_remove(ix, txn, id);
     if (rc == 0)
         index_pending_series(&ix->pending, canon, n, id, true);
     free(canon);
@@ -369,29 +372,23 @@ static int index_record_load(const struct index *ix, MDB_txn *txn, struct index_
 /* Writes r->bm back (or deletes the record if the bitmap is empty) and
  * frees the bitmap.  aux is stored for short keys; long keys store the
  * value's length there. */
-static int index_record_store(const struct index *ix, MDB_txn *txn, struct index_record *r,
-                              uint32_t aux)
+static int index_record_store(struct index *ix, MDB_txn *txn, struct index_record *r, uint32_t aux)
 {
-    MDB_val k = {r->key.n, r->key.b}, d;
+    MDB_val k = {r->key.n, r->key.b};
     int rc = 0;
     if (roaring_bitmap_is_empty(r->bm)) {
         if (r->existed)
             rc = mdb_del(txn, ix->postings, &k, NULL);
     } else {
         roaring_bitmap_run_optimize(r->bm);
-        size_t bmlen = roaring_bitmap_portable_size_in_bytes(r->bm);
-        size_t extra = r->key.is_long ? r->vlen : 0;
-        d.mv_size = INDEX_POSTING_HDR + extra + bmlen;
-        rc = mdb_put(txn, ix->postings, &k, &d, MDB_RESERVE);
-        if (rc == 0) {
-            char *out = d.mv_data;
-            uint32_t card = (uint32_t)roaring_bitmap_get_cardinality(r->bm);
-            uint32_t a = r->key.is_long ? (uint32_t)r->vlen : aux;
-            memcpy(out, &card, 4);
-            memcpy(out + 4, &a, 4);
-            memcpy(out + INDEX_POSTING_HDR, r->value, extra);
-            roaring_bitmap_portable_serialize(r->bm, out + INDEX_POSTING_HDR + extra);
-        }
+        struct sbuf *b = &ix->w.rec;
+        sbuf_reset(b);
+        if (r->key.is_long)
+            index_posting_encode(r->bm, (uint32_t)r->vlen, r->value, r->vlen, b);
+        else
+            index_posting_encode(r->bm, aux, NULL, 0, b);
+        MDB_val d = {b->len, b->data};
+        rc = mdb_put(txn, ix->postings, &k, &d, 0);
     }
     index_bitmap_free(r->bm);
     r->bm = NULL;
@@ -510,21 +507,22 @@ int index_flush(struct index *ix, MDB_txn *txn)
     int rc = index_flush_groups(&f);
     free(f.adds);
     free(f.dels);
+    if (rc == 0)
+        rc = index_groups_compact(ix, txn);
     if (rc == 0) {
         MDB_val k = {7, "next_id"}, d = {sizeof pd->next_id, &pd->next_id};
         rc = mdb_put(txn, ix->meta, &k, &d, 0);
     }
     index_pending_clear(pd);
+    pd->first_id = pd->next_id; /* a second flush in the txn redoes nothing */
+    index_writer_release(&ix->w);
     return rc;
 }
 
 /* ---- repacking ---- */
 
-/* Rewrites dbi in key order with MDB_APPEND(DUP): every leaf full.  Keys
- * put in random order (hashes) or in batches into the middle of the tree
- * (postings) leave leaves about 60 % full; measured on the bench/storage.sh
- * dataset, postings 20 -> 12 leaf pages and hashes 8 -> 5. */
-static int index_dbi_repack(MDB_txn *txn, MDB_dbi dbi, bool dup)
+int index_dbi_rewrite(MDB_txn *txn, MDB_dbi dbi,
+                      int (*fix)(const MDB_val *key, const MDB_val *val, struct sbuf *out))
 {
     MDB_cursor *c;
     int rc = mdb_cursor_open(txn, dbi, &c);
@@ -535,9 +533,17 @@ static int index_dbi_repack(MDB_txn *txn, MDB_dbi dbi, bool dup)
     MDB_val k, v;
     while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
         uint32_t len[2] = {(uint32_t)k.mv_size, (uint32_t)v.mv_size};
+        size_t at = all.len;
         sbuf_append(&all, len, sizeof len);
         sbuf_append(&all, k.mv_data, k.mv_size);
-        sbuf_append(&all, v.mv_data, v.mv_size);
+        if (!fix) {
+            sbuf_append(&all, v.mv_data, v.mv_size);
+        } else if ((rc = fix(&k, &v, &all)) != 0) {
+            break;
+        } else {
+            len[1] = (uint32_t)(all.len - at - sizeof len - k.mv_size);
+            memcpy(all.data + at, len, sizeof len);
+        }
         n++;
     }
     mdb_cursor_close(c);
@@ -549,14 +555,23 @@ static int index_dbi_repack(MDB_txn *txn, MDB_dbi dbi, bool dup)
         k = (MDB_val){len[0], all.data + at + sizeof len};
         v = (MDB_val){len[1], all.data + at + sizeof len + len[0]};
         at += sizeof len + len[0] + len[1];
-        rc = mdb_put(txn, dbi, &k, &v, dup ? MDB_APPENDDUP : MDB_APPEND);
+        rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND);
     }
     sbuf_free(&all);
     return rc;
 }
 
+/* Keys put in batches into the middle of the tree (postings) or in random
+ * order (hashes) leave leaves about 60 % full; rewriting each DBI in key
+ * order with MDB_APPEND fills every leaf, and the series DBI gets its
+ * unfinished group compressed too. */
 int index_repack(struct index *ix, MDB_txn *txn)
 {
-    int rc = index_dbi_repack(txn, ix->postings, false);
-    return rc ? rc : index_dbi_repack(txn, ix->hash, true);
+    int rc = index_dbi_rewrite(txn, ix->postings, NULL);
+    if (rc == 0)
+        rc = index_hash_repack(ix, txn);
+    if (rc == 0)
+        rc = index_series_repack(ix, txn);
+    index_writer_release(&ix->w);
+    return rc;
 }

@@ -76,30 +76,6 @@ void tsdb_block_key_decode(const uint8_t key[12], uint32_t *id, int64_t *t0)
     *t0 = (int64_t)(t ^ (1ULL << 63));
 }
 
-size_t tsdb_uvarint_put(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-size_t tsdb_uvarint_get(const uint8_t *p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (size_t i = 0; i < 10 && p + i < end; i++) {
-        x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-        if (!(p[i] & 0x80)) {
-            *v = x;
-            return i + 1;
-        }
-    }
-    return 0;
-}
-
 int64_t tsdb_window_start(int64_t t)
 {
     int64_t w = t / TSDB_WINDOW_MS;
@@ -287,6 +263,7 @@ static int tsdb_env_open(struct tsdb *db, char *err, size_t errlen)
         snprintf(err, errlen, "open %s: %s", path, mdb_strerror(rc));
         return -1;
     }
+    double t0 = tsdb_mono_seconds();
     if (index_open(txn, &db->index, err, errlen) < 0) {
         mdb_txn_abort(txn);
         return -1;
@@ -295,6 +272,12 @@ static int tsdb_env_open(struct tsdb *db, char *err, size_t errlen)
     if (rc != 0) {
         snprintf(err, errlen, "open %s: %s", path, mdb_strerror(rc));
         return -1;
+    }
+    if (index_format_found(db->index) == 1) {
+        char dt[32];
+        snprintf(dt, sizeof dt, "%.3fs", tsdb_mono_seconds() - t0);
+        log_info(db->opts.log, "tsdb", "Series index migrated from format 1", "path", path,
+                 "duration", dt);
     }
     MDB_envinfo info;
     MDB_stat st;
@@ -350,9 +333,7 @@ static struct head_series *replay_series(struct replay_ctx *rc, uint32_t id, int
     struct head_series *s = head_series_get(&rc->db->head, id, false);
     if (s)
         return s;
-    const void *p;
-    size_t n;
-    if (index_series_bytes(rc->db->index, rc->txn, id, &p, &n) != 0)
+    if (index_series_exists(rc->db->index, rc->txn, id) != 0)
         return NULL;
     s = head_series_get(&rc->db->head, id, true);
     s->persisted_maxt = tsdb_persisted_maxt(rc->db, rc->txn, rc->db->maint_codec, id, t);
@@ -957,8 +938,13 @@ void tsdb_close(struct tsdb *db)
         mdb_env_sync(db->env, 1);
         mdb_env_close(db->env);
     }
-    if (db->lock_fd >= 0)
+    if (db->lock_fd >= 0) { /* we held the directory: nobody else has the env open */
+        char envdir[4096];
+        snprintf(envdir, sizeof envdir, "%s/index.mdb", db->dir);
+        if (db->env)
+            tsdb_env_lockfile_remove(envdir);
         close(db->lock_fd);
+    }
     head_destroy(&db->head);
     ooo_head_destroy(&db->ooo);
     block_codec_free(db->maint_codec);

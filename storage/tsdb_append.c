@@ -454,9 +454,7 @@ static uint64_t appender_load_persisted(struct tsdb_appender *a)
     struct block_codec *bc = block_codec_new(); /* rare: series new to the head */
     for (size_t i = 0; i < a->nknown; i++) {
         struct known_series *k = &a->known[i];
-        const void *p;
-        size_t len;
-        k->dead = index_series_bytes(db->index, txn, k->id, &p, &len) == MDB_NOTFOUND;
+        k->dead = index_series_exists(db->index, txn, k->id) == MDB_NOTFOUND;
         if (!k->dead)
             k->maxt = tsdb_persisted_maxt(db, txn, bc, k->id, k->maxt);
     }

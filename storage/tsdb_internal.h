@@ -106,6 +106,7 @@
 #include "storage/head_ooo.h"
 #include "storage/index.h"
 #include "storage/tsdb.h"
+#include "storage/varint.h"
 #include "storage/wal.h"
 #include "util/metrics.h"
 
@@ -189,11 +190,6 @@ struct tsdb {
 void tsdb_block_key(uint32_t id, int64_t t0, uint8_t key[12]);
 void tsdb_block_key_decode(const uint8_t key[12], uint32_t *id, int64_t *t0);
 
-/* Varints (LEB128) as the WAL and block values use them. */
-size_t tsdb_uvarint_put(uint8_t *p, uint64_t v);
-/* Returns bytes read, 0 if malformed or past end. */
-size_t tsdb_uvarint_get(const uint8_t *p, const uint8_t *end, uint64_t *v);
-
 /* Start of the window holding t (floor to TSDB_WINDOW_MS). */
 int64_t tsdb_window_start(int64_t t);
 
@@ -265,6 +261,9 @@ int tsdb_env_grow(struct tsdb *db, uint64_t seen_bytes);
 uint64_t tsdb_env_used_bytes(struct tsdb *db, MDB_txn *txn);
 /* mdb_env_sync inside the gate. */
 int tsdb_env_sync(struct tsdb *db);
+/* Removes the LMDB lock file of environment directory envdir, which no
+ * process may have open (see tsdb_env.c). */
+void tsdb_env_lockfile_remove(const char *envdir);
 /* Unmaps from this process the map pages that write txns (or, with
  * `always`, reads) have faulted in since the last call: they stay in the
  * page cache, and a later access maps them again.  Enters the gate; the

@@ -5,9 +5,13 @@
  * four matcher types, empty values, alternations, prefixes, .*, .+, classes,
  * regexes that match "") are resolved by index_select and by evaluating
  * every matcher on every series of the array, with PCRE2 anchored by hand.
- * Label name and value listings are checked the same way.  Around it:
+ * Label name and value listings are checked the same way, and every
+ * series' label set, lookup and existence after each batch.  Around it:
  * lookups, hash collisions, long values, deletes, persistence, aborted
- * txns, statistics, and readers running while a writer commits batches. */
+ * txns, statistics, readers running while a writer commits batches, and
+ * the on-disk format: series groups filled across txns and thinned by
+ * deletes, the packed hash table's splits, postings encodings, repacking,
+ * and migrating a format-1 index built record by record. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -23,8 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 
-#include "storage/index.h"
+#include "storage/index_internal.h"
 
 /* --- Environment --------------------------------------------------------- */
 
@@ -47,7 +52,8 @@ static void fx_open(struct fx *f)
     MDB_txn *txn;
     char err[256] = "";
     assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
-    assert_int_equal(index_open(txn, &f->ix, err, sizeof err), 0);
+    if (index_open(txn, &f->ix, err, sizeof err) != 0)
+        fail_msg("index_open: %s", err);
     assert_int_equal(mdb_txn_commit(txn), 0);
 }
 
@@ -465,10 +471,36 @@ static size_t model_live(const struct model *m)
     return n;
 }
 
+/* Every series of the model, live or deleted: its label set, existence
+ * and lookup by labels, in txn. */
+static void check_series(struct fx *f, MDB_txn *txn, const struct model *m)
+{
+    struct index_labels out = INDEX_LABELS_INIT;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct mseries *s = &m->s[i];
+        int rc = index_series_labels(f->ix, txn, s->id, &out);
+        assert_int_equal(rc, s->live ? 0 : MDB_NOTFOUND);
+        assert_int_equal(index_series_exists(f->ix, txn, s->id), rc);
+        uint32_t id;
+        struct labels ls = {(struct label *)s->v, s->n};
+        assert_int_equal(index_series_lookup(f->ix, txn, &ls, &id), 0);
+        if (!s->live)
+            continue;
+        assert_int_equal(id, s->id);
+        assert_int_equal(out.ls.n, s->n);
+        for (size_t j = 0; j < s->n; j++) {
+            assert_string_equal(out.ls.v[j].name, s->v[j].name);
+            assert_string_equal(out.ls.v[j].value, s->v[j].value);
+        }
+    }
+    index_labels_free(&out);
+}
+
 /* Random selectors and listings against the model. */
 static void check_random(struct fx *f, const struct model *m, int queries, int listings)
 {
     MDB_txn *txn = txn_read(f);
+    check_series(f, txn, m);
     struct label_matcher ms[4];
     char bufs[4][64];
     for (int q = 0; q < queries; q++) {
@@ -596,13 +628,15 @@ static void test_lookup_add_and_labels(void **state)
     assert_string_equal(out.ls.v[2].name, "job");
     assert_string_equal(out.ls.v[2].value, "x");
     assert_int_equal(index_series_labels(f.ix, txn, 99, &out), MDB_NOTFOUND);
-    index_labels_free(&out);
     const void *bytes;
     size_t n;
-    assert_int_equal(index_series_bytes(f.ix, txn, id, &bytes, &n), 0);
+    assert_int_equal(index_series_bytes(f.ix, txn, id, &out, &bytes, &n), 0);
     assert_int_equal(n, strlen("__name__") + strlen("up") + strlen("instance") + strlen("h:1") +
                             strlen("job") + strlen("x") + 6);
     assert_memory_equal(bytes, "__name__\xffup\xff", 12);
+    assert_int_equal(index_series_exists(f.ix, txn, id), 0);
+    assert_int_equal(index_series_exists(f.ix, txn, 99), MDB_NOTFOUND);
+    index_labels_free(&out);
     mdb_txn_abort(txn);
 
     /* Sets the index cannot hold. */
@@ -1003,6 +1037,449 @@ static void test_concurrent_readers_see_whole_batches(void **state)
     fx_destroy(&f);
 }
 
+/* --- The on-disk format -------------------------------------------------- */
+
+static size_t dbi_entries(MDB_txn *txn, const char *name)
+{
+    MDB_dbi dbi;
+    MDB_stat st;
+    assert_int_equal(mdb_dbi_open(txn, name, 0, &dbi), 0);
+    assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+    return st.ms_entries;
+}
+
+/* Deletes about one series in `one_in` of the live ones, in txn. */
+static void model_delete_some(struct fx *f, MDB_txn *txn, struct model *m, uint32_t one_in)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (!m->s[i].live || rnd(one_in) != 0)
+            continue;
+        assert_int_equal(index_series_delete(f->ix, txn, m->s[i].id), 0);
+        m->s[i].live = false;
+    }
+}
+
+/* Series added in txns of every size around the group size, read back in
+ * their own txn before and after the flush and after the commit, deletes
+ * from finished and unfinished groups in the same txns, then a repack,
+ * more series in the repacked unfinished group, and a reopen. */
+static void test_groups_across_txns(void **state)
+{
+    (void)state;
+    struct fx f = {0};
+    fx_open(&f);
+    struct model m = {0};
+    static const size_t sizes[] = {1, 3, 15, 16, 17, 1, 40, 2, 31, 33, 64, 5};
+    for (size_t round = 0; round < 2 * sizeof sizes / sizeof *sizes; round++) {
+        size_t n = sizes[round % (sizeof sizes / sizeof *sizes)];
+        m.s = realloc(m.s, (m.n + n) * sizeof *m.s);
+        MDB_txn *txn = txn_write(&f);
+        if (round % 3 == 2)
+            model_delete_some(&f, txn, &m, 5);
+        for (size_t k = 0; k < n; k++) {
+            struct mseries s = {0};
+            char *serial = malloc(16); /* unique: every add creates a series */
+            snprintf(serial, 16, "g%zu.%zu", round, k);
+            s.v[s.n++] = (struct label){"__name__", "grouped"};
+            s.v[s.n++] = (struct label){"serial", serial};
+            s.id = add(&f, txn, &(struct labels){s.v, s.n}, true);
+            s.live = true;
+            m.s[m.n++] = s;
+        }
+        check_series(&f, txn, &m); /* before the flush */
+        assert_int_equal(index_flush(f.ix, txn), 0);
+        check_series(&f, txn, &m); /* after it, groups compressed */
+        assert_int_equal(mdb_txn_commit(txn), 0);
+        txn = txn_read(&f);
+        check_series(&f, txn, &m);
+        /* Only the unfinished group's series stay raw. */
+        assert_true(dbi_entries(txn, "index.fresh") < INDEX_GROUP_SERIES);
+        mdb_txn_abort(txn);
+    }
+    /* Deletes, then a repack: the unfinished group becomes a group record
+     * and later series of it are raw records beside it until it is full. */
+    MDB_txn *txn = txn_write(&f);
+    model_delete_some(&f, txn, &m, 3);
+    assert_int_equal(index_flush(f.ix, txn), 0);
+    assert_int_equal(index_repack(f.ix, txn), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    txn = txn_read(&f);
+    assert_int_equal(dbi_entries(txn, "index.fresh"), 0);
+    check_series(&f, txn, &m);
+    mdb_txn_abort(txn);
+    model_fill(&f, &m, 40, 7);
+    fx_close(&f);
+    fx_open(&f);
+    txn = txn_read(&f);
+    check_series(&f, txn, &m);
+    check_select(&f, txn, &m, &(struct label_matcher){LABEL_MATCH_EQ, "__name__", "grouped"}, 1);
+    check_select(&f, txn, &m, &(struct label_matcher){LABEL_MATCH_RE, "serial", "g1.*"}, 1);
+    mdb_txn_abort(txn);
+    for (size_t i = 0; i < m.n; i++)
+        if (strcmp(m.s[i].v[0].value, "grouped") == 0)
+            free((char *)m.s[i].v[1].value);
+    free(m.s);
+    fx_destroy(&f);
+}
+
+/* A hash made from the set's "k" label: k=N hashes to N << 32, so the
+ * test decides which entries share a table record or a hash. */
+static uint64_t hash_from_k(const void *p, size_t n)
+{
+    const char *k = memmem(p, n, "k\xff", 2);
+    return k ? strtoull(k + 2, NULL, 10) << 32 : 0;
+}
+
+static uint32_t add_k(struct fx *f, MDB_txn *txn, const char *k, const char *tag, bool created)
+{
+    struct label l[3] = {{"__name__", "h"}, {"k", k}, {"t", tag}};
+    return add(f, txn, &(struct labels){l, 3}, created);
+}
+
+static uint32_t lookup_k(struct fx *f, MDB_txn *txn, const char *k, const char *tag)
+{
+    struct label l[3] = {{"__name__", "h"}, {"k", k}, {"t", tag}};
+    uint32_t id;
+    assert_int_equal(index_series_lookup(f->ix, txn, &(struct labels){l, 3}, &id), 0);
+    return id;
+}
+
+/* The packed hash table: records split between different hashes only,
+ * one hash's entries stay together beyond a record's worth, an emptied
+ * record goes, and hashes below every record key start one at 0. */
+static void test_hash_table_records(void **state)
+{
+    (void)state;
+    struct fx f = {0};
+    fx_open(&f);
+    index_hash_fn_set(f.ix, hash_from_k);
+    char k[16], tag[16];
+    uint32_t ids[3][300];
+    MDB_txn *txn = txn_write(&f);
+    for (int i = 0; i < 300; i++) { /* hashes 1000..1299: several records */
+        snprintf(k, sizeof k, "%d", 1000 + i);
+        ids[0][i] = add_k(&f, txn, k, "a", true);
+    }
+    for (int i = 0; i < 300; i++) { /* 300 sets under hash 500 */
+        snprintf(tag, sizeof tag, "%d", i);
+        ids[1][i] = add_k(&f, txn, "500", tag, true);
+    }
+    txn_commit(&f, txn);
+    txn = txn_read(&f);
+    assert_true(dbi_entries(txn, "index.hashes") > 3);
+    for (int i = 0; i < 300; i++) {
+        snprintf(k, sizeof k, "%d", 1000 + i);
+        snprintf(tag, sizeof tag, "%d", i);
+        assert_int_equal(lookup_k(&f, txn, k, "a"), ids[0][i]);
+        assert_int_equal(lookup_k(&f, txn, "500", tag), ids[1][i]);
+    }
+    mdb_txn_abort(txn);
+    /* Empty the low records (key 0 among them), then go below them. */
+    txn = txn_write(&f);
+    for (int i = 0; i < 300; i++)
+        assert_int_equal(index_series_delete(f.ix, txn, ids[1][i]), 0);
+    for (int i = 0; i < 150; i++)
+        assert_int_equal(index_series_delete(f.ix, txn, ids[0][i]), 0);
+    for (int i = 0; i < 300; i++) {
+        snprintf(k, sizeof k, "%d", i);
+        ids[2][i] = add_k(&f, txn, k, "b", true);
+    }
+    txn_commit(&f, txn);
+    for (int pass = 0; pass < 2; pass++) {
+        txn = txn_read(&f);
+        for (int i = 0; i < 300; i++) {
+            snprintf(k, sizeof k, "%d", 1000 + i);
+            snprintf(tag, sizeof tag, "%d", i);
+            assert_int_equal(lookup_k(&f, txn, k, "a"), i < 150 ? 0 : ids[0][i]);
+            assert_int_equal(lookup_k(&f, txn, "500", tag), 0);
+            snprintf(k, sizeof k, "%d", i);
+            assert_int_equal(lookup_k(&f, txn, k, "b"), ids[2][i]);
+        }
+        mdb_txn_abort(txn);
+        txn = txn_write(&f); /* the same after a dense rewrite */
+        assert_int_equal(index_repack(f.ix, txn), 0);
+        txn_commit(&f, txn);
+    }
+    fx_destroy(&f);
+}
+
+/* Postings values: gap lists and roaring bitmaps, whichever is shorter,
+ * decode to the bitmap they were made from. */
+static void test_posting_encodings(void **state)
+{
+    (void)state;
+    static const uint32_t cards[] = {1, 2, 3, 15, 16, 17, 100, 5000};
+    static const uint32_t spreads[] = {1, 3, 1000, 1u << 24};
+    for (size_t c = 0; c < sizeof cards / sizeof *cards; c++) {
+        for (size_t s = 0; s < sizeof spreads / sizeof *spreads; s++) {
+            roaring_bitmap_t *bm = roaring_bitmap_create();
+            uint64_t id = spreads[s] == 1 ? 1 : rnd(1000) + 1;
+            for (uint32_t i = 0; i < cards[c] && id <= UINT32_MAX; i++) {
+                roaring_bitmap_add(bm, (uint32_t)id);
+                id += 1 + rnd(spreads[s]);
+            }
+            if (s == 3)
+                roaring_bitmap_add(bm, UINT32_MAX);
+            roaring_bitmap_run_optimize(bm);
+            for (int is_long = 0; is_long < 2; is_long++) {
+                struct sbuf b = SBUF_INIT;
+                const char *value = is_long ? "long value kept in the record" : NULL;
+                size_t vlen = value ? strlen(value) : 0;
+                index_posting_encode(bm, is_long ? (uint32_t)vlen : 7, value, vlen, &b);
+                /* A pair key with a long value cut (value in the record)
+                 * or a presence key (aux its own). */
+                MDB_val key =
+                    is_long ? (MDB_val){6, (void *)"name\0v"} : (MDB_val){5, (void *)"name\0"};
+                MDB_val data = {b.len, b.data};
+                struct index_posting p;
+                assert_int_equal(index_posting_decode(&key, &data, 4, &p), 0);
+                assert_int_equal(p.card, roaring_bitmap_get_cardinality(bm));
+                if (p.card <= 2)
+                    assert_true(p.is_list);
+                if (p.card > 16)
+                    assert_false(p.is_list);
+                if (is_long) {
+                    assert_int_equal(p.vlen, vlen);
+                    assert_memory_equal(p.value, value, vlen);
+                } else {
+                    assert_int_equal(p.aux, 7);
+                }
+                roaring_bitmap_t *got = index_posting_bitmap(&p);
+                assert_non_null(got);
+                assert_true(roaring_bitmap_equals(got, bm));
+                roaring_bitmap_free(got);
+                /* A gap list cut short is corrupt, never wrong (roaring
+                 * checks its own, printing why). */
+                data.mv_size--;
+                if (p.is_list && index_posting_decode(&key, &data, 4, &p) == 0)
+                    assert_null(index_posting_bitmap(&p));
+                sbuf_free(&b);
+            }
+            roaring_bitmap_free(bm);
+        }
+    }
+}
+
+/* --- Format 1 ------------------------------------------------------------ */
+
+/* Writes the model as format 1 stored it (index.c): label sets under their
+ * ids, one (u64 hash -> id) record per series, postings behind a u32
+ * cardinality, u32 aux header as portable roaring bitmaps, version 1. */
+static void v1_write(struct fx *f, const struct model *m, uint32_t next_id)
+{
+    MDB_txn *txn = txn_write(f);
+    MDB_dbi series, hash, postings, meta;
+    assert_int_equal(mdb_dbi_open(txn, "index.series", MDB_CREATE | MDB_INTEGERKEY, &series), 0);
+    assert_int_equal(
+        mdb_dbi_open(txn, "index.hash",
+                     MDB_CREATE | MDB_INTEGERKEY | MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP,
+                     &hash),
+        0);
+    assert_int_equal(mdb_dbi_open(txn, "index.postings", MDB_CREATE, &postings), 0);
+    assert_int_equal(mdb_dbi_open(txn, "index.meta", MDB_CREATE, &meta), 0);
+    /* Postings first gathered per key: (key, bitmap, aux, long value). */
+    struct v1p {
+        struct index_pkey key;
+        roaring_bitmap_t *bm;
+        const char *value; /* NULL for presence and all-series records */
+        uint32_t nvalues;
+    } *ps = NULL;
+    size_t np = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct mseries *s = &m->s[i];
+        if (!s->live)
+            continue;
+        char canon[4096];
+        size_t cn = 0;
+        for (size_t j = 0; j < s->n; j++)
+            cn += (size_t)snprintf(canon + cn, sizeof canon - cn, "%s\xff%s\xff", s->v[j].name,
+                                   s->v[j].value);
+        MDB_val k = {sizeof s->id, (void *)&s->id}, d = {cn, canon};
+        assert_int_equal(mdb_put(txn, series, &k, &d, 0), 0);
+        uint64_t h = XXH3_64bits(canon, cn);
+        k = (MDB_val){sizeof h, &h};
+        d = (MDB_val){sizeof s->id, (void *)&s->id};
+        assert_int_equal(mdb_put(txn, hash, &k, &d, 0), 0);
+        for (size_t j = 0; j <= 2 * s->n; j++) {
+            const char *name = j == 0 ? "" : s->v[(j - 1) / 2].name;
+            const char *value = j % 2 == 0 && j > 0 ? s->v[(j - 1) / 2].value : "";
+            struct index_pkey key;
+            index_pkey_build(&key, name, strlen(name), value, strlen(value));
+            size_t at = 0;
+            while (at < np && (ps[at].key.n != key.n || memcmp(ps[at].key.b, key.b, key.n)))
+                at++;
+            if (at == np) {
+                ps = realloc(ps, (np + 1) * sizeof *ps);
+                ps[np++] =
+                    (struct v1p){key, roaring_bitmap_create(), key.is_long ? value : NULL, 0};
+            }
+            roaring_bitmap_add(ps[at].bm, s->id);
+        }
+    }
+    /* A presence record (name 0x00) counts the pair records under it. */
+    for (size_t i = 0; i < np; i++)
+        for (size_t q = 0; ps[i].key.n > 1 && ps[i].key.b[ps[i].key.n - 1] == 0 && q < np; q++)
+            ps[i].nvalues +=
+                ps[q].key.n > ps[i].key.n && memcmp(ps[q].key.b, ps[i].key.b, ps[i].key.n) == 0;
+    for (size_t i = 0; i < np; i++) {
+        size_t vlen = ps[i].value ? strlen(ps[i].value) : 0;
+        size_t blen = roaring_bitmap_portable_size_in_bytes(ps[i].bm);
+        char *v = malloc(8 + vlen + blen);
+        uint32_t card = (uint32_t)roaring_bitmap_get_cardinality(ps[i].bm);
+        uint32_t aux = ps[i].value ? (uint32_t)vlen : ps[i].nvalues;
+        memcpy(v, &card, 4);
+        memcpy(v + 4, &aux, 4);
+        memcpy(v + 8, ps[i].value ? ps[i].value : "", vlen);
+        roaring_bitmap_portable_serialize(ps[i].bm, v + 8 + vlen);
+        MDB_val k = {ps[i].key.n, ps[i].key.b}, d = {8 + vlen + blen, v};
+        assert_int_equal(mdb_put(txn, postings, &k, &d, 0), 0);
+        free(v);
+        roaring_bitmap_free(ps[i].bm);
+    }
+    free(ps);
+    uint32_t version = 1;
+    MDB_val k = {7, "version"}, d = {4, &version};
+    assert_int_equal(mdb_put(txn, meta, &k, &d, 0), 0);
+    k = (MDB_val){7, "next_id"};
+    d = (MDB_val){4, &next_id};
+    assert_int_equal(mdb_put(txn, meta, &k, &d, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+/* A format-1 index (with deleted ids and long values) opens as format 2:
+ * the same series, selections, listings and lookups; the old hash DBI is
+ * gone; new ids continue after the old ones. */
+static void test_format1_migrates(void **state)
+{
+    (void)state;
+    struct fx f = {0};
+    strcpy(f.dir, "/tmp/vigil-index-XXXXXX");
+    assert_non_null(mkdtemp(f.dir));
+    assert_int_equal(mdb_env_create(&f.env), 0);
+    assert_int_equal(mdb_env_set_mapsize(f.env, 1ULL << 30), 0);
+    assert_int_equal(mdb_env_set_maxdbs(f.env, 16), 0);
+    assert_int_equal(mdb_env_open(f.env, f.dir, MDB_NOTLS, 0644), 0);
+    struct model m = {0};
+    m.s = calloc(1200, sizeof *m.s);
+    static char longv[3][700];
+    for (uint32_t id = 1; m.n < 1200; id += 1 + (rnd(8) == 0) * rnd(40)) {
+        struct mseries *s = &m.s[m.n];
+        model_random_set(s);
+        if (m.n < 3) { /* a value longer than a key holds */
+            memset(longv[m.n], 'a' + (int)m.n, sizeof longv[m.n] - 1);
+            s->v[s->n++] = (struct label){"zzlong", longv[m.n]};
+        }
+        bool dup = false;
+        for (size_t i = 0; i < m.n && !dup; i++)
+            dup = mseries_same(&m.s[i], s);
+        if (dup)
+            continue;
+        s->id = id;
+        s->live = true;
+        m.n++;
+    }
+    uint32_t next = m.s[m.n - 1].id + 5;
+    v1_write(&f, &m, next);
+    mdb_env_close(f.env);
+    fx_open(&f); /* migrates */
+    MDB_txn *txn = txn_read(&f);
+    MDB_dbi old;
+    assert_int_equal(mdb_dbi_open(txn, "index.hash", 0, &old), MDB_NOTFOUND);
+    MDB_dbi meta;
+    MDB_val k = {7, "version"}, d;
+    assert_int_equal(mdb_dbi_open(txn, "index.meta", 0, &meta), 0);
+    assert_int_equal(mdb_get(txn, meta, &k, &d), 0);
+    uint32_t version;
+    memcpy(&version, d.mv_data, sizeof version);
+    assert_int_equal(version, 2);
+    size_t groups = 0;
+    for (size_t i = 0; i < m.n; i++)
+        groups += i == 0 || m.s[i].id / INDEX_GROUP_SERIES != m.s[i - 1].id / INDEX_GROUP_SERIES;
+    assert_int_equal(dbi_entries(txn, "index.series"), groups);
+    assert_int_equal(dbi_entries(txn, "index.fresh"), 0);
+    check_series(&f, txn, &m);
+    for (size_t i = 0; i < 3; i++)
+        check_select(&f, txn, &m, &(struct label_matcher){LABEL_MATCH_EQ, "zzlong", longv[i]}, 1);
+    mdb_txn_abort(txn);
+    /* The listings' oracle knows the pools' names and values only. */
+    txn = txn_write(&f);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(index_series_delete(f.ix, txn, m.s[i].id), 0);
+        m.s[i].live = false;
+    }
+    txn_commit(&f, txn);
+    check_random(&f, &m, 200, 20);
+    size_t before = m.n;
+    model_fill(&f, &m, 100, 30);
+    for (size_t i = before; i < m.n; i++)
+        assert_true(m.s[i].id >= next);
+    fx_close(&f);
+    fx_open(&f); /* format 2 now: opens as is */
+    check_random(&f, &m, 50, 5);
+    free(m.s);
+    fx_destroy(&f);
+}
+
+/* A format this build does not know is refused with a message. */
+static void test_newer_format_refused(void **state)
+{
+    (void)state;
+    struct fx f = {0};
+    fx_open(&f);
+    MDB_txn *txn = txn_write(&f);
+    uint32_t v = 3;
+    MDB_val k = {7, "version"}, d = {4, &v};
+    assert_int_equal(mdb_put(txn, f.ix->meta, &k, &d, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    index_free(f.ix);
+    struct index *ix = NULL;
+    char err[256] = "";
+    txn = txn_write(&f);
+    assert_int_equal(index_open(txn, &ix, err, sizeof err), -1);
+    mdb_txn_abort(txn);
+    assert_non_null(strstr(err, "format 3"));
+    f.ix = NULL;
+    fx_destroy(&f);
+}
+
+/* A damaged group record reads as MDB_CORRUPTED, not as wrong labels. */
+static void test_corrupt_group(void **state)
+{
+    (void)state;
+    struct fx f = {0};
+    fx_open(&f);
+    MDB_txn *txn = txn_write(&f);
+    for (int i = 1; i <= 40; i++) {
+        char serial[16];
+        snprintf(serial, sizeof serial, "c%d", i);
+        struct label l[2] = {{"__name__", "c"}, {"serial", serial}};
+        assert_int_equal(add(&f, txn, &(struct labels){l, 2}, true), (uint32_t)i);
+    }
+    txn_commit(&f, txn);
+    txn = txn_write(&f);
+    uint32_t base = 16, tail = 32;
+    MDB_val k = {sizeof base, &base}, d;
+    assert_int_equal(mdb_get(txn, f.ix->series, &k, &d), 0);
+    char *cut = malloc(d.mv_size);
+    memcpy(cut, d.mv_data, d.mv_size);
+    d = (MDB_val){d.mv_size - 1, cut}; /* the frame one byte short */
+    assert_int_equal(mdb_put(txn, f.ix->series, &k, &d, 0), 0);
+    k.mv_data = &tail;
+    d.mv_size = 1; /* the tag alone */
+    assert_int_equal(mdb_put(txn, f.ix->series, &k, &d, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    free(cut);
+    txn = txn_read(&f);
+    struct index_labels out = INDEX_LABELS_INIT;
+    assert_int_equal(index_series_labels(f.ix, txn, 17, &out), MDB_CORRUPTED);
+    assert_int_equal(index_series_labels(f.ix, txn, 33, &out), MDB_CORRUPTED);
+    assert_int_equal(index_series_exists(f.ix, txn, 33), MDB_CORRUPTED);
+    assert_int_equal(index_series_labels(f.ix, txn, 1, &out), 0);
+    index_labels_free(&out);
+    mdb_txn_abort(txn);
+    fx_destroy(&f);
+}
+
 int main(void)
 {
     for (int i = 0; i < 400; i++) {
@@ -1020,6 +1497,12 @@ int main(void)
         cmocka_unit_test(test_abort_and_discard),
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_concurrent_readers_see_whole_batches),
+        cmocka_unit_test(test_groups_across_txns),
+        cmocka_unit_test(test_hash_table_records),
+        cmocka_unit_test(test_posting_encodings),
+        cmocka_unit_test(test_format1_migrates),
+        cmocka_unit_test(test_newer_format_refused),
+        cmocka_unit_test(test_corrupt_group),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -886,6 +886,7 @@ int tsdb_open(const char *dir, const struct tsdb_options *opts, struct tsdb **ou
     pthread_mutex_init(&db->stop_mu, NULL);
     pthread_cond_init(&db->stop_cv, NULL);
     pthread_mutex_init(&db->create_mu, NULL);
+    pthread_mutex_init(&db->write_mu, NULL);
     pthread_mutex_init(&db->maint_mu, NULL);
     pthread_mutex_init(&db->env_mu, NULL);
     pthread_condattr_t ca;
@@ -951,6 +952,7 @@ void tsdb_close(struct tsdb *db)
     pthread_mutex_destroy(&db->stop_mu);
     pthread_cond_destroy(&db->stop_cv);
     pthread_mutex_destroy(&db->create_mu);
+    pthread_mutex_destroy(&db->write_mu);
     pthread_mutex_destroy(&db->maint_mu);
     pthread_mutex_destroy(&db->env_mu);
     pthread_cond_destroy(&db->env_cv);

@@ -193,6 +193,7 @@ int tsdb_write_with(struct tsdb *db, tsdb_write_fn fn, int (*commit_fn)(MDB_txn 
 {
     for (int attempt = 1;; attempt++) {
         tsdb_env_enter(db);
+        pthread_mutex_lock(&db->write_mu);
         uint64_t seen = atomic_load(&db->map_bytes);
         MDB_txn *txn;
         int rc = mdb_txn_begin(db->env, NULL, 0, &txn);
@@ -205,9 +206,10 @@ int tsdb_write_with(struct tsdb *db, tsdb_write_fn fn, int (*commit_fn)(MDB_txn 
         }
         if (rc == 0)
             atomic_store(&db->map_written, true);
-        tsdb_env_leave(db);
-        if (rc != 0 && db->index)
+        else if (db->index)
             index_discard(db->index);
+        pthread_mutex_unlock(&db->write_mu);
+        tsdb_env_leave(db);
         if (rc != MDB_MAP_FULL || attempt == ENV_WRITE_ATTEMPTS)
             return rc;
         int g = tsdb_env_grow(db, seen);

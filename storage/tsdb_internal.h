@@ -147,6 +147,12 @@ struct tsdb {
     /* Serialises the creation of new series (one LMDB write txn at a time
      * would do it too, but this keeps the head's id array in step). */
     pthread_mutex_t create_mu;
+    /* Held by tsdb_write_with from its txn's begin to the index discard
+     * after a failure: mdb_txn_abort and a failed commit release LMDB's
+     * writer lock first, and the discard must not clear the pending index
+     * changes of the next writer.  Inside the env gate, outside LMDB's
+     * writer lock. */
+    pthread_mutex_t write_mu;
 
     /* The env gate (tsdb_env.c). */
     pthread_mutex_t env_mu;

@@ -475,7 +475,7 @@ static int tsdb_wal_open(struct tsdb *db, char *err, size_t errlen)
      * flusher writes them out: mark them so it is kept until then. */
     uint32_t first = st.segments ? st.end.segment - st.segments + 1 : wal_segment_current(db->wal);
     for (uint32_t id = 0; id < db->head.cap; id++) {
-        struct head_series *s = db->head.series[id];
+        struct head_series *s = head_series_at(&db->head, id);
         if (!s)
             continue;
         s->open_segment = first;
@@ -553,7 +553,7 @@ static size_t flush_collect(struct tsdb *db, struct flush_item **items)
     size_t n = 0, cap = 0;
     *items = NULL;
     for (size_t i = 0; i < nids; i++) {
-        struct head_series *s = db->head.series[ids[i]];
+        struct head_series *s = head_series_at(&db->head, ids[i]);
         s->dirty = false;
         for (struct head_closed *c = s->closed; c; c = c->next) {
             if (n == cap) {
@@ -601,19 +601,8 @@ static int flush_txn_fn(MDB_txn *txn, void *arg)
 static void flush_unlink(struct tsdb *db, const struct flush_item *items, size_t n)
 {
     pthread_rwlock_wrlock(&db->head.lock);
-    for (size_t i = 0; i < n; i++) {
-        struct head_series *s = db->head.series[items[i].id];
-        struct head_closed *c = items[i].c;
-        /* Chunks are flushed oldest first, so c is the head of the list. */
-        s->closed = c->next;
-        if (s->closed_tail == c)
-            s->closed_tail = NULL;
-        if (c->maxt > s->persisted_maxt)
-            s->persisted_maxt = c->maxt;
-        free(c->buf);
-        free(c);
-        db->head.nclosed--;
-    }
+    for (size_t i = 0; i < n; i++)
+        head_series_flushed(&db->head, items[i].id, items[i].c);
     pthread_rwlock_unlock(&db->head.lock);
 }
 
@@ -638,7 +627,8 @@ static int flush_closed_chunks(struct tsdb *db)
             /* The chunks stay in the head and the series must be retried. */
             pthread_rwlock_wrlock(&db->head.lock);
             for (size_t i = off; i < n; i++)
-                head_series_mark_dirty(&db->head, items[i].id, db->head.series[items[i].id]);
+                head_series_mark_dirty(&db->head, items[i].id,
+                                       head_series_at(&db->head, items[i].id));
             pthread_rwlock_unlock(&db->head.lock);
             break;
         }
@@ -1012,12 +1002,17 @@ static void head_time_range(struct tsdb *db, struct tsdb_stats *st)
     st->head_max_time = INT64_MIN;
     pthread_rwlock_rdlock(&db->head.lock);
     for (uint32_t id = 0; id < db->head.cap; id++) {
-        const struct head_series *s = db->head.series[id];
+        const struct head_series *s = head_series_at(&db->head, id);
         if (!s || (!s->open.count && !s->closed))
             continue;
         st->head_chunks += (s->open.count ? 1 : 0);
         int64_t lo = s->closed ? s->closed->mint : head_chunk_first_t(&s->open);
-        int64_t hi = s->open.count ? s->open.tlast : s->closed_tail->maxt;
+        int64_t hi = INT64_MIN;
+        if (s->open.count)
+            hi = s->open.tlast;
+        else
+            for (const struct head_closed *c = s->closed; c; c = c->next)
+                hi = c->maxt;
         if (lo < st->head_min_time)
             st->head_min_time = lo;
         if (hi > st->head_max_time)

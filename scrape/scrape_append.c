@@ -419,6 +419,7 @@ int scrape_append_page(struct tsdb_appender *app, struct scrape_cache *c,
         append_stale(app, c, t_ms, r);
         scrape_metadata_commit(&c->meta);
     }
+    scrape_metadata_end(&c->meta);
     return rc;
 }
 

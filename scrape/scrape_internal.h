@@ -134,18 +134,20 @@ struct scrape_meta_span {
 };
 
 struct scrape_meta_entry {
-    char *name;    /* metric family */
-    char type[16]; /* "counter", "gauge", ..., "unknown" */
-    char *help;    /* unescaped; "" when none */
-    char *unit;
+    const char *name; /* metric family */
+    const char *type; /* "counter", "gauge", ..., "unknown" (static) */
+    const char *help; /* unescaped; "" when none */
+    const char *unit;
 };
 
 struct scrape_metadata {
-    struct scrape_meta_entry *v; /* sorted by name; owned */
+    struct scrape_meta_entry *v; /* sorted by name; owned, its strings in text */
     size_t n;
+    char *text;    /* owned: the entries' strings, NUL-terminated, one after another */
     uint64_t hash; /* of the metadata lines v was built from */
     bool applied;
-    /* The page being parsed: spans into its body, and their hash. */
+    /* The page being parsed: spans into its body, and their hash (scratch,
+     * freed at scrape_metadata_end). */
     struct scrape_meta_span *spans;
     size_t nspans, capspans;
     uint64_t pending_hash;
@@ -156,6 +158,8 @@ void scrape_metadata_note(struct scrape_metadata *md, struct textparse *p, enum 
 /* After a good page, while its body is still alive: rebuilds v if the
  * page's metadata differ from the last applied ones. */
 void scrape_metadata_commit(struct scrape_metadata *md);
+/* The page is done (committed or not): frees its spans. */
+void scrape_metadata_end(struct scrape_metadata *md);
 void scrape_metadata_free(struct scrape_metadata *md);
 /* The target's metadata as of its last good scrape (borrowed). */
 const struct scrape_metadata *scrape_cache_metadata(const struct scrape_cache *c);

@@ -24,6 +24,7 @@
  * column (head.h says which). */
 #include "storage/head.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,18 +56,12 @@ struct head_page {
 };
 _Static_assert(HEAD_PAGE_SERIES == 64, "head_page.live is a 64-bit map");
 
-static void head_closed_free(struct head_closed *c)
-{
-    free(c->buf);
-    free(c);
-}
-
 static void head_series_free(struct head_series *s)
 {
     head_chunk_free(&s->open);
     for (struct head_closed *c = s->closed, *next; c; c = next) {
         next = c->next;
-        head_closed_free(c);
+        free(c);
     }
     memset(s, 0, sizeof *s);
 }
@@ -159,27 +154,35 @@ static int64_t window_of(const struct head *h, int64_t t)
     return (t % h->chunk_window_ms < 0) ? w - 1 : w;
 }
 
+/* A closed chunk holding a copy of chunk src's bytes (src has samples). */
+static struct head_closed *closed_new(const struct head_chunk *src, bool st, uint32_t wal_segment)
+{
+    size_t len = head_chunk_len(src);
+    struct head_closed *c = xmalloc(offsetof(struct head_closed, buf) + len);
+    c->next = NULL;
+    c->mint = head_chunk_first_t(src);
+    c->maxt = src->tlast;
+    c->vlast = src->vlast;
+    c->len = (uint32_t)len;
+    c->wal_segment = wal_segment;
+    c->count = src->count;
+    c->st = st;
+    memcpy(c->buf, src->buf, len);
+    return c;
+}
+
 void head_series_cut(struct head *h, uint32_t id, struct head_series *s)
 {
     if (s->open.count == 0)
         return;
-    struct head_closed *c = xmalloc(sizeof *c);
-    c->next = NULL;
-    c->len = (uint32_t)head_chunk_len(&s->open);
-    c->buf = s->open.buf; /* the closed chunk takes the buffer over */
-    c->count = s->open.count;
-    c->wal_segment = s->open_segment;
-    c->st = s->open_st;
-    c->mint = head_chunk_first_t(&s->open);
-    c->maxt = s->open.tlast;
-    c->vlast = s->open.vlast;
+    struct head_closed *c = closed_new(&s->open, s->open_st, s->open_segment);
     struct head_closed *last = closed_last(s);
     if (last)
         last->next = c;
     else
         s->closed = c;
     h->nclosed++;
-    head_chunk_init(&s->open, h->chunk_samples);
+    head_chunk_reset(&s->open);
     s->open_st = false;
     head_series_mark_dirty(h, id, s);
 }
@@ -190,7 +193,7 @@ void head_series_flushed(struct head *h, uint32_t id, struct head_closed *c)
     s->closed = c->next; /* chunks are flushed oldest first */
     if (c->maxt > s->persisted_maxt)
         s->persisted_maxt = c->maxt;
-    head_closed_free(c);
+    free(c);
     h->nclosed--;
 }
 
@@ -275,6 +278,7 @@ size_t head_close_idle(struct head *h, int64_t before_t)
         struct head_series *s = head_series_at(h, id);
         if (s && s->open.count && s->open.tlast < before_t) {
             head_series_cut(h, id, s);
+            head_chunk_free(&s->open); /* an idle series needs no buffer */
             n++;
         }
     }
@@ -406,21 +410,17 @@ static size_t closed_delete_range(struct head *h, struct head_series *s, int64_t
         int64_t st_last;
         removed +=
             chunk_filter(c->buf, c->len, c->count, c->st, mint, maxt, c->count, &nc, &st_last);
-        free(c->buf);
-        if (nc.count == 0) {
+        struct head_closed *rest = nc.count ? closed_new(&nc, c->st, c->wal_segment) : NULL;
+        head_chunk_free(&nc);
+        if (rest) {
+            rest->next = c->next;
+            *pp = rest;
+            pp = &rest->next;
+        } else {
             *pp = c->next;
-            free(c);
             h->nclosed--;
-            head_chunk_free(&nc);
-            continue;
         }
-        c->buf = nc.buf; /* the closed chunk takes the buffer over */
-        c->len = (uint32_t)head_chunk_len(&nc);
-        c->count = nc.count;
-        c->mint = head_chunk_first_t(&nc);
-        c->maxt = nc.tlast;
-        c->vlast = nc.vlast;
-        pp = &c->next;
+        free(c);
     }
     return removed;
 }

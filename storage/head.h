@@ -38,15 +38,20 @@ enum head_append_result {
     HEAD_TOO_OLD,        /* out of order and older than the window allows: rejected */
 };
 
+/* A closed chunk and its bytes, in one allocation: closed chunks are made
+ * in bursts (every series cuts at a window edge, and at chunk_samples in
+ * step after that) and freed in bursts by the flusher, so they free whole
+ * pages together, instead of leaving holes between the open chunks'
+ * buffers (see head_series_cut). */
 struct head_closed {
     struct head_closed *next;
-    uint8_t *buf; /* the head chunk's encoding, owned */
-    uint32_t len;
-    uint16_t count;
-    bool st;              /* the encoding has an ST column */
-    uint32_t wal_segment; /* WAL segment of its first sample */
     int64_t mint, maxt;
     uint64_t vlast; /* value bits of its last sample */
+    uint32_t len;
+    uint32_t wal_segment; /* WAL segment of its first sample */
+    uint16_t count;
+    bool st;       /* the encoding has an ST column */
+    uint8_t buf[]; /* the head chunk's encoding, len bytes */
 };
 
 /* 80 bytes, kept inline in the head's pages (no allocation of its own):
@@ -105,7 +110,16 @@ bool head_series_empty(const struct head_series *s);
  * chunks). */
 void head_series_drop(struct head *h, uint32_t id);
 
-/* Moves the open chunk of s to its closed list.  Exclusive lock held. */
+/* Copies the open chunk of s to its closed list and empties it, keeping
+ * its buffer for the next chunk.  Exclusive lock held.
+ *
+ * Why a copy: when the closed chunk took the buffer over and the open one
+ * started a new one, a cut of all series (at a window edge) allocated a
+ * burst of new buffers between the closed chunks, which the flusher then
+ * freed, leaving ~110 B of holes a series that the heap kept resident;
+ * after a chunk_samples cut, RSS stayed at ~420 B a series against ~270 in
+ * use (1M series, 15 s).  Kept, the open buffers do not move, and the
+ * closed chunks come and go together. */
 void head_series_cut(struct head *h, uint32_t id, struct head_series *s);
 
 /* Takes the oldest closed chunk c, which the flusher has written to LMDB,

@@ -35,6 +35,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,7 @@
 #define TSDB_IDLE_CHUNK_MS     (15LL * 60 * 1000)
 #define TSDB_FLUSH_TXN_CHUNKS  20000
 #define TSDB_COMPACT_BUDGET_S  0.5 /* compaction work per flusher round */
+#define TSDB_TRIM_BYTES        (16u << 20)
 
 /* ---- small helpers ---- */
 
@@ -601,8 +604,10 @@ static int flush_txn_fn(MDB_txn *txn, void *arg)
 static void flush_unlink(struct tsdb *db, const struct flush_item *items, size_t n)
 {
     pthread_rwlock_wrlock(&db->head.lock);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        db->freed_since_trim += offsetof(struct head_closed, buf) + items[i].c->len;
         head_series_flushed(&db->head, items[i].id, items[i].c);
+    }
     pthread_rwlock_unlock(&db->head.lock);
 }
 
@@ -697,6 +702,21 @@ static int tsdb_housekeep(struct tsdb *db)
     return rc;
 }
 
+/* Gives the pages of freed closed chunks back to the kernel.  Chunks are
+ * cut in bursts (all series at a window edge, and in step every
+ * chunk_samples after it), so ~100-250 B a series of them are freed
+ * together a second later; glibc returns freed memory on its own only
+ * from the top of the heap, and kept the rest resident: with 1M series,
+ * RSS after such a burst was ~340 B a series against ~250 in use, ~300
+ * with this (malloc_trim took 0.1-40 ms).  maint_mu held. */
+static void tsdb_heap_trim(struct tsdb *db)
+{
+    if (db->freed_since_trim < TSDB_TRIM_BYTES)
+        return;
+    db->freed_since_trim = 0;
+    malloc_trim(0);
+}
+
 static void *flusher_main(void *arg)
 {
     struct tsdb *db = arg;
@@ -707,6 +727,7 @@ static void *flusher_main(void *arg)
             continue;
         pthread_mutex_lock(&db->maint_mu);
         flush_closed_chunks(db);
+        tsdb_heap_trim(db);
         if (round % TSDB_HOUSEKEEP_EVERY == 0)
             tsdb_housekeep(db);
         tsdb_compact(db, TSDB_COMPACT_BUDGET_S);

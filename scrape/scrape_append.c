@@ -5,44 +5,26 @@
  * scrapeLoop.append, mutateSampleLabels, verifyLabelLimits and report.
  *
  * Memory.  The cache is the scrape side's cost per active series, so what
- * it keeps between scrapes is: one allocation per series (a 33-byte entry
- * with the raw key inline, no hash: see struct centry), the bucket array
- * and the page-order array (8 bytes a series each).  Label sets are freed
- * once storage has given the ref; the attempt's seen refs and the spare
- * order array are freed after each scrape, as the loop frees its body and
- * the appender its batch buffers (scrape.c, tsdb_append.c).  Measured with
+ * it keeps between scrapes is one 32-byte entry per series (hash of the
+ * raw key, ref, flags: keytab.c), its index slots and the page order (4
+ * bytes a series).  No label set is kept: until storage has given a series
+ * its ref, the labels are built again from the line (the first scrape, or
+ * after a failed commit or the series' garbage collection), which is what
+ * a miss costs anyway.  The attempt's seen refs and the spare order array
+ * are freed after each scrape, as the loop frees its body and the
+ * appender its batch buffers (scrape.c, tsdb_append.c).  Measured with
  * bench/scrape.sh 30 50 2000 5 (100k active series), whole process RSS:
- * 998 B/series before (entries of 80 bytes plus a separate key, kept
- * bodies and appender buffers, mapped LMDB pages), 517 after, with
- * VictoriaMetrics at 1199 in the same run; CPU 0.83 -> 0.85 us/sample.
- * bench/scrape.sh 30 100 2000 5 after: Vigil 429, VictoriaMetrics 758,
- * Prometheus 2192 B/series (an earlier 60 s run before: 921, 726, 2288). */
+ * 998 B/series with 80-byte entries plus a separate key, kept bodies and
+ * appender buffers and mapped LMDB pages; 517 with 33-byte malloc'd
+ * entries holding the raw key; at 1M series (500 targets) these entries,
+ * buckets and order took ~104 B a series, the keytab ~42. */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <xxhash.h>
-
 #include "scrape/scrape_internal.h"
-
-/* One cached series: a single allocation of 33 bytes plus the raw series
- * bytes (the key), which follow the header in place.  The label set is only
- * held until the tsdb has given the series a ref.  The key's hash is not
- * kept: a lookup compares length and bytes along a chain of ~1 entry, and
- * growing the table hashes the keys again (cache_insert). */
-struct centry {
-    struct centry *next;    /* hash chain */
-    uint64_t ref;           /* 0 until the tsdb has given one */
-    struct label_set *lbls; /* for the first append only: freed once ref is set */
-    uint32_t seen_iter;     /* attempt that last saw it (compared for equality) */
-    uint32_t keylen;
-    bool dropped : 1;   /* by metric_relabel_configs */
-    bool tracked : 1;   /* staleness tracked in the attempt seen_iter */
-    bool prev_seen : 1; /* tracked in the last successful scrape */
-    char key[];         /* raw series bytes, keylen of them, not NUL-terminated */
-};
 
 #define N_REPORT 5
 static const char *const report_names[N_REPORT] = {
@@ -54,12 +36,11 @@ static const char *const report_names[N_REPORT] = {
 };
 
 struct scrape_cache {
-    struct centry **buckets;
-    size_t nbuckets, n;
+    struct scrape_keytab tab;
     uint32_t iter;
-    struct centry **order; /* last good scrape's series, in page order */
+    uint32_t *order; /* last good scrape's series (entry numbers), in page order */
     size_t norder, caporder;
-    struct centry **next; /* this attempt's */
+    uint32_t *next; /* this attempt's */
     size_t nnext, capnext;
     uint64_t *seen_refs;
     size_t nseen, capseen;
@@ -81,37 +62,16 @@ const struct scrape_metadata *scrape_cache_metadata(const struct scrape_cache *c
 struct scrape_cache *scrape_cache_new(void)
 {
     struct scrape_cache *c = xcalloc(1, sizeof *c);
-    c->nbuckets = 64;
-    c->buckets = xcalloc(c->nbuckets, sizeof *c->buckets);
+    scrape_keytab_init(&c->tab);
     return c;
-}
-
-static void centry_lbls_free(struct centry *e)
-{
-    if (!e->lbls)
-        return;
-    label_set_free(e->lbls);
-    free(e->lbls);
-    e->lbls = NULL;
-}
-
-static void centry_free(struct centry *e)
-{
-    centry_lbls_free(e);
-    free(e);
 }
 
 void scrape_cache_free(struct scrape_cache *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < c->nbuckets; i++)
-        for (struct centry *e = c->buckets[i], *nx; e; e = nx) {
-            nx = e->next;
-            centry_free(e);
-        }
+    scrape_keytab_free(&c->tab);
     scrape_metadata_free(&c->meta);
-    free(c->buckets);
     free(c->order);
     free(c->next);
     free(c->seen_refs);
@@ -126,36 +86,7 @@ void scrape_cache_free(struct scrape_cache *c)
 
 size_t scrape_cache_size(const struct scrape_cache *c)
 {
-    return c->n;
-}
-
-static struct centry *cache_lookup(struct scrape_cache *c, uint64_t h, const char *k, size_t len)
-{
-    for (struct centry *e = c->buckets[h & (c->nbuckets - 1)]; e; e = e->next)
-        if (e->keylen == len && memcmp(e->key, k, len) == 0)
-            return e;
-    return NULL;
-}
-
-static void cache_insert(struct scrape_cache *c, struct centry *e, uint64_t h)
-{
-    if (c->n + 1 > c->nbuckets) {
-        size_t nb = c->nbuckets * 2;
-        struct centry **b = xcalloc(nb, sizeof *b);
-        for (size_t i = 0; i < c->nbuckets; i++)
-            for (struct centry *x = c->buckets[i], *nx; x; x = nx) {
-                nx = x->next;
-                size_t bi = XXH3_64bits(x->key, x->keylen) & (nb - 1);
-                x->next = b[bi];
-                b[bi] = x;
-            }
-        free(c->buckets);
-        c->buckets = b;
-        c->nbuckets = nb;
-    }
-    e->next = c->buckets[h & (c->nbuckets - 1)];
-    c->buckets[h & (c->nbuckets - 1)] = e;
-    c->n++;
+    return c->tab.n;
 }
 
 void scrape_target_series_labels(const struct scrape_target *t, struct label_set *out)
@@ -185,7 +116,7 @@ static void begin_attempt(struct scrape_cache *c)
     c->nseen = 0;
 }
 
-static void push_next(struct scrape_cache *c, struct centry *e)
+static void push_next(struct scrape_cache *c, uint32_t e)
 {
     if (c->nnext == c->capnext) {
         c->capnext = c->capnext ? 2 * c->capnext : 256;
@@ -298,11 +229,12 @@ static int check_series(const struct prom_scrape_config *cfg, const struct label
     return 0;
 }
 
-/* A cache miss: decode, mutate, relabel, check; a new entry (not yet in the
- * table) or NULL with err. */
-static struct centry *entry_build(struct scrape_cache *c, struct textparse *p,
-                                  const struct scrape_page_opts *o, const char *raw, size_t rawlen,
-                                  char *err, size_t errsize)
+enum series_build { SERIES_KEPT, SERIES_DROPPED, SERIES_INVALID };
+
+/* The line's series as it will be stored: decoded, mutated, relabeled and
+ * checked into c->work, or dropped by the rules, or invalid (err set). */
+static enum series_build series_build(struct scrape_cache *c, struct textparse *p,
+                                      const struct scrape_page_opts *o, char *err, size_t errsize)
 {
     size_t need = textparse_label_count(p) + 1;
     if (need > c->ltcap) {
@@ -316,54 +248,53 @@ static struct centry *entry_build(struct scrape_cache *c, struct textparse *p,
     for (size_t i = 0; i < k; i++) {
         if (i > 0 && *label_set_get(ls, c->lt[i].name)) {
             snprintf(err, errsize, "label name \"%s\" is not unique", c->lt[i].name);
-            return NULL;
+            return SERIES_INVALID;
         }
         label_set_setn(ls, c->lt[i].name, c->lt[i].value, c->lt[i].value_len);
     }
     mutate_labels(c, ls, o->cfg->honor_labels);
-    if (rawlen > UINT32_MAX) {
-        snprintf(err, errsize, "series of %zu bytes is too long", rawlen);
-        return NULL;
-    }
-    struct centry *e = xcalloc(1, offsetof(struct centry, key) + rawlen);
-    memcpy(e->key, raw, rawlen);
-    e->keylen = (uint32_t)rawlen;
-    if (!relabel_apply(o->metric_rules, ls) || ls->n == 0) {
-        e->dropped = true;
-        return e;
-    }
-    if (check_series(o->cfg, ls, err, errsize) < 0) {
-        centry_free(e);
-        return NULL;
-    }
-    e->lbls = xcalloc(1, sizeof *e->lbls);
-    label_set_copy(e->lbls, ls);
-    return e;
+    if (!relabel_apply(o->metric_rules, ls) || ls->n == 0)
+        return SERIES_DROPPED;
+    return check_series(o->cfg, ls, err, errsize) < 0 ? SERIES_INVALID : SERIES_KEPT;
 }
 
-/* Storage reset the entry's ref (its series had no sample left and was
- * removed: tsdb_append): builds the label set again from this page's
- * line so the next append recreates the series.  0 or -1 with err. */
-static int entry_labels_rebuild(struct scrape_cache *c, struct textparse *p,
-                                const struct scrape_page_opts *o, struct centry *e, char *err,
-                                size_t errsize)
+/* The line's cache entry, created on a miss (then *built says whether
+ * c->work holds its labels).  KEYTAB_NONE if the series is invalid. */
+static uint32_t entry_for_line(struct scrape_cache *c, struct textparse *p,
+                               const struct scrape_page_opts *o, size_t pos, bool *built,
+                               struct scrape_page_result *r)
 {
     const char *raw;
     size_t rawlen;
     textparse_series(p, &raw, &rawlen);
-    struct centry *fresh = entry_build(c, p, o, raw, rawlen, err, errsize);
-    if (!fresh)
-        return -1;
-    e->lbls = fresh->lbls;
-    fresh->lbls = NULL;
-    centry_free(fresh);
-    return 0;
+    struct scrape_ckey k = scrape_keytab_key(&c->tab, raw, rawlen);
+    *built = false;
+    if (pos < c->norder) {
+        uint32_t e = c->order[pos];
+        struct scrape_ckey ek = scrape_keytab_at(&c->tab, e)->key;
+        if (ek.lo == k.lo && ek.hi == k.hi)
+            return e; /* the in-order prediction held */
+    }
+    uint32_t e = scrape_keytab_find(&c->tab, k);
+    if (e != KEYTAB_NONE)
+        return e;
+    enum series_build b = series_build(c, p, o, r->err, sizeof r->err);
+    if (b == SERIES_INVALID)
+        return KEYTAB_NONE;
+    e = scrape_keytab_add(&c->tab, k);
+    scrape_keytab_at(&c->tab, e)->dropped = b == SERIES_DROPPED;
+    *built = b == SERIES_KEPT;
+    if (b == SERIES_KEPT)
+        r->series_added++;
+    return e;
 }
 
-static int append_entry(struct tsdb_appender *app, struct centry *e, int64_t t, double v,
-                        int64_t st, char *err, size_t errsize)
+/* Appends to the entry's series: by ref, or by the labels in c->work
+ * while it has none (storage then sets the ref at commit). */
+static int append_entry(struct tsdb_appender *app, struct scrape_cache *c, struct scrape_centry *e,
+                        int64_t t, double v, int64_t st, char *err, size_t errsize)
 {
-    struct labels view = e->lbls ? label_set_view(e->lbls) : (struct labels){0};
+    struct labels view = label_set_view(&c->work);
     if (tsdb_append_st(app, &e->ref, e->ref ? NULL : &view, t, v, st) < 0) {
         snprintf(err, errsize, "%s", tsdb_appender_error(app));
         return -1;
@@ -386,25 +317,24 @@ static double stale_nan(void)
 }
 
 /* Stale markers for series tracked in the last good scrape and not in this
- * attempt (by ref, so two raw spellings of one series count once). */
+ * attempt (by ref, so two raw spellings of one series count once).  An
+ * entry without ref has no series in storage (collected: gc.c), so
+ * nothing to mark. */
 static void append_stale(struct tsdb_appender *app, struct scrape_cache *c, int64_t t,
                          struct scrape_page_result *r)
 {
     if (c->nseen > 1)
         qsort(c->seen_refs, c->nseen, sizeof *c->seen_refs, cmp_u64);
     char err[256];
-    for (size_t b = 0; b < c->nbuckets; b++)
-        for (struct centry *e = c->buckets[b]; e; e = e->next) {
-            if (!e->prev_seen || (e->seen_iter == c->iter && e->tracked))
-                continue;
-            if (!e->ref && !e->lbls)
-                continue; /* its series was removed from storage: nothing to mark */
-            if (e->ref && c->nseen &&
-                bsearch(&e->ref, c->seen_refs, c->nseen, sizeof *c->seen_refs, cmp_u64))
-                continue;
-            if (append_entry(app, e, t, stale_nan(), 0, err, sizeof err) == 0)
-                r->stale_markers++;
-        }
+    for (uint32_t i = 0; i < c->tab.hw; i++) {
+        struct scrape_centry *e = scrape_keytab_at(&c->tab, i);
+        if (!e->used || !e->prev_seen || !e->ref || (e->seen_iter == c->iter && e->tracked))
+            continue;
+        if (c->nseen && bsearch(&e->ref, c->seen_refs, c->nseen, sizeof *c->seen_refs, cmp_u64))
+            continue;
+        if (append_entry(app, c, e, t, stale_nan(), 0, err, sizeof err) == 0)
+            r->stale_markers++;
+    }
 }
 
 int scrape_append_page(struct tsdb_appender *app, struct scrape_cache *c,
@@ -433,35 +363,29 @@ int scrape_append_page(struct tsdb_appender *app, struct scrape_cache *c,
         if (en != TEXTPARSE_SERIES)
             continue;
         r->samples_scraped++;
-        const char *raw;
-        size_t rawlen;
-        textparse_series(&p, &raw, &rawlen);
-        struct centry *e = NULL;
-        if (pos < c->norder && c->order[pos]->keylen == rawlen &&
-            memcmp(c->order[pos]->key, raw, rawlen) == 0) {
-            e = c->order[pos]; /* the in-order prediction held */
-        } else {
-            uint64_t h = XXH3_64bits(raw, rawlen);
-            e = cache_lookup(c, h, raw, rawlen);
-            if (!e) {
-                e = entry_build(c, &p, o, raw, rawlen, r->err, sizeof r->err);
-                if (!e) {
-                    rc = -1;
-                    break;
-                }
-                cache_insert(c, e, h);
-                if (!e->dropped)
-                    r->series_added++;
-            }
+        bool built;
+        uint32_t ei = entry_for_line(c, &p, o, pos, &built, r);
+        if (ei == KEYTAB_NONE) {
+            rc = -1;
+            break;
         }
         pos++;
-        push_next(c, e);
+        push_next(c, ei);
+        struct scrape_centry *e = scrape_keytab_at(&c->tab, ei);
         e->seen_iter = c->iter;
         if (e->dropped)
             continue;
-        if (!e->ref && !e->lbls && entry_labels_rebuild(c, &p, o, e, r->err, sizeof r->err) < 0) {
-            rc = -1;
-            break;
+        if (!e->ref && !built) {
+            /* No series yet (a failed commit, or collected): name it by
+             * labels again (the rules are those it passed before: a
+             * changed configuration gets a new cache). */
+            enum series_build b = series_build(c, &p, o, r->err, sizeof r->err);
+            if (b == SERIES_INVALID) {
+                rc = -1;
+                break;
+            }
+            if ((e->dropped = b == SERIES_DROPPED))
+                continue;
         }
         int64_t ts, st = 0;
         bool has_ts = cfg->honor_timestamps && textparse_timestamp(&p, &ts);
@@ -470,7 +394,7 @@ int scrape_append_page(struct tsdb_appender *app, struct scrape_cache *c,
         if (o->store_st && !textparse_series_is_created(&p) &&
             !textparse_created_timestamp(&p, &st))
             st = 0;
-        if (append_entry(app, e, has_ts ? ts : t_ms, textparse_value(&p), st, r->err,
+        if (append_entry(app, c, e, has_ts ? ts : t_ms, textparse_value(&p), st, r->err,
                          sizeof r->err) < 0) {
             rc = -1;
             break;
@@ -495,6 +419,7 @@ int scrape_append_page(struct tsdb_appender *app, struct scrape_cache *c,
         append_stale(app, c, t_ms, r);
         scrape_metadata_commit(&c->meta);
     }
+    scrape_metadata_end(&c->meta);
     return rc;
 }
 
@@ -529,9 +454,9 @@ void scrape_append_report_stale(struct tsdb_appender *app, struct scrape_cache *
     }
 }
 
-/* Between scrapes the cache keeps its entries, the table and the page
+/* Between scrapes the cache keeps its entries, the index and the page
  * order; this attempt's seen refs and the spare order array are scratch
- * (8 bytes a series each) and go. */
+ * (4-8 bytes a series each) and go. */
 static void cache_scratch_free(struct scrape_cache *c)
 {
     free(c->seen_refs);
@@ -548,26 +473,16 @@ void scrape_cache_iter_done(struct scrape_cache *c, bool ok)
         cache_scratch_free(c);
         return;
     }
-    for (size_t b = 0; b < c->nbuckets; b++) {
-        struct centry **pp = &c->buckets[b];
-        while (*pp) {
-            struct centry *e = *pp;
-            if (e->seen_iter != c->iter) {
-                *pp = e->next;
-                centry_free(e);
-                c->n--;
-                continue;
-            }
+    for (uint32_t i = 0; i < c->tab.hw; i++) {
+        struct scrape_centry *e = scrape_keytab_at(&c->tab, i);
+        if (!e->used)
+            continue;
+        if (e->seen_iter != c->iter)
+            scrape_keytab_remove(&c->tab, i);
+        else
             e->prev_seen = e->tracked && !e->dropped;
-            /* Once storage has given the series a ref (refs never change),
-             * its label set is never needed again: the memory per cached
-             * series is then the raw key and a few words. */
-            if (e->ref)
-                centry_lbls_free(e);
-            pp = &e->next;
-        }
     }
-    struct centry **t = c->order;
+    uint32_t *t = c->order;
     size_t tcap = c->caporder;
     c->order = c->next;
     c->caporder = c->capnext;
@@ -575,4 +490,5 @@ void scrape_cache_iter_done(struct scrape_cache *c, bool ok)
     c->next = t;
     c->capnext = tcap;
     cache_scratch_free(c);
+    scrape_keytab_tidy(&c->tab, c->order, c->norder);
 }

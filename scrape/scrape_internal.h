@@ -1,15 +1,16 @@
 /* scrape_internal.h — scrape-internal: turning one scraped page into one
- * appender batch (scrape_append.c), shared by the scrape loop (scrape.c) and
- * the unit tests.
+ * appender batch (scrape_append.c, its cache's store keytab.c), shared by
+ * the scrape loop (scrape.c) and the unit tests.
  *
  * Per target, a struct scrape_cache maps the raw series bytes of a sample
- * line (name and label block exactly as written) to what the series became:
- * its tsdb ref and final labels, or "dropped by metric_relabel_configs".  A
- * line is first compared with the line at the same position of the previous
- * scrape (pages rarely change order, so one memcmp usually proves identity),
- * then looked up by XXH3 hash; only on a miss are labels unescaped, merged
- * with the target's labels (honor_labels or exported_ renaming), relabeled
- * and checked against the limits.
+ * line (name and label block exactly as written), by their 128-bit hash, to
+ * what the series became: its tsdb ref, or "dropped by
+ * metric_relabel_configs".  A line is first compared with the line at the
+ * same position of the previous scrape (pages rarely change order, so one
+ * comparison usually proves identity), then looked up; only on a miss, or
+ * while storage has not given the series a ref yet, are labels unescaped,
+ * merged with the target's labels (honor_labels or exported_ renaming),
+ * relabeled and checked against the limits.
  *
  * Staleness, as Prometheus: a series seen in the previous successful scrape
  * and absent from this one gets a stale NaN at this scrape's timestamp; a
@@ -20,8 +21,9 @@
  * report series (up, scrape_duration_seconds, scrape_samples_scraped,
  * scrape_samples_post_metric_relabeling, scrape_series_added) go through one
  * appender and one commit.  A cache belongs to its target's loop (one
- * thread); refs inside it must stay put until commit, so entries are
- * allocated one by one and only evicted in scrape_cache_iter_done. */
+ * thread); refs inside it must stay put until commit, so entries live in
+ * pages that never move and are only evicted or compacted in
+ * scrape_cache_iter_done. */
 #ifndef VIGIL_SCRAPE_INTERNAL_H
 #define VIGIL_SCRAPE_INTERNAL_H
 
@@ -35,6 +37,51 @@
 #include "storage/tsdb.h"
 
 struct scrape_cache;
+
+/* ---- The cache's store (keytab.c) ---- */
+
+#define KEYTAB_NONE UINT32_MAX
+
+struct scrape_ckey {
+    uint64_t lo, hi; /* XXH3-128 of the raw series bytes, seeded per table */
+};
+
+/* One cached series: 32 bytes, no allocation of its own. */
+struct scrape_centry {
+    struct scrape_ckey key;
+    uint64_t ref;       /* the tsdb's; 0 until it has given one */
+    uint32_t seen_iter; /* attempt that last saw it; the next free entry while free */
+    bool used : 1;
+    bool dropped : 1;   /* by metric_relabel_configs */
+    bool tracked : 1;   /* staleness tracked in the attempt seen_iter */
+    bool prev_seen : 1; /* tracked in the last successful scrape */
+};
+
+/* Entries by number (stable while in use), found by key. */
+struct scrape_keytab {
+    struct scrape_centry **pages;
+    uint32_t npages;
+    uint32_t hw;        /* entries numbered so far: 0..hw-1, used or free */
+    uint32_t n;         /* in use */
+    uint32_t free_head; /* first free entry below hw, or KEYTAB_NONE */
+    uint32_t *slots;    /* index: entry number + 1, 0 empty */
+    uint32_t nslots;
+    uint64_t seed;
+};
+
+void scrape_keytab_init(struct scrape_keytab *t);
+void scrape_keytab_free(struct scrape_keytab *t);
+struct scrape_ckey scrape_keytab_key(const struct scrape_keytab *t, const char *raw, size_t len);
+/* The entry with key k, or KEYTAB_NONE. */
+uint32_t scrape_keytab_find(const struct scrape_keytab *t, struct scrape_ckey k);
+/* A new entry for k (not in the table): zero but for key and used. */
+uint32_t scrape_keytab_add(struct scrape_keytab *t, struct scrape_ckey k);
+struct scrape_centry *scrape_keytab_at(const struct scrape_keytab *t, uint32_t i);
+void scrape_keytab_remove(struct scrape_keytab *t, uint32_t i);
+/* Between scrapes (nobody holds an entry's address): gives memory back
+ * after many removals, which may renumber the entries; the n entry numbers
+ * in refs are renumbered with them. */
+void scrape_keytab_tidy(struct scrape_keytab *t, uint32_t *refs, size_t n);
 
 struct scrape_cache *scrape_cache_new(void);
 void scrape_cache_free(struct scrape_cache *c); /* NULL is a no-op */
@@ -87,18 +134,20 @@ struct scrape_meta_span {
 };
 
 struct scrape_meta_entry {
-    char *name;    /* metric family */
-    char type[16]; /* "counter", "gauge", ..., "unknown" */
-    char *help;    /* unescaped; "" when none */
-    char *unit;
+    const char *name; /* metric family */
+    const char *type; /* "counter", "gauge", ..., "unknown" (static) */
+    const char *help; /* unescaped; "" when none */
+    const char *unit;
 };
 
 struct scrape_metadata {
-    struct scrape_meta_entry *v; /* sorted by name; owned */
+    struct scrape_meta_entry *v; /* sorted by name; owned, its strings in text */
     size_t n;
+    char *text;    /* owned: the entries' strings, NUL-terminated, one after another */
     uint64_t hash; /* of the metadata lines v was built from */
     bool applied;
-    /* The page being parsed: spans into its body, and their hash. */
+    /* The page being parsed: spans into its body, and their hash (scratch,
+     * freed at scrape_metadata_end). */
     struct scrape_meta_span *spans;
     size_t nspans, capspans;
     uint64_t pending_hash;
@@ -109,6 +158,8 @@ void scrape_metadata_note(struct scrape_metadata *md, struct textparse *p, enum 
 /* After a good page, while its body is still alive: rebuilds v if the
  * page's metadata differ from the last applied ones. */
 void scrape_metadata_commit(struct scrape_metadata *md);
+/* The page is done (committed or not): frees its spans. */
+void scrape_metadata_end(struct scrape_metadata *md);
 void scrape_metadata_free(struct scrape_metadata *md);
 /* The target's metadata as of its last good scrape (borrowed). */
 const struct scrape_metadata *scrape_cache_metadata(const struct scrape_cache *c);

@@ -469,6 +469,17 @@ void head_chunk_init(struct head_chunk *c, uint16_t max_count)
     c->lead = NO_WINDOW;
 }
 
+void head_chunk_reset(struct head_chunk *c)
+{
+    uint8_t *buf = c->buf;
+    uint32_t cap = c->cap;
+    if (buf)
+        memset(buf, 0, head_chunk_len(c)); /* bits past nbits are 0 */
+    head_chunk_init(c, c->max_count);
+    c->buf = buf;
+    c->cap = cap;
+}
+
 void head_chunk_free(struct head_chunk *c)
 {
     free(c->buf);

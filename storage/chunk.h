@@ -50,7 +50,8 @@ struct sbuf;
 
 /* 48 bytes on LP64.  The sample bytes live in buf, which starts at 24 bytes
  * on the first append and grows by 1.25x, never past what the remaining
- * max_count samples could need. */
+ * max_count samples could need (head_chunk_reset keeps it for the next
+ * chunk). */
 struct head_chunk {
     uint8_t *buf;       /* owned; NULL until the first append; bits past nbits are 0 */
     int64_t tlast;      /* timestamp of the last sample */
@@ -82,6 +83,9 @@ int head_chunk_append(struct head_chunk *c, int64_t t, double v);
 int head_chunk_append_st(struct head_chunk *c, int64_t t, double v, int64_t st, int64_t *st_last);
 /* Frees buf; c may be re-initialised afterwards. */
 void head_chunk_free(struct head_chunk *c);
+/* Empties c for a new chunk of the same max_count, keeping its buffer:
+ * the next chunk of a series needs about as many bytes as the last. */
+void head_chunk_reset(struct head_chunk *c);
 /* Bytes of buf that hold the c->count samples: what a reader copies. */
 size_t head_chunk_len(const struct head_chunk *c);
 /* Timestamp of the first sample (count must be >= 1). */

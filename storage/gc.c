@@ -67,7 +67,7 @@ void tsdb_gc_head(struct tsdb *db)
     uint64_t n = 0;
     pthread_rwlock_wrlock(&db->head.lock);
     for (uint32_t id = 0; id < db->head.cap; id++) {
-        const struct head_series *s = db->head.series[id];
+        const struct head_series *s = head_series_at(&db->head, id);
         if (s && !s->dirty && head_series_empty(s) && !ooo_series_get(&db->ooo, id)) {
             head_series_drop(&db->head, id);
             n++;

@@ -1,11 +1,16 @@
 /* head.c — the in-memory head: open chunks, closed chunks awaiting flush.
  *
  * Memory per active series is the design target.  A series costs its
- * struct head_series (about 100 bytes), one pointer in the id-indexed array
- * and its open chunk's bytes (a Gorilla bitstream, ~1–2 bytes per sample at
- * regular intervals).  Label sets are not kept here at all: they live in
- * the LMDB index, and ingest paths cache series ids, so the head never
- * needs them.
+ * 80-byte struct head_series, kept inline in pages of HEAD_PAGE_SERIES
+ * consecutive ids (5 KiB; allocated when the first id of the page enters
+ * the head, freed when the last leaves), and its open chunk's bytes (a
+ * bitstream, ~1–2 bytes per sample at regular intervals).  The pages save
+ * what one malloc'd struct per series and an id-indexed pointer array cost
+ * (104 bytes a series, 88 + 8 of malloc header + 8 of pointer, against
+ * 80); a page that keeps only one old series among ids that churned away
+ * holds 5 KiB for it, which the ids' order of creation makes rare.  Label
+ * sets are not kept here at all: they live in the LMDB index, and ingest
+ * paths cache series ids, so the head never needs them.
  *
  * A chunk is cut when it holds chunk_samples samples or when a sample falls
  * into a later time window (windows are chunk_window_ms wide and aligned to
@@ -19,6 +24,7 @@
  * column (head.h says which). */
 #include "storage/head.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,45 +41,82 @@ void head_init(struct head *h, uint16_t chunk_samples, int64_t chunk_window_ms)
     h->chunk_window_ms = chunk_window_ms;
 }
 
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(struct head_series) == 80, "struct head_series grew: see the note in head.h");
+#endif
+
+/* Consecutive ids' series, allocated when the first of them enters the
+ * head and freed when the last leaves.  Which slots hold a series is a
+ * bitmap beside them, not a flag inside: a lookup that only asks whether
+ * the series exists (the appender's first pass over a batch) reads the
+ * page's first line, shared by its 64 series, and not one line each. */
+struct head_page {
+    uint64_t live; /* bit i: s[i] holds a series */
+    struct head_series s[HEAD_PAGE_SERIES];
+};
+_Static_assert(HEAD_PAGE_SERIES == 64, "head_page.live is a 64-bit map");
+
 static void head_series_free(struct head_series *s)
 {
     head_chunk_free(&s->open);
     for (struct head_closed *c = s->closed, *next; c; c = next) {
         next = c->next;
-        free(c->buf);
         free(c);
     }
-    free(s);
+    memset(s, 0, sizeof *s);
 }
 
 void head_destroy(struct head *h)
 {
-    for (uint32_t i = 0; i < h->cap; i++)
-        if (h->series[i])
-            head_series_free(h->series[i]);
-    free(h->series);
+    for (uint32_t p = 0; p < h->cap / HEAD_PAGE_SERIES; p++) {
+        if (!h->pages[p])
+            continue;
+        for (uint32_t i = 0; i < HEAD_PAGE_SERIES; i++)
+            if (h->pages[p]->live >> i & 1)
+                head_series_free(&h->pages[p]->s[i]);
+        free(h->pages[p]);
+    }
+    free(h->pages);
     free(h->dirty);
     pthread_rwlock_destroy(&h->lock);
 }
 
+struct head_series *head_series_at(const struct head *h, uint32_t id)
+{
+    if (id >= h->cap)
+        return NULL;
+    struct head_page *pg = h->pages[id / HEAD_PAGE_SERIES];
+    return pg && pg->live >> id % HEAD_PAGE_SERIES & 1 ? &pg->s[id % HEAD_PAGE_SERIES] : NULL;
+}
+
+/* The page of id, allocated (and the page array grown) if need be. */
+static struct head_page *head_page_for(struct head *h, uint32_t id)
+{
+    uint32_t p = id / HEAD_PAGE_SERIES;
+    if (id >= h->cap) {
+        uint32_t npages = h->cap ? h->cap / HEAD_PAGE_SERIES : 16;
+        while (npages <= p)
+            npages *= 2;
+        uint32_t old = h->cap / HEAD_PAGE_SERIES;
+        h->pages = xrealloc(h->pages, (size_t)npages * sizeof *h->pages);
+        memset(h->pages + old, 0, (size_t)(npages - old) * sizeof *h->pages);
+        h->cap = npages * HEAD_PAGE_SERIES;
+    }
+    if (!h->pages[p])
+        h->pages[p] = xcalloc(1, sizeof *h->pages[p]);
+    return h->pages[p];
+}
+
 struct head_series *head_series_get(struct head *h, uint32_t id, bool create)
 {
-    if (id < h->cap && h->series[id])
-        return h->series[id];
-    if (!create)
-        return NULL;
-    if (id >= h->cap) {
-        uint32_t cap = h->cap ? h->cap : 1024;
-        while (cap <= id)
-            cap *= 2;
-        h->series = xrealloc(h->series, (size_t)cap * sizeof *h->series);
-        memset(h->series + h->cap, 0, (size_t)(cap - h->cap) * sizeof *h->series);
-        h->cap = cap;
-    }
-    struct head_series *s = xcalloc(1, sizeof *s);
+    struct head_series *s = head_series_at(h, id);
+    if (s || !create)
+        return s;
+    struct head_page *pg = head_page_for(h, id);
+    s = &pg->s[id % HEAD_PAGE_SERIES];
     head_chunk_init(&s->open, h->chunk_samples);
     s->persisted_maxt = INT64_MIN;
-    h->series[id] = s;
+    pg->live |= 1ull << id % HEAD_PAGE_SERIES;
     h->nseries++;
     return s;
 }
@@ -85,10 +128,24 @@ bool head_series_empty(const struct head_series *s)
 
 void head_series_drop(struct head *h, uint32_t id)
 {
-    head_series_free(h->series[id]);
-    h->series[id] = NULL;
+    struct head_page *pg = h->pages[id / HEAD_PAGE_SERIES];
+    head_series_free(&pg->s[id % HEAD_PAGE_SERIES]);
+    pg->live &= ~(1ull << id % HEAD_PAGE_SERIES);
+    if (!pg->live) {
+        free(pg);
+        h->pages[id / HEAD_PAGE_SERIES] = NULL;
+    }
     h->nseries--;
     h->epoch++;
+}
+
+/* The newest closed chunk, or NULL. */
+static struct head_closed *closed_last(const struct head_series *s)
+{
+    struct head_closed *c = s->closed;
+    while (c && c->next)
+        c = c->next;
+    return c;
 }
 
 static int64_t window_of(const struct head *h, int64_t t)
@@ -97,29 +154,47 @@ static int64_t window_of(const struct head *h, int64_t t)
     return (t % h->chunk_window_ms < 0) ? w - 1 : w;
 }
 
+/* A closed chunk holding a copy of chunk src's bytes (src has samples). */
+static struct head_closed *closed_new(const struct head_chunk *src, bool st, uint32_t wal_segment)
+{
+    size_t len = head_chunk_len(src);
+    struct head_closed *c = xmalloc(offsetof(struct head_closed, buf) + len);
+    c->next = NULL;
+    c->mint = head_chunk_first_t(src);
+    c->maxt = src->tlast;
+    c->vlast = src->vlast;
+    c->len = (uint32_t)len;
+    c->wal_segment = wal_segment;
+    c->count = src->count;
+    c->st = st;
+    memcpy(c->buf, src->buf, len);
+    return c;
+}
+
 void head_series_cut(struct head *h, uint32_t id, struct head_series *s)
 {
     if (s->open.count == 0)
         return;
-    struct head_closed *c = xmalloc(sizeof *c);
-    c->next = NULL;
-    c->len = (uint32_t)head_chunk_len(&s->open);
-    c->buf = s->open.buf; /* the closed chunk takes the buffer over */
-    c->count = s->open.count;
-    c->wal_segment = s->open_segment;
-    c->st = s->open_st;
-    c->mint = head_chunk_first_t(&s->open);
-    c->maxt = s->open.tlast;
-    c->vlast = s->open.vlast;
-    if (s->closed_tail)
-        s->closed_tail->next = c;
+    struct head_closed *c = closed_new(&s->open, s->open_st, s->open_segment);
+    struct head_closed *last = closed_last(s);
+    if (last)
+        last->next = c;
     else
         s->closed = c;
-    s->closed_tail = c;
     h->nclosed++;
-    head_chunk_init(&s->open, h->chunk_samples);
+    head_chunk_reset(&s->open);
     s->open_st = false;
     head_series_mark_dirty(h, id, s);
+}
+
+void head_series_flushed(struct head *h, uint32_t id, struct head_closed *c)
+{
+    struct head_series *s = head_series_at(h, id);
+    s->closed = c->next; /* chunks are flushed oldest first */
+    if (c->maxt > s->persisted_maxt)
+        s->persisted_maxt = c->maxt;
+    free(c);
+    h->nclosed--;
 }
 
 void head_series_mark_dirty(struct head *h, uint32_t id, struct head_series *s)
@@ -143,9 +218,10 @@ static bool series_last(const struct head_series *s, int64_t *t, uint64_t *vbits
         *vbits = s->open.vlast;
         return true;
     }
-    if (s->closed_tail) {
-        *t = s->closed_tail->maxt;
-        *vbits = s->closed_tail->vlast;
+    const struct head_closed *last = closed_last(s);
+    if (last) {
+        *t = last->maxt;
+        *vbits = last->vlast;
         return true;
     }
     return false;
@@ -165,7 +241,7 @@ static int open_chunk_put(struct head_series *s, int64_t t, double v, int64_t st
 enum head_append_result head_append(struct head *h, uint32_t id, int64_t t, double v, int64_t st,
                                     uint32_t wal_segment)
 {
-    struct head_series *s = id < h->cap ? h->series[id] : NULL;
+    struct head_series *s = head_series_at(h, id);
     if (!s)
         return HEAD_NO_SERIES;
     int64_t last_t;
@@ -199,9 +275,10 @@ size_t head_close_idle(struct head *h, int64_t before_t)
 {
     size_t n = 0;
     for (uint32_t id = 0; id < h->cap; id++) {
-        struct head_series *s = h->series[id];
+        struct head_series *s = head_series_at(h, id);
         if (s && s->open.count && s->open.tlast < before_t) {
             head_series_cut(h, id, s);
+            head_chunk_free(&s->open); /* an idle series needs no buffer */
             n++;
         }
     }
@@ -212,7 +289,7 @@ uint32_t head_min_wal_segment(const struct head *h)
 {
     uint32_t min = UINT32_MAX;
     for (uint32_t id = 0; id < h->cap; id++) {
-        const struct head_series *s = h->series[id];
+        const struct head_series *s = head_series_at(h, id);
         if (!s)
             continue;
         if (s->closed && s->closed->wal_segment < min)
@@ -252,7 +329,7 @@ static bool overlaps(int64_t lo, int64_t hi, int64_t mint, int64_t maxt)
 bool head_series_samples(const struct head *h, uint32_t id, int64_t mint, int64_t maxt,
                          struct sbuf *out, struct sbuf *st_out)
 {
-    const struct head_series *s = id < h->cap ? h->series[id] : NULL;
+    const struct head_series *s = head_series_at(h, id);
     if (!s)
         return false;
     bool open = s->open.count && overlaps(head_chunk_first_t(&s->open), s->open.tlast, mint, maxt);
@@ -285,7 +362,7 @@ size_t head_chunk_unpack(const uint8_t *buf, size_t len, uint16_t count, bool st
 
 int64_t head_series_oldest_t(const struct head *h, uint32_t id)
 {
-    const struct head_series *s = id < h->cap ? h->series[id] : NULL;
+    const struct head_series *s = head_series_at(h, id);
     if (!s)
         return INT64_MAX;
     if (s->closed)
@@ -318,15 +395,14 @@ static size_t chunk_filter(const uint8_t *buf, size_t len, uint16_t count, bool 
     return removed;
 }
 
-/* Filters the closed chunks of s; fixes the tail. */
+/* Filters the closed chunks of s. */
 static size_t closed_delete_range(struct head *h, struct head_series *s, int64_t mint, int64_t maxt)
 {
     size_t removed = 0;
-    struct head_closed **pp = &s->closed, *tail = NULL;
+    struct head_closed **pp = &s->closed;
     while (*pp) {
         struct head_closed *c = *pp;
         if (c->maxt < mint || c->mint > maxt) {
-            tail = c;
             pp = &c->next;
             continue;
         }
@@ -334,30 +410,24 @@ static size_t closed_delete_range(struct head *h, struct head_series *s, int64_t
         int64_t st_last;
         removed +=
             chunk_filter(c->buf, c->len, c->count, c->st, mint, maxt, c->count, &nc, &st_last);
-        free(c->buf);
-        if (nc.count == 0) {
+        struct head_closed *rest = nc.count ? closed_new(&nc, c->st, c->wal_segment) : NULL;
+        head_chunk_free(&nc);
+        if (rest) {
+            rest->next = c->next;
+            *pp = rest;
+            pp = &rest->next;
+        } else {
             *pp = c->next;
-            free(c);
             h->nclosed--;
-            head_chunk_free(&nc);
-            continue;
         }
-        c->buf = nc.buf; /* the closed chunk takes the buffer over */
-        c->len = (uint32_t)head_chunk_len(&nc);
-        c->count = nc.count;
-        c->mint = head_chunk_first_t(&nc);
-        c->maxt = nc.tlast;
-        c->vlast = nc.vlast;
-        tail = c;
-        pp = &c->next;
+        free(c);
     }
-    s->closed_tail = tail;
     return removed;
 }
 
 size_t head_series_delete_range(struct head *h, uint32_t id, int64_t mint, int64_t maxt)
 {
-    struct head_series *s = id < h->cap ? h->series[id] : NULL;
+    struct head_series *s = head_series_at(h, id);
     if (!s || mint > maxt)
         return 0;
     size_t removed = closed_delete_range(h, s, mint, maxt);
@@ -383,7 +453,7 @@ static struct head_chunk_ref *refs_push(struct head_chunk_ref **refs, size_t *n,
 void head_chunks_collect(const struct head *h, struct head_chunk_ref **refs, size_t *n, size_t *cap)
 {
     for (uint32_t id = 0; id < h->cap; id++) {
-        const struct head_series *s = h->series[id];
+        const struct head_series *s = head_series_at(h, id);
         if (!s)
             continue;
         for (const struct head_closed *c = s->closed; c; c = c->next)

@@ -175,6 +175,7 @@ struct tsdb {
     uint8_t compact_resume[12]; /* compaction continues after this mark */
     bool compact_resume_set;
     uint64_t blocks_written_bytes; /* by the flusher, keys and values */
+    uint64_t freed_since_trim;     /* bytes of closed head chunks freed (tsdb_heap_trim) */
     /* Size retention: bytes the last deletions freed inside pages that are
      * still in use, and blocks_written_bytes then (see retention.c). */
     uint64_t size_room;

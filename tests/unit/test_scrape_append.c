@@ -327,6 +327,90 @@ static void test_created_as_start_timestamp(void **state)
     }
 }
 
+/* The cache's store: entries keep their numbers while in use, are found by
+ * key through removals anywhere in a probe run, and a tidy after mass
+ * removal renumbers them consistently. */
+static void test_keytab(void **state)
+{
+    (void)state;
+    struct scrape_keytab t;
+    scrape_keytab_init(&t);
+    enum { N = 5000 };
+    static uint32_t num[N];
+    char key[32];
+    for (int i = 0; i < N; i++) {
+        int len = snprintf(key, sizeof key, "m{i=\"%d\"}", i);
+        struct scrape_ckey k = scrape_keytab_key(&t, key, (size_t)len);
+        assert_int_equal(scrape_keytab_find(&t, k), KEYTAB_NONE);
+        num[i] = scrape_keytab_add(&t, k);
+        scrape_keytab_at(&t, num[i])->ref = (uint64_t)i + 1;
+    }
+    assert_int_equal(t.n, N);
+    /* Remove all but every tenth, then check every key. */
+    for (int i = 0; i < N; i++)
+        if (i % 10)
+            scrape_keytab_remove(&t, num[i]);
+    for (int i = 0; i < N; i++) {
+        int len = snprintf(key, sizeof key, "m{i=\"%d\"}", i);
+        uint32_t e = scrape_keytab_find(&t, scrape_keytab_key(&t, key, (size_t)len));
+        if (i % 10) {
+            assert_int_equal(e, KEYTAB_NONE);
+            continue;
+        }
+        assert_int_equal(e, num[i]);
+        assert_int_equal(scrape_keytab_at(&t, e)->ref, (uint64_t)i + 1);
+    }
+    /* Tidy compacts and renumbers the references it is given. */
+    uint32_t refs[N / 10];
+    for (int i = 0; i < N / 10; i++)
+        refs[i] = num[i * 10];
+    scrape_keytab_tidy(&t, refs, N / 10);
+    assert_true(t.hw < N / 5);
+    for (int i = 0; i < N / 10; i++) {
+        int len = snprintf(key, sizeof key, "m{i=\"%d\"}", i * 10);
+        uint32_t e = scrape_keytab_find(&t, scrape_keytab_key(&t, key, (size_t)len));
+        assert_int_equal(e, refs[i]);
+        assert_int_equal(scrape_keytab_at(&t, e)->ref, (uint64_t)i * 10 + 1);
+    }
+    /* Freed numbers are reused. */
+    uint32_t again = scrape_keytab_add(&t, scrape_keytab_key(&t, "new", 3));
+    assert_true(again < t.hw);
+    scrape_keytab_free(&t);
+}
+
+/* Most of a target's series vanish and come back: the stale markers, the
+ * cache's size and the samples stay right across its compaction. */
+static void test_cache_churn(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "");
+    struct sbuf all = SBUF_INIT, few = SBUF_INIT;
+    for (int i = 0; i < 300; i++) {
+        sbuf_printf(&all, "m{i=\"%d\"} %d\n", i, i);
+        if (i % 30 == 0)
+            sbuf_printf(&few, "m{i=\"%d\"} %d\n", i, i);
+    }
+    struct scrape_page_result r;
+    assert_int_equal(scrape(&f, all.data, 1000, &r), 0);
+    assert_int_equal(r.series_added, 300);
+    assert_int_equal(scrape(&f, few.data, 2000, &r), 0);
+    assert_int_equal(r.stale_markers, 290);
+    assert_int_equal(scrape_cache_size(f.cache), 10);
+    assert_int_equal(scrape(&f, few.data, 3000, &r), 0);
+    assert_int_equal(r.stale_markers, 0);
+    assert_int_equal(scrape(&f, all.data, 4000, &r), 0);
+    assert_int_equal(r.series_added, 290);
+    assert_int_equal(scrape(&f, all.data, 5000, &r), 0);
+    assert_int_equal(r.series_added, 0);
+    assert_int_equal(scrape_cache_size(f.cache), 300);
+    assert_series(&f, "m", "i", "30", "1000:30 2000:30 3000:30 4000:30 5000:30");
+    assert_series(&f, "m", "i", "31", "1000:31 2000:stale 4000:31 5000:31");
+    sbuf_free(&all);
+    sbuf_free(&few);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +418,8 @@ int main(void)
         cmocka_unit_test(test_labels_and_timestamps),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_created_as_start_timestamp),
+        cmocka_unit_test(test_keytab),
+        cmocka_unit_test(test_cache_churn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

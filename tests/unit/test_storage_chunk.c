@@ -404,6 +404,35 @@ static void test_head_full_and_order(void **state)
     head_chunk_free(&c);
 }
 
+/* A reset chunk keeps its buffer and encodes the next samples as if new:
+ * nothing of the previous chunk's bits shows through. */
+static void test_head_reset_keeps_buffer(void **state)
+{
+    (void)state;
+    static int64_t ts[MAXN];
+    static double vs[MAXN];
+    struct rng r = {7};
+    struct head_chunk c;
+    head_chunk_init(&c, 120);
+    for (int vsh = 0; vsh < V_SHAPES; vsh++) {
+        gen_times(&r, T_JITTER, ts, 120);
+        gen_values(&r, (enum vshape)vsh, vs, 120);
+        for (size_t i = 0; i < 120; i++)
+            assert_int_equal(head_chunk_append(&c, ts[i], vs[i]), 0);
+        uint8_t *buf = c.buf;
+        uint32_t cap = c.cap;
+        head_chunk_reset(&c);
+        assert_int_equal(c.count, 0);
+        assert_ptr_equal(c.buf, buf);
+        assert_int_equal(c.cap, cap);
+        for (size_t i = 0; i < 17; i++)
+            assert_int_equal(head_chunk_append(&c, ts[i], vs[i]), 0);
+        head_expect(c.buf, head_chunk_len(&c), 17, ts, vs);
+        head_chunk_reset(&c);
+    }
+    head_chunk_free(&c);
+}
+
 static void test_head_max_count_worst_case(void **state)
 {
     (void)state;
@@ -1125,6 +1154,7 @@ int main(void)
         cmocka_unit_test(test_head_decimal_transitions),
         cmocka_unit_test(test_head_decimal_codes_are_dense),
         cmocka_unit_test(test_head_full_and_order),
+        cmocka_unit_test(test_head_reset_keeps_buffer),
         cmocka_unit_test(test_head_max_count_worst_case),
         cmocka_unit_test(test_head_short_buffer_fails_cleanly),
         cmocka_unit_test(test_head_mutations_never_crash),

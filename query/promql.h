@@ -549,9 +549,10 @@ struct promqltest_stats {
 
 /* Runs one Prometheus test script (shared/promql-tests/FORMAT.md) on a
  * fresh database in a temporary directory; prints "FAIL FILE:LINE: ..."
- * for each failing block and a last line "N passed, M failed" to out.
- * Returns 0 when all ran blocks passed, 1 when some failed, -1 when the
- * file could not be run (it then counts what ran before). */
+ * for each failing block and a last line "N passed, M failed, K skipped"
+ * to out (a file it cannot parse fails every eval block of it).
+ * Returns 0 when all blocks passed, 1 when some failed, -1 when the file
+ * could not be parsed or run. */
 int promqltest_run_file(const char *path, FILE *out, struct promqltest_stats *st);
 
 /* Appends series written in the scripts' load notation, one "series

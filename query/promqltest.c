@@ -46,6 +46,7 @@ struct pt_ctx {
     struct promql_arena *hist_arena;
     struct labels *hist;
     size_t nhist, caphist;
+    char *outcome; /* per line of an eval block's start: 'P', 'F', 'S' or 0 (not run) */
 };
 
 /* ---- small helpers ---- */
@@ -1007,10 +1008,19 @@ static bool check_result(struct block *b, const struct promql_result *r)
     return ok;
 }
 
+/* Counts and reports a block that needs native histograms, which the
+ * storage does not hold yet. */
+static void block_skip(struct pt_ctx *c, const struct block *b)
+{
+    c->st->skipped++;
+    c->outcome[b->line - 1] = 'S';
+    fprintf(c->out, "SKIP %s:%d: needs native histograms\n", c->path, b->line);
+}
+
 static void run_block(struct pt_ctx *c, struct block *b, char **raw, size_t nraw)
 {
     if (b->skip) {
-        c->st->skipped++;
+        block_skip(c, b);
         return;
     }
     bool pass = false;
@@ -1021,7 +1031,7 @@ static void run_block(struct pt_ctx *c, struct block *b, char **raw, size_t nraw
     char err[1024] = "";
     int rc;
     if (e && reads_histograms(c, e)) {
-        c->st->skipped++;
+        block_skip(c, b);
         promql_arena_free(a);
         return;
     }
@@ -1058,6 +1068,7 @@ static void run_block(struct pt_ctx *c, struct block *b, char **raw, size_t nraw
     } else {
         pass = check_result(b, r);
     }
+    c->outcome[b->line - 1] = pass ? 'P' : 'F';
     if (pass) {
         c->st->passed++;
     } else {
@@ -1124,6 +1135,25 @@ static int parse_eval_line(struct promql_arena *a, struct block *b, char *l)
     return 0;
 }
 
+/* A file the runner cannot parse fails every eval block of it, as
+ * Prometheus's runner fails the whole script: the blocks that ran are
+ * recounted as failed and those after the error are reported unrun. */
+static void fail_every_block(struct pt_ctx *c, char **lines, size_t nl)
+{
+    for (size_t k = 0; k < nl; k++) {
+        if (strncmp(lines[k], "eval", 4) != 0 || c->outcome[k] == 'F')
+            continue;
+        if (c->outcome[k] == 'P')
+            c->st->passed--;
+        else if (c->outcome[k] == 'S')
+            c->st->skipped--;
+        c->st->failed++;
+        c->outcome[k] = 'F';
+        fprintf(c->out, "FAIL %s:%zu: the file cannot be parsed (see the error above)\n", c->path,
+                k + 1);
+    }
+}
+
 int promqltest_run_file(const char *path, FILE *out, struct promqltest_stats *st)
 {
     memset(st, 0, sizeof *st);
@@ -1147,7 +1177,7 @@ int promqltest_run_file(const char *path, FILE *out, struct promqltest_stats *st
     free(buf);
     fclose(f);
 
-    struct pt_ctx c = {.path = path, .out = out, .st = st};
+    struct pt_ctx c = {.path = path, .out = out, .st = st, .outcome = xcalloc(nl + 1, 1)};
     c.hist_arena = promql_arena_new();
     snprintf(c.dir, sizeof c.dir, "%s/vigil-promqltest-XXXXXX",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -1227,6 +1257,7 @@ int promqltest_run_file(const char *path, FILE *out, struct promqltest_stats *st
             }
             if (bad) {
                 st->failed++;
+                c.outcome[i] = 'F';
                 fprintf(out, "FAIL %s:%d: cannot parse block (line %zu)\n", path, lineno, j + 1);
                 while (j < nl && *lines[j])
                     j++;
@@ -1243,16 +1274,17 @@ int promqltest_run_file(const char *path, FILE *out, struct promqltest_stats *st
         break;
     }
     db_close(&c);
+    if (rc < 0)
+        fail_every_block(&c, lines, nl);
 cleanup:
     nftw(c.dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 done:
+    free(c.outcome);
     free(c.hist);
     promql_arena_free(c.hist_arena);
     for (size_t k = 0; k < nl; k++)
         free(lines[k]);
     free(lines);
-    if (st->skipped)
-        fprintf(out, "%d skipped (native histograms)\n", st->skipped);
-    fprintf(out, "%d passed, %d failed\n", st->passed, st->failed);
+    fprintf(out, "%d passed, %d failed, %d skipped\n", st->passed, st->failed, st->skipped);
     return rc < 0 ? -1 : st->failed ? 1 : 0;
 }

@@ -17,6 +17,8 @@ int cmd_promqltest(int argc, char **argv)
     struct promqltest_stats total = {0, 0, 0};
     for (int i = 0; i < argc; i++) {
         struct promqltest_stats st;
+        if (argc > 1)
+            printf("== %s\n", argv[i]);
         int rc = promqltest_run_file(argv[i], stdout, &st);
         total.passed += st.passed;
         total.failed += st.failed;
@@ -24,11 +26,10 @@ int cmd_promqltest(int argc, char **argv)
         if (rc != 0)
             status = 1;
     }
-    if (argc > 1) {
-        if (total.skipped)
-            printf("total: %d skipped (native histograms)\n", total.skipped);
-        printf("total: %d passed, %d failed\n", total.passed, total.failed);
-    }
+    /* The last line counts every file's eval blocks: N passed, N failed,
+     * N skipped (each file's own count ends its part). */
+    if (argc > 1)
+        printf("%d passed, %d failed, %d skipped\n", total.passed, total.failed, total.skipped);
     fflush(stdout);
     return status;
 }

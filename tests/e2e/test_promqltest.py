@@ -12,6 +12,7 @@ import glob
 import os
 import re
 import subprocess
+import tempfile
 import unittest
 
 from vigil_e2e import VIGIL_BIN, main
@@ -57,11 +58,12 @@ class PromqlTest(unittest.TestCase):
                                timeout=300, text=True)
             lines = p.stdout.strip().splitlines()
             self.assertTrue(lines, name + ": no output; stderr: " + p.stderr)
-            m = re.fullmatch(r"(\d+) passed, (\d+) failed", lines[-1])
+            m = re.fullmatch(r"(\d+) passed, (\d+) failed, (\d+) skipped", lines[-1])
             self.assertIsNotNone(m, name + ": bad last line " + lines[-1])
-            passed, failed = int(m.group(1)), int(m.group(2))
-            sk = re.search(r"^(\d+) skipped", p.stdout, re.M)
-            skipped = int(sk.group(1)) if sk else 0
+            passed, failed, skipped = int(m.group(1)), int(m.group(2)), int(m.group(3))
+            fails = len(re.findall(r"^FAIL ", p.stdout, re.M))
+            skips = len(re.findall(r"^SKIP ", p.stdout, re.M))
+            self.assertEqual((fails, skips), (failed, skipped), name + ": FAIL/SKIP lines vs counts")
             print("%-26s %4d passed %4d failed %4d skipped" % (name, passed, failed, skipped))
             total[0] += passed
             total[1] += failed
@@ -77,10 +79,33 @@ class PromqlTest(unittest.TestCase):
             p = subprocess.run([VIGIL_BIN, "promqltest", path], capture_output=True,
                                timeout=300, text=True)
             last = p.stdout.strip().splitlines()[-1:] or [""]
-            m = re.fullmatch(r"(\d+) passed, 0 failed", last[0])
+            m = re.fullmatch(r"(\d+) passed, 0 failed, 0 skipped", last[0])
             self.assertIsNotNone(m, os.path.basename(path) + ":\n" + p.stdout[-3000:] + p.stderr)
             self.assertGreater(int(m.group(1)), 0, path)
             self.assertEqual(p.returncode, 0, path)
+
+    def test_unparsable_file_fails_every_block(self):
+        # A script the runner cannot parse fails all its eval blocks, the
+        # ones before the bad line included; the last line counts them.
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "bad.test")
+            with open(path, "w") as f:
+                f.write("load 1m\n  x 1 2\n\neval instant at 1m x\n  x 2\n\n"
+                        "no such command\n\neval instant at 1m x\n  x 2\n")
+            p = subprocess.run([VIGIL_BIN, "promqltest", path], capture_output=True,
+                               timeout=60, text=True)
+            lines = p.stdout.strip().splitlines()
+            self.assertEqual(lines[-1], "0 passed, 2 failed, 0 skipped", p.stdout)
+            self.assertIn("FAIL %s:4:" % path, p.stdout)
+            self.assertIn("FAIL %s:9:" % path, p.stdout)
+            self.assertNotEqual(p.returncode, 0)
+            # two files: each file's count, then the total as the last line
+            good = os.path.join(d, "good.test")
+            with open(good, "w") as f:
+                f.write("load 1m\n  x 1 2\n\neval instant at 1m x\n  x 2\n")
+            p = subprocess.run([VIGIL_BIN, "promqltest", good, path], capture_output=True,
+                               timeout=60, text=True)
+            self.assertEqual(p.stdout.strip().splitlines()[-1], "1 passed, 2 failed, 0 skipped")
 
 
 if __name__ == "__main__":

@@ -25,21 +25,7 @@
 #include "storage/tsdb_internal.h"
 #include "util/metrics.h"
 
-static char *make_tmpdir(void)
-{
-    char tmpl[] = "/tmp/vigil-tsdb-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return strdup(d);
-}
-
-static void rm_rf(char *dir)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
-}
+#include "storage_testutil.h"
 
 static struct tsdb *open_db(const char *dir, uint16_t chunk_samples)
 {
@@ -93,7 +79,7 @@ static size_t count_samples(struct tsdb *db, const char *metric, int64_t mint, i
 static void test_open_lock(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = tu_tmpdir();
     struct tsdb *a = open_db(dir, 0), *b = NULL;
     char err[256] = "";
     assert_int_equal(tsdb_open(dir, NULL, &b, err, sizeof err), -1);
@@ -101,13 +87,13 @@ static void test_open_lock(void **state)
     tsdb_close(a);
     b = open_db(dir, 0);
     tsdb_close(b);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 static void test_append_select_roundtrip(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = tu_tmpdir();
     struct tsdb *db = open_db(dir, 0);
     struct tsdb_appender *a = tsdb_appender_new(db);
     uint64_t refs[10] = {0};
@@ -129,13 +115,13 @@ static void test_append_select_roundtrip(void **state)
     assert_int_equal(count_samples(db, "nope", 0, INT64_MAX, NULL), 0);
     tsdb_appender_free(a);
     tsdb_close(db);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 static void test_ordering_rules(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = tu_tmpdir();
     struct tsdb *db = open_db(dir, 0);
     struct tsdb_appender *a = tsdb_appender_new(db);
     struct series_name s;
@@ -162,13 +148,13 @@ static void test_ordering_rules(void **state)
     assert_non_null(strstr(tsdb_appender_error(a), "sorted"));
     tsdb_appender_free(a);
     tsdb_close(db);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 static void test_values_bit_exact_and_persisted(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = tu_tmpdir();
     uint64_t bits[] = {0x7ff0000000000002ULL, 0x7ff8000000000001ULL, 0x7ff8000000000000ULL,
                        0x8000000000000000ULL, 0x7ff0000000000000ULL, 0xfff0000000000000ULL,
                        0x0000000000000001ULL, 0x3fb999999999999aULL, 0x43e0000000000000ULL};
@@ -215,7 +201,7 @@ static void test_values_bit_exact_and_persisted(void **state)
         tsdb_series_set_free(set);
     }
     tsdb_close(db);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 /* Readers must see every batch whole: each batch writes one sample to each
@@ -258,7 +244,7 @@ static void *atomic_reader(void *arg)
 static void test_batches_atomic_for_readers(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = tu_tmpdir();
     struct atomic_ctx c = {.db = open_db(dir, 8)};
     pthread_t th[3];
     for (int i = 0; i < 3; i++)
@@ -281,13 +267,13 @@ static void test_batches_atomic_for_readers(void **state)
     assert_int_equal(count_samples(c.db, "batch", INT64_MIN, INT64_MAX, NULL), 50 * 400);
     tsdb_appender_free(a);
     tsdb_close(c.db);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 static void test_restart_replays_wal(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = tu_tmpdir();
     struct tsdb *db = open_db(dir, 0);
     struct tsdb_appender *a = tsdb_appender_new(db);
     uint64_t refs[100] = {0};
@@ -318,7 +304,7 @@ static void test_restart_replays_wal(void **state)
     assert_int_equal(st.duplicate, 1);
     tsdb_appender_free(a);
     tsdb_close(db);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 /* The child appends batches of 20 series (values = batch number) and
@@ -373,7 +359,7 @@ static int crash_verify(const char *dir)
 static void test_kill9_loses_no_acknowledged_batch(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = tu_tmpdir();
     srand((unsigned)time(NULL));
     int have = 0;
     for (int round = 0; round < 20; round++) {
@@ -397,7 +383,7 @@ static void test_kill9_loses_no_acknowledged_batch(void **state)
         assert_true(have >= acked + 1);
     }
     assert_true(have > 0);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 /* After the head was flushed and the WAL emptied, a restarted database
@@ -406,7 +392,7 @@ static void test_kill9_loses_no_acknowledged_batch(void **state)
 static void test_order_rules_survive_flush_and_restart(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = tu_tmpdir();
     struct tsdb *db = open_db(dir, 0);
     struct tsdb_appender *a = tsdb_appender_new(db);
     struct series_name s;
@@ -431,7 +417,7 @@ static void test_order_rules_survive_flush_and_restart(void **state)
     assert_int_equal(count_samples(db, "flushed", INT64_MIN, INT64_MAX, NULL), 11);
     tsdb_appender_free(a);
     tsdb_close(db);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 static void test_unwritable_path_reports_why(void **state)
@@ -658,18 +644,6 @@ static uint64_t archive_entries(struct tsdb *db)
     return st.ms_entries;
 }
 
-static double metric_text_value(struct metrics_registry *r, const char *name)
-{
-    struct sbuf out = SBUF_INIT;
-    metrics_registry_write_text(r, &out);
-    char pat[256];
-    snprintf(pat, sizeof pat, "\n%s ", name);
-    const char *p = out.data ? strstr(out.data, pat) : NULL;
-    double v = p ? strtod(p + strlen(pat), NULL) : -1;
-    sbuf_free(&out);
-    return v;
-}
-
 struct verify_ctx {
     struct tsdb *db;
     const char *metric;
@@ -703,7 +677,7 @@ static void wait_rounds(struct verify_ctx *c, long at_least)
 static void test_compaction_merges_finished_windows(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = tu_tmpdir();
     struct metrics_registry *reg = metrics_registry_new();
     struct tsdb_options o = {.metrics = reg};
     struct tsdb *db = open_db_opts(dir, &o);
@@ -767,11 +741,11 @@ static void test_compaction_merges_finished_windows(void **state)
     assert_int_equal(tst.blocks, n_after); /* both DBIs */
     tsdb_stats_free(&tst);
     assert_int_equal(verify_metric(db, "cmp", NCS, &e), 0);
-    assert_true(metric_text_value(reg, "prometheus_tsdb_compactions_total") >= 1);
+    assert_true(tu_metric(reg, "prometheus_tsdb_compactions_total") >= 1);
     /* The blocks moved into the archive (it was empty before). */
-    assert_true(metric_text_value(reg, "vigil_tsdb_compaction_blocks_merged_total") ==
+    assert_true(tu_metric(reg, "vigil_tsdb_compaction_blocks_merged_total") ==
                 (double)(n_before - NCS * 3));
-    assert_true(metric_text_value(reg, "vigil_tsdb_compaction_duration_seconds_count") >= 1);
+    assert_true(tu_metric(reg, "vigil_tsdb_compaction_duration_seconds_count") >= 1);
 
     /* Once the last window is finished too, it is merged, also after a
      * restart (the marks are in LMDB). */
@@ -788,7 +762,7 @@ static void test_compaction_merges_finished_windows(void **state)
         assert_int_equal(count_archive(db, (uint32_t)refs[i], T0 + 2 * TSDB_WINDOW_MS), 1);
     assert_int_equal(verify_metric(db, "cmp", NCS, &e), 0);
     tsdb_close(db);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 #define NDS 12
@@ -830,7 +804,7 @@ static void *delete_reader_main(void *arg)
 static void test_delete_series(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = tu_tmpdir();
     struct tsdb_options o = {0};
     struct tsdb *db = open_db_opts(dir, &o);
     uint64_t refs[NDS] = {0}, refs2[NDS] = {0};
@@ -915,7 +889,7 @@ static void test_delete_series(void **state)
     struct label_matcher bad = {LABEL_MATCH_RE, "__name__", "("};
     assert_int_equal(tsdb_delete_series(db, &bad, 1, 0, 1, err, sizeof err), -1);
     tsdb_close(db);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 #define NSS 20
@@ -923,7 +897,7 @@ static void test_delete_series(void **state)
 static void test_snapshot(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = tu_tmpdir();
     struct tsdb_options o = {0};
     struct tsdb *db = open_db_opts(dir, &o);
     uint64_t refs[NSS] = {0};
@@ -984,7 +958,7 @@ static void test_snapshot(void **state)
     assert_int_equal(count_archive(snap, (uint32_t)refs[0], T0), 1);
     tsdb_close(snap);
     tsdb_close(db);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 #define NAS 12
@@ -1022,7 +996,7 @@ static long verify_range(struct tsdb *db, const char *metric, long nk, long a, l
 static void test_archive_reads_and_late_samples(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = tu_tmpdir();
     struct tsdb_options o = {0};
     struct tsdb *db = open_db_opts(dir, &o);
     uint64_t refs[NAS] = {0}, lag[NAS] = {0};
@@ -1080,7 +1054,7 @@ static void test_archive_reads_and_late_samples(void **state)
     assert_int_equal(st.appended, 0);
     tsdb_appender_free(a);
     tsdb_close(db);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 /* The oldest sample k left in every series (all series must agree). */
@@ -1110,7 +1084,7 @@ static long first_k(struct tsdb *db, const char *metric)
 static void test_size_retention_drops_oldest_first(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = tu_tmpdir();
     struct tsdb_options o = {.wal_segment_bytes = 64 << 10};
     struct tsdb *db = open_db_opts(dir, &o);
     uint64_t refs[NRS] = {0};
@@ -1140,19 +1114,19 @@ static void test_size_retention_drops_oldest_first(void **state)
     assert_true(count_archive(db, (uint32_t)refs[0], T0 + first / 480 * TSDB_WINDOW_MS) > 0);
     struct expect e = {.nk = nk, .del_from = 1, .del_to = 0, .first = first};
     assert_int_equal(verify_metric(db, "size", NRS, &e), 0);
-    assert_true(metric_text_value(reg, "prometheus_tsdb_size_retentions_total") == 1);
+    assert_true(tu_metric(reg, "prometheus_tsdb_size_retentions_total") == 1);
     /* Holes in pages count as room: a second run right away deletes nothing. */
     assert_int_equal(tsdb_maintain_now(db), 0);
     assert_int_equal(first_k(db, "size"), first);
     tsdb_close(db);
     metrics_registry_free(reg);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 static void test_time_retention(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = tu_tmpdir();
     struct metrics_registry *reg = metrics_registry_new();
     struct tsdb_options o = {.metrics = reg, .retention_ms = 24LL * 3600 * 1000};
     struct tsdb *db = open_db_opts(dir, &o);
@@ -1174,10 +1148,10 @@ static void test_time_retention(void **state)
      * head (retention drops blocks only). */
     assert_true(count_samples(db, "old", INT64_MIN, INT64_MAX, NULL) < 4 * 121);
     assert_int_equal(archive_entries(db), 0); /* archived windows went too */
-    assert_true(metric_text_value(reg, "prometheus_tsdb_time_retentions_total") == 1);
+    assert_true(tu_metric(reg, "prometheus_tsdb_time_retentions_total") == 1);
     tsdb_close(db);
     metrics_registry_free(reg);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 #define NGS 3000
@@ -1214,7 +1188,7 @@ static void *grow_reader_main(void *arg)
 static void test_map_grows_when_full(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = tu_tmpdir();
     struct metrics_registry *reg = metrics_registry_new();
     struct tsdb_options o = {.metrics = reg, .initial_map_bytes = 1 << 20};
     struct tsdb *db = open_db_opts(dir, &o);
@@ -1251,7 +1225,7 @@ static void test_map_grows_when_full(void **state)
     assert_int_equal(g.failures, 0);
     assert_true(g.rounds > 0);
     assert_true(atomic_load(&db->map_bytes) >= 8u << 20);
-    assert_true(metric_text_value(reg, "vigil_tsdb_lmdb_map_grows_total") >= 3);
+    assert_true(tu_metric(reg, "vigil_tsdb_lmdb_map_grows_total") >= 3);
     size_t nseries;
     assert_int_equal(count_samples(db, "grow", INT64_MIN, INT64_MAX, &nseries), NGS * 130);
     assert_int_equal(nseries, NGS);
@@ -1269,7 +1243,7 @@ static void test_map_grows_when_full(void **state)
     metrics_registry_free(reg);
     free(refs);
     free(pad);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 /* ---- start timestamps ---- */
@@ -1397,7 +1371,7 @@ static size_t st_columns(struct tsdb *db, uint32_t id, size_t *blocks)
 static void test_start_timestamps_survive(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir = tu_tmpdir();
     struct tsdb_options o = {0};
     struct tsdb *db = open_db_opts(dir, &o);
     uint64_t refs[NST] = {0};
@@ -1445,7 +1419,7 @@ static void test_start_timestamps_survive(void **state)
     assert_int_equal(verify_st(snap, &e), 0);
     tsdb_close(snap);
     tsdb_close(db);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 int main(void)
